@@ -1,0 +1,16 @@
+"""The one place that imports scikit-learn's private API.
+
+scikit-learn moves these names between releases now and then; keeping every
+import here makes such a move a one-file fix.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    validate_params,
+)
+
+__all__ = ["HasMethods", "Interval", "Options", "StrOptions", "_fit_context", "validate_params"]

@@ -1,0 +1,92 @@
+"""The one validator of ``X`` that every public method calls."""
+
+from collections.abc import Iterable
+from itertools import chain
+
+import numpy as np
+
+
+def _describe(obj):
+    text = repr(obj)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(obj).__name__} {text}"
+
+
+def check_corpus(X, *, name="X", allow_empty=False):
+    """Validate a corpus and return it as a list of token lists.
+
+    A sample is a ``str`` (split on whitespace, as KenLM and SRILM do) or a
+    sequence of ``str`` tokens. ``X`` itself is never modified.
+
+    Parameters
+    ----------
+    X : iterable of str or of sequences of str
+        The samples.
+    name : str, default="X"
+        The name used in error messages.
+    allow_empty : bool, default=False
+        Whether a corpus of zero samples is accepted.
+
+    Returns
+    -------
+    samples : list of list of str
+        One token list per sample (new lists; the caller may keep them).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is ``None``, a bare string, or (unless ``allow_empty``) empty.
+    TypeError
+        If ``X`` is not iterable, or a sample or token is not a string.
+    """
+    if X is None:
+        raise ValueError(
+            f"{name} is None; expected an iterable of samples, each a str or a "
+            "sequence of str tokens."
+        )
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            f"{name} is a single {type(X).__name__}; expected an iterable of samples "
+            f"(for one text, pass [text]). Got {_describe(X)}."
+        )
+    if isinstance(X, np.ndarray) and X.ndim == 0:
+        raise ValueError(f"{name} is a 0-d array; expected an iterable of samples.")
+    if isinstance(X, dict) or not isinstance(X, Iterable):
+        raise TypeError(
+            f"{name} must be an iterable of samples (str or sequences of str); "
+            f"got {_describe(X)}."
+        )
+    samples = []
+    for i, sample in enumerate(X):
+        if isinstance(sample, str):
+            samples.append(sample.split())
+        elif isinstance(sample, (bytes, dict)) or not isinstance(sample, Iterable):
+            raise TypeError(
+                f"{name}[{i}] must be a str or a sequence of str tokens; got "
+                f"{_describe(sample)}."
+            )
+        else:
+            samples.append(list(sample))
+    if not samples and not allow_empty:
+        raise ValueError(f"{name} is empty; expected at least one sample.")
+    # One C-level pass over every token rather than an isinstance() per token.
+    kinds = set(map(type, chain.from_iterable(samples)))
+    if not all(issubclass(kind, str) for kind in kinds):
+        for i, sample in enumerate(samples):
+            for j, token in enumerate(sample):
+                if not isinstance(token, str):
+                    raise TypeError(
+                        f"{name}[{i}][{j}] is {_describe(token)}; every token must be "
+                        "a str (use sklm.Tokenizer to turn texts into tokens)."
+                    )
+    return samples
+
+
+def check_sample(sample, *, name="prompt"):
+    """Validate one sample (a str or a sequence of str) and return its tokens."""
+    if sample is None:
+        return []
+    if isinstance(sample, str):
+        return sample.split()
+    return check_corpus([sample], name=name)[0]

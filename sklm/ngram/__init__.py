@@ -1,0 +1,3 @@
+"""N-gram language models."""
+
+NGramLM = None  # replaced by the n-gram package

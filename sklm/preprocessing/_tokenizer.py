@@ -1,0 +1,211 @@
+"""Tokenizer: texts in, token lists out, and back again."""
+
+import re
+import unicodedata
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .._sklearn import StrOptions, _fit_context
+from .._validation import _describe
+
+# A word is a run of letters, digits or underscores (any script), possibly
+# joined by an apostrophe or hyphen ("don't", "well-known"); every other
+# non-space character stands alone, so punctuation becomes its own token.
+DEFAULT_TOKEN_PATTERN = r"\w+(?:['’\-]\w+)*|[^\w\s]"
+
+_NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}»”’]|'s\b|n't\b)")
+_NO_SPACE_AFTER = re.compile(r"([(\[{«“]) ")
+
+
+def _check_texts(X, name="X"):
+    if X is None:
+        raise ValueError(f"{name} is None; expected an iterable of texts (str).")
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            f"{name} is a single {type(X).__name__}; expected an iterable of texts "
+            "(for one text, pass [text] or use Tokenizer.tokenize(text))."
+        )
+    try:
+        texts = list(X)
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of str; got {_describe(X)}.") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{name}[{i}] must be a str; got {_describe(text)}.")
+    return texts
+
+
+class Tokenizer(TransformerMixin, BaseEstimator):
+    """Split texts into tokens for a language model.
+
+    A stateless transformer: ``fit`` learns nothing, ``transform`` maps each
+    text to a list of tokens and ``inverse_transform`` joins token lists back
+    into text. Works on any Unicode text; Chinese, Japanese and other texts
+    without spaces are best modelled with ``analyzer="char"``, which needs no
+    segmenter.
+
+    Parameters
+    ----------
+    analyzer : {"word", "char"} or callable, default="word"
+        ``"word"``: the matches of ``token_pattern``. ``"char"``: every
+        character, spaces and newlines included. A callable maps one text to
+        a list of str tokens.
+    lowercase : bool, default=True
+        Lowercase the text first (Unicode-aware ``str.lower``).
+    token_pattern : str or None, default=None
+        Regular expression of a word for ``analyzer="word"``. ``None`` uses
+        the default: runs of letters/digits (any script), keeping inner
+        apostrophes and hyphens, with every punctuation mark its own token.
+        Use ``r"\\S+"`` to split on whitespace only, like KenLM.
+    normalize : {"NFC", "NFKC"} or None, default="NFC"
+        Unicode normalisation applied before tokenizing, so that visually
+        identical words get identical tokens.
+
+    See Also
+    --------
+    sklm.generate : generate text from a Tokenizer + LM pipeline.
+
+    Examples
+    --------
+    >>> from sklm import Tokenizer
+    >>> tok = Tokenizer()
+    >>> tok.fit_transform(["The cat sat.", "Don't panic!"])
+    [['the', 'cat', 'sat', '.'], ["don't", 'panic', '!']]
+    >>> tok.inverse_transform([['the', 'cat', 'sat', '.']])
+    ['the cat sat.']
+    >>> Tokenizer(analyzer="char").transform(["你好"])
+    [['你', '好']]
+    """
+
+    _parameter_constraints = {
+        "analyzer": [StrOptions({"word", "char"}), callable],
+        "lowercase": ["boolean"],
+        "token_pattern": [str, None],
+        "normalize": [StrOptions({"NFC", "NFKC"}), None],
+    }
+
+    def __init__(self, *, analyzer="word", lowercase=True, token_pattern=None, normalize="NFC"):
+        self.analyzer = analyzer
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.normalize = normalize
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X=None, y=None):
+        """Validate the parameters; nothing is learnt.
+
+        Parameters
+        ----------
+        X : iterable of str, default=None
+            Ignored (validated when given).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : Tokenizer
+        """
+        if X is not None:
+            _check_texts(X)
+        return self
+
+    def _split(self):
+        if callable(self.analyzer):
+            return self.analyzer
+        if self.analyzer == "char":
+            return list
+        try:
+            pattern = re.compile(self.token_pattern or DEFAULT_TOKEN_PATTERN)
+        except re.error as exc:
+            raise ValueError(f"token_pattern {self.token_pattern!r} is not a valid regex: {exc}") from None
+        return pattern.findall
+
+    def _prepare(self, text):
+        if self.normalize is not None:
+            text = unicodedata.normalize(self.normalize, text)
+        return text.lower() if self.lowercase else text
+
+    def tokenize(self, text):
+        """Tokenize one text.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        tokens : list of str
+        """
+        return self.transform([text])[0]
+
+    def transform(self, X):
+        """Tokenize each text.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The texts (a bare str is an error: wrap one text in a list).
+
+        Returns
+        -------
+        tokens : list of list of str
+        """
+        self._validate_params()
+        texts = _check_texts(X)
+        split = self._split()
+        out = []
+        for i, text in enumerate(texts):
+            tokens = split(self._prepare(text))
+            if callable(self.analyzer):
+                tokens = list(tokens)
+                for token in tokens:
+                    if not isinstance(token, str):
+                        raise TypeError(
+                            f"the analyzer callable returned {_describe(token)} for "
+                            f"X[{i}]; it must return a list of str."
+                        )
+            out.append(tokens)
+        return out
+
+    def detokenize(self, tokens):
+        """Join one token list back into text (see :meth:`inverse_transform`)."""
+        return self.inverse_transform([tokens])[0]
+
+    def inverse_transform(self, X):
+        """Join token lists back into texts.
+
+        Characters are concatenated as they are. Words are joined by spaces,
+        without a space before closing punctuation or after an opening
+        bracket, so the text reads naturally; lowercasing is not undone.
+
+        Parameters
+        ----------
+        X : iterable of sequences of str
+
+        Returns
+        -------
+        texts : list of str
+        """
+        self._validate_params()
+        if X is None or isinstance(X, (str, bytes)):
+            raise ValueError(
+                f"X must be an iterable of token lists; got {_describe(X)}."
+            )
+        texts = []
+        for i, tokens in enumerate(X):
+            if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+                raise TypeError(f"X[{i}] must be a sequence of str tokens; got {_describe(tokens)}.")
+            if self.analyzer == "char":
+                texts.append("".join(tokens))
+            else:
+                text = " ".join(tokens)
+                text = _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
+                texts.append(text)
+        return texts
