@@ -13,6 +13,74 @@ def _describe(obj):
     return f"{type(obj).__name__} {text}"
 
 
+def _check_container(X, name):
+    if X is None:
+        raise ValueError(
+            f"{name} is None; expected an iterable of samples, each a str or a "
+            "sequence of str tokens."
+        )
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            f"{name} is a single {type(X).__name__}; expected an iterable of samples "
+            f"(for one text, pass [text]). Got {_describe(X)}."
+        )
+    if isinstance(X, np.ndarray) and X.ndim == 0:
+        raise ValueError(f"{name} is a 0-d array; expected an iterable of samples.")
+    if isinstance(X, dict) or not isinstance(X, Iterable):
+        raise TypeError(
+            f"{name} must be an iterable of samples (str or sequences of str); "
+            f"got {_describe(X)}."
+        )
+
+
+def _check_tokens(samples, name, first_index):
+    # One C-level pass over every token rather than an isinstance() per token.
+    kinds = set(map(type, chain.from_iterable(samples)))
+    if all(issubclass(kind, str) for kind in kinds):
+        return
+    for i, sample in enumerate(samples, start=first_index):
+        for j, token in enumerate(sample):
+            if not isinstance(token, str):
+                raise TypeError(
+                    f"{name}[{i}][{j}] is {_describe(token)}; every token must be "
+                    "a str (use sklm.Tokenizer to turn texts into tokens)."
+                )
+
+
+def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384):
+    """Validate a corpus lazily, yielding chunks of token lists.
+
+    The streaming form of :func:`check_corpus`: memory holds one chunk of
+    token lists at a time, so a corpus of millions of tokens can be encoded
+    without ever existing as Python strings all at once. The errors are those
+    of :func:`check_corpus`.
+    """
+    _check_container(X, name)
+    chunk = []
+    n_seen = 0
+    for i, sample in enumerate(X):
+        if isinstance(sample, str):
+            chunk.append(sample.split())
+        elif isinstance(sample, (bytes, dict)) or not isinstance(sample, Iterable):
+            raise TypeError(
+                f"{name}[{i}] must be a str or a sequence of str tokens; got "
+                f"{_describe(sample)}."
+            )
+        else:
+            chunk.append(list(sample))
+        if len(chunk) == chunk_size:
+            _check_tokens(chunk, name, n_seen)
+            yield chunk
+            n_seen += len(chunk)
+            chunk = []
+    if chunk:
+        _check_tokens(chunk, name, n_seen)
+        n_seen += len(chunk)
+        yield chunk
+    if n_seen == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty; expected at least one sample.")
+
+
 def check_corpus(X, *, name="X", allow_empty=False):
     """Validate a corpus and return it as a list of token lists.
 
@@ -40,46 +108,9 @@ def check_corpus(X, *, name="X", allow_empty=False):
     TypeError
         If ``X`` is not iterable, or a sample or token is not a string.
     """
-    if X is None:
-        raise ValueError(
-            f"{name} is None; expected an iterable of samples, each a str or a "
-            "sequence of str tokens."
-        )
-    if isinstance(X, (str, bytes)):
-        raise ValueError(
-            f"{name} is a single {type(X).__name__}; expected an iterable of samples "
-            f"(for one text, pass [text]). Got {_describe(X)}."
-        )
-    if isinstance(X, np.ndarray) and X.ndim == 0:
-        raise ValueError(f"{name} is a 0-d array; expected an iterable of samples.")
-    if isinstance(X, dict) or not isinstance(X, Iterable):
-        raise TypeError(
-            f"{name} must be an iterable of samples (str or sequences of str); "
-            f"got {_describe(X)}."
-        )
     samples = []
-    for i, sample in enumerate(X):
-        if isinstance(sample, str):
-            samples.append(sample.split())
-        elif isinstance(sample, (bytes, dict)) or not isinstance(sample, Iterable):
-            raise TypeError(
-                f"{name}[{i}] must be a str or a sequence of str tokens; got "
-                f"{_describe(sample)}."
-            )
-        else:
-            samples.append(list(sample))
-    if not samples and not allow_empty:
-        raise ValueError(f"{name} is empty; expected at least one sample.")
-    # One C-level pass over every token rather than an isinstance() per token.
-    kinds = set(map(type, chain.from_iterable(samples)))
-    if not all(issubclass(kind, str) for kind in kinds):
-        for i, sample in enumerate(samples):
-            for j, token in enumerate(sample):
-                if not isinstance(token, str):
-                    raise TypeError(
-                        f"{name}[{i}][{j}] is {_describe(token)}; every token must be "
-                        "a str (use sklm.Tokenizer to turn texts into tokens)."
-                    )
+    for chunk in iter_corpus(X, name=name, allow_empty=allow_empty):
+        samples.extend(chunk)
     return samples
 
 

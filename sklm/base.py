@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._sklearn import Interval, _fit_context, validate_params
-from ._validation import check_corpus, check_sample
+from ._validation import check_corpus, check_sample, iter_corpus
 from .preprocessing._vocabulary import EOS_ID, UNK_ID, Encoded, Vocabulary
 
 
@@ -70,9 +70,15 @@ class LanguageModel(BaseEstimator):
 
     # fit ---------------------------------------------------------------------
 
-    def _learn_vocabulary(self, samples):
-        """The vocabulary for a new fit (``warm_start`` models override)."""
-        return Vocabulary.learn(samples, min_count=self.min_count, max_vocab=self.max_vocab)
+    def _learn_vocabulary(self, X):
+        """Validate ``X``, learn the vocabulary and encode ``X`` with it.
+
+        Returns ``(vocabulary, corpus)``. Models that keep their vocabulary
+        across fits (``warm_start``) override this.
+        """
+        return Vocabulary.learn_encode(
+            iter_corpus(X), min_count=self.min_count, max_vocab=self.max_vocab
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -92,14 +98,11 @@ class LanguageModel(BaseEstimator):
         self : object
             The fitted model.
         """
-        samples = check_corpus(X)
-        vocabulary = self._learn_vocabulary(samples)
-        corpus = vocabulary.encode(samples, eos=True)
+        vocabulary, corpus = self._learn_vocabulary(X)
         fitted = self._fit_encoded(corpus, vocabulary)
         # Assigned only now, all at once: a failed fit changes nothing.
         self.__dict__.update(fitted)
         self.vocabulary_ = dict(vocabulary.index)
-        del self.vocabulary_["<s>"]
         self.classes_ = np.array(vocabulary.tokens, dtype=object)
         self._vocabulary = vocabulary
         return self

@@ -1,6 +1,6 @@
 """The vocabulary of a language model and the encoding of samples into ids."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import chain, repeat
 
@@ -65,9 +65,12 @@ class Vocabulary:
             raise ValueError("a vocabulary must start with '<unk>', '</s>'.")
         self.tokens = tokens
         self.index = {token: i for i, token in enumerate(tokens)}
-        # A literal '<s>' in text is no class (DESIGN: '<s>' is never predicted),
-        # so it is read as an unknown word.
-        self.index[BOS] = UNK_ID
+        # The map used to read text. A literal '<s>' or '</s>' inside a sample
+        # is read as an unknown word: '<s>' is never a class, and '</s>' may
+        # only close a sample, never sit inside one.
+        self._reader = dict(self.index)
+        self._reader[BOS] = UNK_ID
+        self._reader[EOS] = UNK_ID
 
     @classmethod
     def learn(cls, samples, *, min_count=1, max_vocab=None):
@@ -92,6 +95,58 @@ class Vocabulary:
             kept = kept[:max_vocab]
         return cls([UNK, EOS, *kept])
 
+    @classmethod
+    def learn_encode(cls, chunks, *, min_count=1, max_vocab=None):
+        """Learn the vocabulary of a corpus and encode it, in one pass.
+
+        Parameters
+        ----------
+        chunks : iterable of list of list of str
+            Validated samples, chunk by chunk (see
+            :func:`sklm._validation.iter_corpus`); read once, so a generator
+            of a large corpus is never held in memory as strings.
+        min_count, max_vocab
+            As in :meth:`learn`.
+
+        Returns
+        -------
+        vocabulary : Vocabulary
+        corpus : Encoded
+            Every sample followed by ``</s>``.
+        """
+        # Provisional ids in order of first appearance: a defaultdict whose
+        # factory is its own length numbers every new token as it is seen,
+        # all inside C-level map().
+        provisional = defaultdict()
+        provisional.default_factory = provisional.__len__
+        pieces, lengths = [], []
+        for chunk in chunks:
+            chunk_lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+            n_tokens = int(chunk_lengths.sum())
+            pieces.append(
+                np.fromiter(
+                    map(provisional.__getitem__, chain.from_iterable(chunk)),
+                    dtype=np.int64,
+                    count=n_tokens,
+                )
+            )
+            lengths.append(chunk_lengths)
+        tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+        lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+        types = list(provisional)
+        counts = np.bincount(tokens, minlength=len(types))
+        is_special = np.array([t in (UNK, EOS, BOS) for t in types], dtype=bool)
+        eligible = np.flatnonzero((counts >= min_count) & ~is_special)
+        # Decreasing count, ties alphabetical: stable sort of the alphabetical order.
+        alphabetical = eligible[np.argsort(np.array([types[i] for i in eligible], dtype=object), kind="stable")]
+        kept = alphabetical[np.argsort(-counts[alphabetical], kind="stable")]
+        if max_vocab is not None:
+            kept = kept[:max_vocab]
+        vocabulary = cls([UNK, EOS, *(types[i] for i in kept)])
+        remap = np.full(len(types), UNK_ID, dtype=np.int64)
+        remap[kept] = np.arange(2, len(kept) + 2)
+        return vocabulary, _with_eos(remap[tokens], lengths)
+
     def __len__(self):
         return len(self.tokens)
 
@@ -100,22 +155,27 @@ class Vocabulary:
         lengths = np.fromiter(map(len, samples), dtype=np.int64, count=len(samples))
         n_tokens = int(lengths.sum())
         tokens = np.fromiter(
-            map(self.index.get, chain.from_iterable(samples), repeat(UNK_ID)),
+            map(self._reader.get, chain.from_iterable(samples), repeat(UNK_ID)),
             dtype=np.int64,
             count=n_tokens,
         )
         if eos:
-            lengths = lengths + 1
+            return _with_eos(tokens, lengths)
         offsets = np.zeros(len(samples) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        if not eos:
-            return Encoded(tokens, offsets)
-        ids = np.full(offsets[-1], EOS_ID, dtype=np.int64)
-        is_token = np.ones(offsets[-1], dtype=bool)
-        is_token[offsets[1:] - 1] = False
-        ids[is_token] = tokens
-        return Encoded(ids, offsets)
+        return Encoded(tokens, offsets)
 
     def decode(self, ids):
         """Map ids back to tokens."""
         return [self.tokens[i] for i in ids]
+
+
+def _with_eos(tokens, lengths):
+    """Lay out token ids as an :class:`Encoded` corpus with ``</s>`` after each sample."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=offsets[1:])
+    ids = np.full(offsets[-1], EOS_ID, dtype=np.int64)
+    is_token = np.ones(offsets[-1], dtype=bool)
+    is_token[offsets[1:] - 1] = False
+    ids[is_token] = tokens
+    return Encoded(ids, offsets)
