@@ -205,7 +205,8 @@ class LanguageModel(BaseEstimator):
         -------
         tokens : ndarray of shape (n_samples,), dtype object
         """
-        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
     # generation ------------------------------------------------------------
 
