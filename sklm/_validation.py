@@ -1,7 +1,7 @@
 """The one validator of ``X`` that every public method calls."""
 
 from collections.abc import Iterable
-from itertools import chain
+from itertools import chain, islice
 
 import numpy as np
 
@@ -47,18 +47,14 @@ def _check_tokens(samples, name, first_index):
                 )
 
 
-def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384):
-    """Validate a corpus lazily, yielding chunks of token lists.
-
-    The streaming form of :func:`check_corpus`: memory holds one chunk of
-    token lists at a time, so a corpus of millions of tokens can be encoded
-    without ever existing as Python strings all at once. The errors are those
-    of :func:`check_corpus`.
-    """
-    _check_container(X, name)
+def _split_chunk(raw, name, first_index):
+    """Validate one chunk of raw samples and return their token lists."""
+    if set(map(type, raw)) == {str}:
+        # The common case, plain texts: split in one C-level pass, and the
+        # tokens of str.split() need no type check.
+        return list(map(str.split, raw))
     chunk = []
-    n_seen = 0
-    for i, sample in enumerate(X):
+    for i, sample in enumerate(raw, start=first_index):
         if isinstance(sample, str):
             chunk.append(sample.split())
         elif isinstance(sample, (bytes, dict)) or not isinstance(sample, Iterable):
@@ -68,15 +64,27 @@ def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384):
             )
         else:
             chunk.append(list(sample))
-        if len(chunk) == chunk_size:
-            _check_tokens(chunk, name, n_seen)
-            yield chunk
-            n_seen += len(chunk)
-            chunk = []
-    if chunk:
-        _check_tokens(chunk, name, n_seen)
-        n_seen += len(chunk)
-        yield chunk
+    _check_tokens(chunk, name, first_index)
+    return chunk
+
+
+def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384):
+    """Validate a corpus lazily, yielding chunks of token lists.
+
+    The streaming form of :func:`check_corpus`: memory holds one chunk of
+    token lists at a time, so a corpus of millions of tokens can be encoded
+    without ever existing as Python strings all at once. The errors are those
+    of :func:`check_corpus`.
+    """
+    _check_container(X, name)
+    samples = iter(X)
+    n_seen = 0
+    while True:
+        raw = list(islice(samples, chunk_size))
+        if not raw:
+            break
+        yield _split_chunk(raw, name, n_seen)
+        n_seen += len(raw)
     if n_seen == 0 and not allow_empty:
         raise ValueError(f"{name} is empty; expected at least one sample.")
 
