@@ -1,0 +1,9 @@
+"""Recurrent neural language models: RNNLM, LSTMLM and GRULM.
+
+The only package of sklm that imports torch.
+"""
+
+from ._base import RecurrentLM
+from ._models import GRULM, LSTMLM, RNNLM
+
+__all__ = ["GRULM", "LSTMLM", "RNNLM", "RecurrentLM"]

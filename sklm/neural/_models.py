@@ -1,0 +1,235 @@
+"""RNNLM, LSTMLM and GRULM: the three recurrent language models."""
+
+from .._sklearn import StrOptions
+from ._base import RecurrentLM
+
+_SUMMARY = {
+    "RNNLM": "Elman recurrent neural network language model.",
+    "LSTMLM": "Long short-term memory (LSTM) language model.",
+    "GRULM": "Gated recurrent unit (GRU) language model.",
+}
+
+_INTRO = """
+    An embedding layer, ``num_layers`` stacked {cell} layers and an output
+    layer (a full softmax, or an adaptive softmax for large vocabularies),
+    trained with truncated back-propagation through time. Every sample is
+    modelled on its own: it is read from ``<s>`` and a zero state, each
+    token is predicted, then ``</s>``, in training and in scoring alike, so
+    the validation perplexity in ``history_`` is what ``score`` gives.
+
+    Training runs on the device chosen by ``device`` with samples bucketed
+    by length into padded batches (padding is masked out of the loss) and
+    no Python loop per token. Scoring runs the same batches in evaluation
+    mode without gradients.
+"""
+
+_NONLINEARITY = """    nonlinearity : {"tanh", "relu"}, default="tanh"
+        The activation of the recurrent layers.
+"""
+
+_PARAMETERS = """
+    Parameters
+    ----------
+{extra}    embedding_dim : int, default=64
+        Size of the word (or character) embeddings.
+    hidden_size : int, default=128
+        Size of the recurrent state of each layer.
+    num_layers : int, default=1
+        Number of stacked recurrent layers.
+    dropout : float in [0, 1), default=0.0
+        Dropout on the embeddings, between layers and on the last layer's
+        output, during training only.
+    tie_weights : bool, default=False
+        Share the output layer's weights with the input embedding (Press &
+        Wolf, Inan et al.); needs ``embedding_dim == hidden_size`` and
+        ``softmax="full"``.
+    optimizer : {{"sgd", "adam", "adamw"}}, default="adam"
+        The optimizer. The classic recipe is ``"sgd"`` with
+        ``learning_rate=20`` and ``clip_grad_norm=0.25``.
+    learning_rate : float, default=1e-3
+        Initial learning rate.
+    lr_schedule : {{"plateau"}} or None, default="plateau"
+        ``"plateau"`` divides the learning rate by 4 after every epoch that
+        does not improve the validation perplexity (with
+        ``early_stopping``) or else the training loss. ``None`` keeps it
+        constant.
+    batch_size : int, default=20
+        Samples per batch. Samples of similar length are batched together;
+        a corpus of fewer samples trains in one smaller batch.
+    bptt : int, default=35
+        Truncated back-propagation window: samples longer than ``bptt``
+        tokens are read in windows, carrying the state forward but not the
+        gradient.
+    max_epochs : int, default=10
+        Passes over the training data.
+    max_time : float or None, default=None
+        Stop training after this many seconds (checked after each batch;
+        the interrupted epoch is recorded with ``complete=False``).
+    clip_grad_norm : float or None, default=0.25
+        Rescale the gradient when its global L2 norm exceeds this value, the
+        cure for exploding gradients. ``None`` disables clipping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the samples, report their
+        perplexity after every epoch, stop after ``n_iter_no_change`` epochs
+        without improvement and keep the weights of the best epoch.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the samples held out with ``early_stopping`` (at least one).
+    n_iter_no_change : int, default=2
+        Patience of early stopping, in epochs.
+    warm_start : bool, default=False
+        Continue training the fitted network (same vocabulary, same
+        architecture) instead of starting anew. The optimizer starts again
+        at ``learning_rate``; ``history_`` grows.
+    softmax : {{"full", "adaptive"}}, default="full"
+        ``"adaptive"`` uses :class:`torch.nn.AdaptiveLogSoftmaxWithLoss`
+        (Grave et al.): an exact distribution, much cheaper to train and
+        score with vocabularies of tens of thousands of words.
+    cutoffs : list of int or None, default=None
+        Cluster boundaries of the adaptive softmax, in classes ordered by
+        decreasing frequency. ``None``: 2,000, 10,000 and 50,000 where below
+        the vocabulary size (half the vocabulary for small ones).
+    min_count : int, default=1
+        Tokens seen fewer times in training become ``<unk>``.
+    max_vocab : int or None, default=None
+        Keep at most this many tokens besides ``<unk>`` and ``</s>``.
+    device : str, default="auto"
+        ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``, ``"mps"`` name a device; naming one this
+        machine lacks raises a ``ValueError`` at ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, dropout, batch order and validation split. The
+        same seed gives the same model on the CPU; the caller's global
+        torch random state is left untouched.
+    verbose : int, default=0
+        Above 0, show a progress line (epoch, loss, tokens/s) on stderr and
+        a summary after every epoch.
+
+    Attributes
+    ----------
+    vocabulary_ : dict
+        Token -> class index.
+    classes_ : ndarray of str
+        Class index -> token; ``"<unk>"`` and ``"</s>"`` come first.
+    module_ : torch.nn.Module
+        The trained network (embedding -> recurrent layers -> output layer),
+        in evaluation mode on ``device_``.
+    history_ : list of dict
+        One dict per epoch: ``epoch``, ``train_loss`` (mean nats per
+        token), ``valid_perplexity`` (``None`` without ``early_stopping``),
+        ``grad_norm`` (mean over the epoch's steps of the gradient norm
+        before clipping) and ``grad_norm_max``, ``learning_rate``,
+        ``tokens``, ``seconds`` (training time, validation excluded),
+        ``tokens_per_s`` and ``complete``.
+    device_ : str
+        The device the network lives on.
+    n_parameters_ : int
+        Number of trainable weights.
+    n_threads_ : int
+        CPU threads torch used during ``fit`` (joblib's workers limit it,
+        so parallel grid searches do not oversubscribe the cores).
+
+    See Also
+    --------
+    sklm.NGramLM : Smoothed n-gram models behind the same interface.
+"""
+
+_EXAMPLES = """
+    Examples
+    --------
+    >>> from sklm import {name}
+    >>> X = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> lm = {name}(hidden_size=16, max_epochs=2, random_state=0).fit(X)
+    >>> lm.predict_proba(["the"]).shape
+    (1, 8)
+    >>> round(float(lm.predict_proba(["the"]).sum()), 6)
+    1.0
+    >>> lm.score_samples(["the cat sat"]).shape
+    (1,)
+"""
+
+
+def _doc(name, cell, extra=""):
+    return _SUMMARY[name] + "\n" + _INTRO.format(cell=cell) + _PARAMETERS.format(extra=extra) + _EXAMPLES.format(name=name)
+
+
+class RNNLM(RecurrentLM):
+    __doc__ = _doc("RNNLM", "Elman (simple recurrent)", _NONLINEARITY)
+
+    _parameter_constraints = {
+        **RecurrentLM._parameter_constraints,
+        "nonlinearity": [StrOptions({"tanh", "relu"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        nonlinearity="tanh",
+        embedding_dim=64,
+        hidden_size=128,
+        num_layers=1,
+        dropout=0.0,
+        tie_weights=False,
+        optimizer="adam",
+        learning_rate=1e-3,
+        lr_schedule="plateau",
+        batch_size=20,
+        bptt=35,
+        max_epochs=10,
+        max_time=None,
+        clip_grad_norm=0.25,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=2,
+        warm_start=False,
+        softmax="full",
+        cutoffs=None,
+        min_count=1,
+        max_vocab=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            dropout=dropout,
+            tie_weights=tie_weights,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            batch_size=batch_size,
+            bptt=bptt,
+            max_epochs=max_epochs,
+            max_time=max_time,
+            clip_grad_norm=clip_grad_norm,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            warm_start=warm_start,
+            softmax=softmax,
+            cutoffs=cutoffs,
+            min_count=min_count,
+            max_vocab=max_vocab,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.nonlinearity = nonlinearity
+
+    def _cell(self):
+        return f"rnn_{self.nonlinearity}"
+
+
+class LSTMLM(RecurrentLM):
+    __doc__ = _doc("LSTMLM", "LSTM")
+
+    def _cell(self):
+        return "lstm"
+
+
+class GRULM(RecurrentLM):
+    __doc__ = _doc("GRULM", "GRU")
+
+    def _cell(self):
+        return "gru"
