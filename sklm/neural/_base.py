@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
+from .._validation import check_corpus
 from ..base import LanguageModel
 from ..preprocessing._vocabulary import BOS, Vocabulary
 from . import _training
@@ -173,12 +174,12 @@ class RecurrentLM(LanguageModel):
     def _is_warm(self):
         return self.warm_start and hasattr(self, "module_")
 
-    def _learn_vocabulary(self, samples):
+    def _learn_vocabulary(self, X):
         # warm_start continues the same network, so the output layer (the
         # vocabulary) must stay what it was.
         if self._is_warm():
-            return self._vocabulary
-        return super()._learn_vocabulary(samples)
+            return self._vocabulary, self._vocabulary.encode(check_corpus(X), eos=True)
+        return super()._learn_vocabulary(X)
 
     def _module_config(self, n_classes):
         if self.tie_weights and self.embedding_dim != self.hidden_size:

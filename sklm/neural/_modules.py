@@ -83,8 +83,12 @@ class RecurrentNet(nn.Module):
         self.tie_weights = tie_weights
         self.softmax = softmax
         if softmax == "adaptive":
+            cutoffs = list(cutoffs or default_cutoffs(n_classes))
+            # Tail cluster i projects to hidden_size // div_value**(i + 1)
+            # dimensions: keep every one at least 1 wide for small networks.
+            div_value = min(4.0, hidden_size ** (1.0 / len(cutoffs)) * (1 - 1e-9))
             self.decoder = nn.AdaptiveLogSoftmaxWithLoss(
-                hidden_size, n_classes, list(cutoffs or default_cutoffs(n_classes))
+                hidden_size, n_classes, cutoffs, div_value=max(div_value, 1.0)
             )
         elif tie_weights:
             # The output weights are the first n_classes rows of the embedding

@@ -377,7 +377,8 @@ def train(
         warnings.warn(
             f"training interrupted after {len(history)} complete epoch(s); keeping {kept}.",
             UserWarning,
-            stacklevel=3,
+            # train <- _fit_encoded <- fit <- fit's validation wrapper <- caller
+            stacklevel=5,
         )
     if best_state is not None:
         module.load_state_dict(best_state)

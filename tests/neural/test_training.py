@@ -1,0 +1,234 @@
+"""Training behaviour: bad input, failed fits, divergence, warm start,
+early stopping, interruption, time budget and progress output."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from sklm.neural import GRULM, LSTMLM, RNNLM, RecurrentLM, _training
+
+
+def _snapshot(lm, X):
+    return (
+        lm.score_samples(X),
+        {k: v.clone() for k, v in lm.module_.state_dict().items()},
+        list(lm.history_),
+        dict(lm.vocabulary_),
+    )
+
+
+def _assert_unchanged(lm, X, snap):
+    scores, weights, history, vocabulary = snap
+    np.testing.assert_array_equal(lm.score_samples(X), scores)
+    for k, v in lm.module_.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+    assert lm.history_ == history and lm.vocabulary_ == vocabulary
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"num_layers": 0}, "num_layers"),
+        ({"embedding_dim": 0}, "embedding_dim"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"bptt": 0}, "bptt"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"clip_grad_norm": 0}, "clip_grad_norm"),
+        ({"softmax": "sampled"}, "softmax"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"device": 3}, "device"),
+        ({"device": "tpu9"}, "device='tpu9'"),
+        ({"tie_weights": True}, "tie_weights=True needs embedding_dim == hidden_size"),
+        ({"tie_weights": True, "embedding_dim": 12, "softmax": "adaptive"}, "softmax='full'"),
+        ({"softmax": "adaptive", "cutoffs": [5, 3]}, "cutoffs"),
+        ({"softmax": "adaptive", "cutoffs": [100]}, "cutoffs"),
+        ({"softmax": "adaptive", "cutoffs": []}, "cutoffs"),
+    ],
+)
+def test_bad_parameters_raise_and_leave_a_fitted_model_unchanged(params, match, tiny, corpus):
+    lm = tiny(LSTMLM).fit(corpus)
+    snap = _snapshot(lm, corpus)
+    lm.set_params(**params)
+    with pytest.raises(ValueError, match=match):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
+
+
+def test_rnn_nonlinearity_is_validated(tiny, corpus):
+    with pytest.raises(ValueError, match="nonlinearity"):
+        tiny(RNNLM, nonlinearity="sigmoid").fit(corpus)
+
+
+def test_cuda_without_cuda_is_a_clear_error(tiny, corpus, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        tiny(GRULM, device="cuda").fit(corpus)
+    lm = tiny(GRULM, device="auto").fit(corpus)
+    assert lm.device_ in ("cpu", "mps")
+
+
+def test_bad_input_raises(tiny):
+    with pytest.raises(ValueError, match="single str"):
+        tiny(LSTMLM).fit("the cat sat")
+    with pytest.raises(ValueError, match="empty"):
+        tiny(LSTMLM).fit([])
+    with pytest.raises(TypeError, match=r"X\[1\]\[0\]"):
+        tiny(LSTMLM).fit([["a"], [3]])
+
+
+def test_divergence_is_a_clear_error_and_changes_nothing(tiny, corpus):
+    lm = tiny(RNNLM, nonlinearity="relu").fit(corpus)
+    snap = _snapshot(lm, corpus)
+    lm.set_params(optimizer="sgd", learning_rate=1e12, clip_grad_norm=None, max_epochs=5)
+    with pytest.raises(_training.NonFiniteLossError, match="learning_rate.*clip_grad_norm"):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
+    # warm_start trains a copy: the fitted network is not touched either.
+    lm.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
+
+
+def test_corpus_smaller_than_one_batch(tiny):
+    lm = tiny(LSTMLM, batch_size=50).fit(["a b", "b a c"])
+    assert lm.history_[0]["tokens"] == 7
+    assert np.isfinite(lm.score(["a b"]))
+
+
+def test_one_word_vocabulary(tiny):
+    lm = tiny(GRULM, max_epochs=5, learning_rate=0.05).fit(["a a a", "a", "a a"])
+    assert list(lm.classes_) == ["<unk>", "</s>", "a"]
+    proba = lm.predict_proba(["a", "", "b"])
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    assert proba[0, 0] < proba[0, 2]  # <unk> never seen in training
+
+
+def test_empty_samples(tiny):
+    lm = tiny(LSTMLM).fit(["", "", ""])
+    assert list(lm.classes_) == ["<unk>", "</s>"]
+    scores = lm.score_samples(["", "x"])
+    assert scores.shape == (2,) and np.all(np.isfinite(scores)) and np.all(scores <= 0)
+    lm = tiny(LSTMLM).fit(["a b", ""])
+    assert lm.score_samples([""])[0] == pytest.approx(np.log(lm.predict_proba([""])[0, 1]))
+
+
+def test_warm_start_continues(tiny, corpus):
+    lm = tiny(LSTMLM, max_epochs=3, learning_rate=0.01).fit(corpus)
+    first = [h["train_loss"] for h in lm.history_]
+    cold = clone(lm).set_params(max_epochs=6).fit(corpus)
+    lm.set_params(warm_start=True)
+    lm.fit(corpus + ["a zebra appears"])
+    assert [h["epoch"] for h in lm.history_] == [1, 2, 3, 4, 5, 6]
+    assert lm.history_[3]["train_loss"] < first[0]
+    # The vocabulary stays: the network's output layer is the one it was.
+    assert "zebra" not in lm.vocabulary_
+    assert len(lm.classes_) == len(cold.classes_)
+    # Changing the architecture cannot continue the same network.
+    snap = _snapshot(lm, corpus)
+    lm.set_params(hidden_size=7)
+    with pytest.raises(ValueError, match="hidden_size"):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
+
+
+def _fixed_split(n_valid):
+    def split(self, corpus, rng):
+        if not self.early_stopping:
+            return corpus, None
+        rows = np.arange(corpus.n_samples)
+        return (_training.subset(corpus, rows[n_valid:]), _training.subset(corpus, rows[:n_valid]))
+
+    return split
+
+
+def test_validation_perplexity_is_what_score_gives(tiny, corpus, monkeypatch):
+    monkeypatch.setattr(RecurrentLM, "_split", _fixed_split(2))
+    lm = tiny(GRULM, early_stopping=True, max_epochs=1).fit(corpus)
+    reported = lm.history_[0]["valid_perplexity"]
+    assert reported == pytest.approx(np.exp(-lm.score(corpus[:2])), rel=1e-9)
+
+
+def test_early_stopping_keeps_the_best_epoch(tiny, monkeypatch):
+    rng = np.random.RandomState(0)
+    words = np.array(list("abcdefgh"))
+    # Random text: the held-out perplexity soon gets worse as the model overfits.
+    X = [" ".join(rng.choice(words, 6)) for _ in range(30)]
+    monkeypatch.setattr(RecurrentLM, "_split", _fixed_split(10))
+    lm = tiny(LSTMLM, early_stopping=True, n_iter_no_change=2, max_epochs=60, hidden_size=32,
+              learning_rate=0.05, lr_schedule=None).fit(X)
+    valid = [h["valid_perplexity"] for h in lm.history_]
+    assert len(valid) < 60
+    best = int(np.argmin(valid))
+    assert len(valid) == best + 1 + 2
+    assert lm.score(X[:10]) == pytest.approx(-np.log(valid[best]), rel=1e-9)
+
+
+def test_early_stopping_needs_two_samples(tiny):
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        tiny(LSTMLM, early_stopping=True).fit(["a b c"])
+
+
+def test_plateau_schedule_divides_the_learning_rate(tiny):
+    X = ["a b", "b a"]
+    lm = tiny(LSTMLM, optimizer="sgd", learning_rate=50.0, clip_grad_norm=None, max_epochs=6,
+              batch_size=1).fit(X)
+    rates = [h["learning_rate"] for h in lm.history_]
+    losses = [h["train_loss"] for h in lm.history_]
+    for i in range(1, len(rates)):
+        worse = losses[i - 1] >= min(losses[: i - 1] or [np.inf])
+        assert rates[i] == pytest.approx(rates[i - 1] / 4 if worse else rates[i - 1])
+
+
+def test_keyboard_interrupt_stops_cleanly(tiny, corpus, monkeypatch):
+    calls = {"n": 0}
+    real_update = _training.Progress.update
+
+    def interrupt_in_epoch_three(self, epoch, *args):
+        calls["n"] += 1
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return real_update(self, epoch, *args)
+
+    monkeypatch.setattr(_training.Progress, "update", interrupt_in_epoch_three)
+    monkeypatch.setattr(RecurrentLM, "_split", _fixed_split(2))
+    lm = tiny(LSTMLM, early_stopping=True, max_epochs=10, learning_rate=0.05)
+    with pytest.warns(UserWarning, match="interrupted after 2 complete epoch.*best validation"):
+        lm.fit(corpus)
+    assert [h["epoch"] for h in lm.history_] == [1, 2]
+    best = min(h["valid_perplexity"] for h in lm.history_)
+    assert lm.score(corpus[:2]) == pytest.approx(-np.log(best), rel=1e-9)
+    # Without a validation split the current weights are kept.
+    lm = tiny(GRULM, max_epochs=10)
+    with pytest.warns(UserWarning, match="current weights"):
+        lm.fit(corpus)
+    assert len(lm.history_) == 2 and np.isfinite(lm.score(corpus))
+
+
+def test_max_time_stops_training(tiny, corpus):
+    lm = tiny(GRULM, max_epochs=10_000, max_time=0.3).fit(corpus * 5)
+    assert len(lm.history_) < 10_000
+    assert lm.history_[-1]["complete"] is False
+    assert sum(h["seconds"] for h in lm.history_) < 5
+
+
+def test_verbose_shows_progress(tiny, corpus, capsys):
+    tiny(LSTMLM, verbose=1, max_epochs=2).fit(corpus)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err
+    assert "tokens/s" in err and "train loss" in err
+    tiny(LSTMLM, verbose=0).fit(corpus)
+    assert capsys.readouterr().err == ""
+
+
+def test_fit_does_not_mutate_input(tiny, corpus):
+    X = [s.split() for s in corpus]
+    copy = [list(s) for s in X]
+    tiny(GRULM).fit(X).score(X)
+    assert X == copy
