@@ -1,3 +1,5 @@
-"""N-gram language models."""
+"""N-gram language models: counting, smoothing strategies, ARPA read/write."""
 
-NGramLM = None  # replaced by the n-gram package
+from ._model import NGramLM, load_arpa
+
+__all__ = ["NGramLM", "load_arpa"]

@@ -1,0 +1,276 @@
+"""The n-gram language model estimator."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.utils.validation import check_is_fitted
+
+from .._sklearn import Interval, StrOptions
+from ..base import LanguageModel
+from ..preprocessing._vocabulary import Vocabulary
+from ._arpa import read_arpa, write_arpa
+from ._counting import count_ngrams
+from ._smoothing import estimate, make_smoothing
+
+SMOOTHINGS = (
+    "mle",
+    "add_k",
+    "absolute_discounting",
+    "witten_bell",
+    "kneser_ney",
+    "stupid_backoff",
+)
+
+
+class NGramLM(LanguageModel):
+    """N-gram language model with the classic smoothings.
+
+    Each sample is read as ``<s> w1 .. wn </s>``: one ``<s>``, no padding,
+    and no n-gram reaches back past ``<s>``; its ``n + 1`` tokens are
+    predicted from at most ``order - 1`` preceding words. ``V`` below is
+    ``len(classes_)`` (every class, ``<unk>`` and ``</s>`` included, ``<s>``
+    excluded), ``c`` a count in the training data and ``N1+(h)`` the number
+    of distinct words seen after the context ``h``; ``h'`` is ``h`` without
+    its first word.
+
+    - ``"mle"``: ``p(w | h) = c(hw) / c(h)``. An unseen event gets probability
+      0 (log-probability ``-inf``, the only smoothing that gives it). A
+      context never seen in training is shortened to its longest seen
+      suffix (down to the unigrams ``c(w) / N``).
+    - ``"add_k"``: Lidstone, ``(c(hw) + alpha) / (c(h) + alpha V)`` on the
+      full context (the last ``order - 1`` words, fewer after ``<s>``); an
+      unseen context gives ``1 / V``. ``alpha=1`` is Laplace, ``alpha=0``
+      is ``"mle"``.
+    - ``"absolute_discounting"``: interpolated,
+      ``max(c(hw) - D, 0) / c(h) + D N1+(h) / c(h) p(w | h')``, down to the
+      uniform ``1 / V``; ``D = n1 / (n1 + 2 n2)`` per order unless
+      ``discount`` is given.
+    - ``"witten_bell"``: interpolated, ``lambda(h) p_ML(w | h) + (1 -
+      lambda(h)) p(w | h')`` with ``lambda(h) = c(h) / (c(h) + N1+(h))``,
+      down to the uniform ``1 / V``.
+    - ``"kneser_ney"``: interpolated modified Kneser-Ney, exactly as KenLM's
+      ``lmplz`` estimates it: continuation counts below the highest order
+      (raw counts for n-grams that open with ``<s>``), three discounts per
+      order from the counts of counts, ``D_k = k - (k + 1) Y n_{k+1} / n_k``
+      with ``Y = n1 / (n1 + 2 n2)``, and unigrams interpolated with the
+      uniform ``1 / V``. Where an order's counts of counts cannot give
+      discounts in ``[0, k]`` (small or repetitive data), that order uses
+      ``(0.5, 1, 1.5)`` and a ``UserWarning`` names it.
+    - ``"stupid_backoff"`` (Brants et al., 2007): the relative frequency
+      ``c(hw) / c(h)`` of the longest seen n-gram, times ``backoff`` for
+      every word dropped from the context; unigrams ``c(w) / N``. These are
+      scores, not probabilities: ``score`` and ``score_samples`` return the
+      log-scores (a pseudo log-likelihood) and ``predict_proba`` rows are the
+      scores normalised to sum to one.
+
+    For every other smoothing ``predict_proba`` rows sum to one and
+    ``score_samples`` is the sum of the log ``predict_proba`` of each actual
+    next token. Every model is stored in backoff form, as an ARPA file holds
+    it (interpolated probabilities, backoff weight ``gamma(h)``), so scoring
+    and ``predict_proba`` share one vectorized query.
+
+    Parameters
+    ----------
+    order : int, default=3
+        Length of the longest n-gram (``1`` is a unigram model).
+    smoothing : {"mle", "add_k", "absolute_discounting", "witten_bell", \
+            "kneser_ney", "stupid_backoff"}, default="kneser_ney"
+        How probability is given to unseen events (see above).
+    alpha : float, default=1.0
+        Pseudo-count of ``"add_k"``; ``1`` is Laplace smoothing, ``0`` is
+        maximum likelihood. Must be non-negative.
+    discount : float in [0, 1] or None, default=None
+        ``D`` of ``"absolute_discounting"``; ``None`` estimates
+        ``n1 / (n1 + 2 n2)`` per order from the counts of counts (0.5, with
+        a warning, where that is impossible).
+    backoff : float in (0, 1], default=0.4
+        Factor of ``"stupid_backoff"`` per word dropped from the context.
+    min_count : int, default=1
+        Words seen fewer times in training become ``<unk>``.
+    max_vocab : int, default=None
+        Keep at most this many words (besides ``<unk>`` and ``</s>``), the
+        most frequent first.
+
+    Attributes
+    ----------
+    vocabulary_ : dict
+        Token to class index.
+    classes_ : ndarray of str
+        The classes: ``"<unk>"``, ``"</s>"``, then the words.
+    ngram_counts_ : ndarray of shape (order,)
+        Number of stored n-grams per order (the unigrams include ``<s>``),
+        as in the ``\\data\\`` header of :meth:`to_arpa`.
+    discounts_ : ndarray or None
+        ``"kneser_ney"``: shape ``(order, 3)``, ``D1, D2, D3+`` per order
+        (row 0: unigrams). ``"absolute_discounting"``: shape ``(order,)``.
+        ``None`` for the other smoothings.
+    counts_of_counts_ : ndarray of shape (order, 4) or None
+        ``"kneser_ney"``: ``n1 .. n4`` of the adjusted counts per order.
+    tables_ : BackoffTables
+        The backoff-form tables (natural logs) used by every query.
+
+    See Also
+    --------
+    sklm.metrics.perplexity : Perplexity of a fitted model.
+
+    Examples
+    --------
+    >>> from sklm import NGramLM
+    >>> X = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> lm = NGramLM(order=2, smoothing="witten_bell").fit(X)
+    >>> lm.classes_
+    array(['<unk>', '</s>', 'cat', 'sat', 'the', 'a', 'dog', 'ran'], dtype=object)
+    >>> lm.predict(["the dog"])
+    array(['sat'], dtype=object)
+    >>> lm.predict_proba(["the"]).sum().round(12)
+    np.float64(1.0)
+    >>> lm.score_samples(["the cat sat"]).round(4)
+    array([-3.5617])
+    """
+
+    _parameter_constraints = {
+        **LanguageModel._parameter_constraints,
+        "order": [Interval(Integral, 1, None, closed="left")],
+        "smoothing": [StrOptions(set(SMOOTHINGS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "discount": [Interval(Real, 0, 1, closed="both"), None],
+        "backoff": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(
+        self,
+        *,
+        order=3,
+        smoothing="kneser_ney",
+        alpha=1.0,
+        discount=None,
+        backoff=0.4,
+        min_count=1,
+        max_vocab=None,
+    ):
+        self.order = order
+        self.smoothing = smoothing
+        self.alpha = alpha
+        self.discount = discount
+        self.backoff = backoff
+        self.min_count = min_count
+        self.max_vocab = max_vocab
+
+    # hooks -------------------------------------------------------------------
+
+    def _fit_encoded(self, corpus, vocabulary):
+        counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
+        tables, fitted = estimate(counts, make_smoothing(self))
+        return {
+            "discounts_": None,
+            "counts_of_counts_": None,
+            **fitted,
+            "tables_": tables,
+            "ngram_counts_": tables.sizes(),
+        }
+
+    def _log_prob_tokens(self, corpus):
+        return self.tables_.score_corpus(corpus.ids, corpus.offsets)
+
+    def _distribution(self, tail):
+        log_proba = self.tables_.next_log_proba(tail)
+        if self.tables_.normalise_rows:
+            log_proba -= logsumexp(log_proba, axis=1, keepdims=True)
+        return log_proba
+
+    def _next_log_proba(self, contexts):
+        return self._distribution(self.tables_.tails(contexts.ids, contexts.offsets))
+
+    def _generation_start(self, contexts):
+        # The state is only the last order - 1 ids of each row.
+        tail = self.tables_.tails(contexts.ids, contexts.offsets)
+        return tail, self._distribution(tail)
+
+    def _generation_step(self, state, next_ids, active):
+        if state.shape[1]:
+            state = np.concatenate([state[:, 1:], np.asarray(next_ids)[:, None]], axis=1)
+        return state, self._distribution(state[active])
+
+    # ARPA --------------------------------------------------------------------
+
+    def to_arpa(self, path):
+        """Write the model as an ARPA file (gzip when ``path`` ends in ``.gz``).
+
+        Values are log10, written with every digit needed to read them back
+        exactly. ``<s>`` gets log10 probability 0 (it is never predicted),
+        as KenLM writes it. Interpolated smoothings, ``"add_k"`` and
+        ``"kneser_ney"`` (KenLM's layout: a backoff on every n-gram below the
+        highest order) are written exactly. ``"mle"``: a zero probability or
+        weight is written as -99 (ARPA has no ``-inf``), so readers give those
+        events ``10**-99`` instead of 0. ``"stupid_backoff"``: ARPA applies a
+        backoff only for contexts it stores, so a reader skips the factor for
+        unseen contexts, and the values are scores, not probabilities.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self)
+        write_arpa(self.tables_, list(self.classes_), path)
+        return self
+
+    @classmethod
+    def from_arpa(cls, path):
+        """Load an ARPA file (KenLM, SRILM or sklm; plain or gzip).
+
+        The model scores every token exactly as KenLM's ``query`` does on the
+        same file (up to KenLM's float32 rounding): the longest stored n-gram,
+        plus the backoff weights of the longer stored contexts; an unknown
+        word is ``<unk>``. A file without ``<unk>`` gives it log10
+        probability -100 (with a warning), as KenLM does. A prefix of a
+        stored n-gram missing from the file (pruned SRILM models) is added
+        with the probability that backing off gives. ``predict_proba`` rows
+        sum to whatever the file's probabilities sum to.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        lm : NGramLM
+            A fitted model whose ``order`` is the file's. Its other
+            parameters keep their defaults: calling ``fit`` estimates a new
+            model from data.
+
+        Raises
+        ------
+        ValueError
+            If the file is malformed or truncated; the message names the line
+            or the section.
+        """
+        tokens, tables = read_arpa(path)
+        lm = cls(order=tables.order)
+        vocabulary = Vocabulary(tokens)
+        lm.tables_ = tables
+        lm.ngram_counts_ = tables.sizes()
+        lm.discounts_ = None
+        lm.counts_of_counts_ = None
+        lm.vocabulary_ = dict(vocabulary.index)
+        lm.classes_ = np.array(vocabulary.tokens, dtype=object)
+        lm._vocabulary = vocabulary
+        return lm
+
+
+def load_arpa(path):
+    """Load an ARPA file as a fitted :class:`NGramLM` (see :meth:`NGramLM.from_arpa`).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    lm : NGramLM
+    """
+    return NGramLM.from_arpa(path)

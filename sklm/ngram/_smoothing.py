@@ -1,0 +1,329 @@
+"""Smoothing strategies and the one recursion that turns them into tables.
+
+Every strategy supplies, order by order, only its own two numbers: the mass
+it keeps for each seen n-gram ``hw`` (``own``) and, for each context ``h``,
+the weight ``gamma(h)`` left for the lower order. :func:`estimate` then
+builds, once for all strategies,
+
+``p(w | h) = own(hw) + gamma(h) * p(w | h')``   (interpolated strategies)
+
+``p(w | h) = own(hw)``                           (backoff strategies)
+
+from the unigrams (interpolated with the uniform distribution ``1 / V``)
+upwards, where ``h'`` is ``h`` without its first word, and stores
+``log gamma(h)`` as the backoff weight of ``h``. ``V`` counts every class,
+``<unk>`` and ``</s>`` included, ``<s>`` excluded.
+"""
+
+import warnings
+
+import numpy as np
+
+from ._counting import continuation_counts, counts_of_counts
+from ._tables import BackoffTables
+
+
+def _sum_by(index, values, size):
+    return np.bincount(index, weights=values, minlength=size)
+
+
+def _divide(num, den):
+    """``num / den`` with 0 where ``den`` is 0 (contexts without children)."""
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+class Smoothing:
+    """Base of the strategies; subclasses fill :meth:`unigram` and :meth:`ngram`."""
+
+    interpolated = True
+    unseen_log_backoff = 0.0
+
+    def prepare(self, counts):
+        """Look at the whole count set once; return extra fitted attributes."""
+        self.counts = counts
+        return {}
+
+    def raw(self, k):
+        return self.counts.counts[k - 1]
+
+    def unigram(self):
+        """``(own, gamma)``: ``own`` over the ``V`` classes, ``gamma`` a float."""
+        raise NotImplementedError
+
+    def ngram(self, k):
+        """``(own, gamma)`` for order ``k >= 2``: ``own`` per k-gram,
+        ``gamma`` per entry of table ``k - 1`` (used where it has children)."""
+        raise NotImplementedError
+
+    def _unigram_counts(self):
+        return self.raw(1)[: self.counts.n_classes].astype(np.float64)
+
+    def _context_totals(self, k, values):
+        n_context = len(self.counts.counts[k - 2])
+        return _sum_by(self.counts.context(k), values, n_context)
+
+
+class MaximumLikelihood(Smoothing):
+    """``p(w | h) = c(hw) / c(h)``; unseen events get probability 0."""
+
+    def unigram(self):
+        c = self._unigram_counts()
+        return c / c.sum(), 0.0
+
+    def ngram(self, k):
+        c = self.raw(k).astype(np.float64)
+        total = self._context_totals(k, c)
+        return c / total[self.counts.context(k)], np.zeros(len(total))
+
+
+class StupidBackoff(Smoothing):
+    """Relative frequency of the longest seen n-gram times ``backoff`` per step down."""
+
+    interpolated = False
+
+    def __init__(self, backoff):
+        self.backoff = backoff
+        self.unseen_log_backoff = float(np.log(backoff))
+
+    def unigram(self):
+        c = self._unigram_counts()
+        return c / c.sum(), self.backoff
+
+    def ngram(self, k):
+        c = self.raw(k).astype(np.float64)
+        total = self._context_totals(k, c)
+        return c / total[self.counts.context(k)], np.full(len(total), self.backoff)
+
+
+class AddK(Smoothing):
+    """Lidstone on the full context: ``(c(hw) + alpha) / (c(h) + alpha V)``.
+
+    The full context is the last ``order - 1`` words, or fewer at the start of
+    a sample (then it begins with ``<s>``). Shorter contexts are never
+    consulted, so their n-grams get the uniform ``1 / V`` and weight 1, which
+    makes an unseen full context give ``1 / V`` to every class.
+    """
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def _full(self, k):
+        """Whether each entry of table ``k`` is a full context."""
+        if k == self.counts.order - 1:
+            return np.ones(len(self.raw(k)), dtype=bool)
+        return self.counts.bos_initial[k - 1]
+
+    def unigram(self):
+        n_classes = self.counts.n_classes
+        if self.counts.order > 1:
+            return np.zeros(n_classes), 1.0
+        c = self._unigram_counts()
+        denominator = c.sum() + self.alpha * n_classes
+        return c / denominator, self.alpha * n_classes / denominator
+
+    def ngram(self, k):
+        c = self.raw(k).astype(np.float64)
+        context = self.counts.context(k)
+        total = self._context_totals(k, c) + self.alpha * self.counts.n_classes
+        full = self._full(k - 1)
+        own = np.where(full[context], c / total[context], 0.0)
+        gamma = np.where(full, self.alpha * self.counts.n_classes / total, 1.0)
+        return own, gamma
+
+
+def _fallback_warning(name, k, detail):
+    warnings.warn(
+        f"{name}: cannot estimate the discounts of order {k} ({detail}); "
+        "using the fallback discounts for that order.",
+        UserWarning,
+        stacklevel=5,
+    )
+
+
+class AbsoluteDiscounting(Smoothing):
+    """Interpolated absolute discounting on raw counts, one ``D`` per order.
+
+    ``p(w | h) = max(c(hw) - D, 0) / c(h) + D N1+(h) / c(h) p(w | h')``.
+    """
+
+    FALLBACK = 0.5
+
+    def __init__(self, discount=None):
+        self.discount = discount
+
+    def prepare(self, counts):
+        super().prepare(counts)
+        discounts = np.empty(counts.order)
+        for k in range(1, counts.order + 1):
+            raw = self.raw(k)[: counts.n_classes] if k == 1 else self.raw(k)
+            if self.discount is not None:
+                discounts[k - 1] = self.discount
+                continue
+            n1, n2 = counts_of_counts(raw, largest=2)
+            if n1 == 0 or n2 == 0:
+                if len(raw) and raw.any():
+                    _fallback_warning("absolute_discounting", k, f"n1={n1}, n2={n2}")
+                discounts[k - 1] = self.FALLBACK
+            else:
+                discounts[k - 1] = n1 / (n1 + 2 * n2)
+        self.discounts = discounts
+        return {"discounts_": discounts}
+
+    def unigram(self):
+        c = self._unigram_counts()
+        d = self.discounts[0]
+        total = c.sum()
+        return np.maximum(c - d, 0.0) / total, d * np.count_nonzero(c) / total
+
+    def ngram(self, k):
+        c = self.raw(k).astype(np.float64)
+        d = self.discounts[k - 1]
+        total = self._context_totals(k, c)
+        children = self._context_totals(k, None)
+        return np.maximum(c - d, 0.0) / total[self.counts.context(k)], _divide(
+            d * children, total
+        )
+
+
+class WittenBell(Smoothing):
+    """Interpolated Witten-Bell: ``lambda(h) = c(h) / (c(h) + N1+(h))``.
+
+    ``p(w | h) = (c(hw) + N1+(h) p(w | h')) / (c(h) + N1+(h))``.
+    """
+
+    def unigram(self):
+        c = self._unigram_counts()
+        types = np.count_nonzero(c)
+        return c / (c.sum() + types), types / (c.sum() + types)
+
+    def ngram(self, k):
+        c = self.raw(k).astype(np.float64)
+        total = self._context_totals(k, c)
+        children = self._context_totals(k, None)
+        denominator = total + children
+        return c / denominator[self.counts.context(k)], _divide(children, denominator)
+
+
+class KneserNey(Smoothing):
+    """Interpolated modified Kneser-Ney exactly as KenLM's ``lmplz`` estimates it.
+
+    Adjusted counts ``a``: raw at the highest order and for n-grams opening
+    with ``<s>``, continuation counts elsewhere. Per order, three discounts
+    from the counts of counts ``n1..n4`` of ``a``: ``Y = n1 / (n1 + 2 n2)``,
+    ``D_k = k - (k + 1) Y n_{k+1} / n_k``. Then
+    ``p(w | h) = (a(hw) - D(a(hw))) / sum_w a(hw) + gamma(h) p(w | h')`` with
+    ``gamma(h) = (D1 N1(h) + D2 N2(h) + D3 N3+(h)) / sum_w a(hw)``.
+    """
+
+    FALLBACK = (0.5, 1.0, 1.5)
+
+    def prepare(self, counts):
+        super().prepare(counts)
+        self.adjusted = continuation_counts(counts)
+        order = counts.order
+        discounts = np.empty((order, 3))
+        of_counts = np.empty((order, 4), dtype=np.int64)
+        for k in range(1, order + 1):
+            n = counts_of_counts(self.adjusted[k - 1], largest=4)
+            of_counts[k - 1] = n
+            estimate = None
+            if n[0] and n[1] and n[2]:
+                y = n[0] / (n[0] + 2 * n[1])
+                estimate = np.array([j - (j + 1) * y * n[j] / n[j - 1] for j in (1, 2, 3)])
+                if np.any((estimate < 0) | (estimate > np.arange(1, 4))):
+                    detail = "a discount outside [0, k]: " + ", ".join(
+                        f"D{j}={v:.4g}" for j, v in enumerate(estimate, 1)
+                    )
+                    estimate = None
+            else:
+                detail = f"n1={n[0]}, n2={n[1]}, n3={n[2]}"
+            if estimate is None:
+                if self.adjusted[k - 1].any():
+                    _fallback_warning("kneser_ney", k, detail)
+                estimate = np.array(self.FALLBACK)
+            discounts[k - 1] = estimate
+        self.discounts = discounts
+        return {"discounts_": discounts, "counts_of_counts_": of_counts}
+
+    def _discount(self, k, a):
+        d1, d2, d3 = self.discounts[k - 1]
+        return np.select([a == 0, a == 1, a == 2], [0.0, d1, d2], d3)
+
+    def unigram(self):
+        a = self.adjusted[0][: self.counts.n_classes].astype(np.float64)
+        d = self._discount(1, a)
+        total = a.sum()
+        return (a - d) / total, d.sum() / total
+
+    def ngram(self, k):
+        a = self.adjusted[k - 1].astype(np.float64)
+        d = self._discount(k, a)
+        total = self._context_totals(k, a)
+        own = (a - d) / total[self.counts.context(k)]
+        return own, _divide(self._context_totals(k, d), total)
+
+
+def make_smoothing(model):
+    """The strategy for an :class:`~sklm.NGramLM`'s parameters."""
+    name = model.smoothing
+    if name == "mle" or (name == "add_k" and model.alpha == 0):
+        return MaximumLikelihood()
+    if name == "add_k":
+        return AddK(model.alpha)
+    if name == "absolute_discounting":
+        return AbsoluteDiscounting(model.discount)
+    if name == "witten_bell":
+        return WittenBell()
+    if name == "kneser_ney":
+        return KneserNey()
+    return StupidBackoff(model.backoff)
+
+
+def _log(p):
+    with np.errstate(divide="ignore"):
+        return np.log(p)
+
+
+def estimate(counts, smoothing):
+    """Build the backoff tables of ``smoothing`` on ``counts``.
+
+    Returns
+    -------
+    tables : BackoffTables
+    fitted : dict
+        Extra fitted attributes of the strategy (e.g. ``discounts_``).
+    """
+    fitted = smoothing.prepare(counts)
+    n_classes = counts.n_classes
+    own, gamma = smoothing.unigram()
+    p = own + gamma / n_classes if smoothing.interpolated else own
+    # <s> is never predicted; like KenLM, store probability 1 as a placeholder.
+    previous = np.append(p, 1.0)
+    log_prob = [_log(previous)]
+    log_backoff = []
+    for k in range(2, counts.order + 1):
+        own, gamma = smoothing.ngram(k)
+        context = counts.context(k)
+        if smoothing.interpolated:
+            p = own + gamma[context] * previous[counts.suffix[k - 1]]
+        else:
+            p = own
+        has_children = np.zeros(len(gamma), dtype=bool)
+        has_children[context] = True
+        log_backoff.append(
+            np.where(has_children, _log(gamma), smoothing.unseen_log_backoff)
+        )
+        log_prob.append(_log(p))
+        previous = p
+    log_backoff.append(np.zeros(len(log_prob[-1])))
+    tables = BackoffTables(
+        n_classes,
+        [None] + counts.keys[1:],
+        log_prob,
+        log_backoff,
+        smoothing.unseen_log_backoff,
+        normalise_rows=not smoothing.interpolated,
+    )
+    return tables, fitted

@@ -1,0 +1,198 @@
+"""Backoff-form n-gram tables and the one vectorized query over them.
+
+Every :class:`~sklm.NGramLM`, whatever its smoothing, and every model read
+from an ARPA file is held as ARPA holds it: per order, the stored n-grams with
+a log-probability and a log backoff weight. The probability of ``w`` after a
+context is the stored probability of the longest stored n-gram ``u..w`` that
+ends the context, plus the log backoff weights of the longer context suffixes
+(``unseen_log_backoff`` for a suffix that is not stored; 0 for ARPA).
+Interpolated models store interpolated probabilities and use the weight of
+the lower-order distribution as the backoff, so this is exact for them.
+"""
+
+import numpy as np
+
+from ._counting import pad_samples
+
+
+def _lookup(table, key):
+    """Index of each ``key`` in the sorted ``table``, -1 where absent."""
+    if len(table) == 0:
+        return np.full(len(key), -1, dtype=np.int64)
+    found = np.searchsorted(table, key)
+    np.minimum(found, len(table) - 1, out=found)
+    found[table[found] != key] = -1
+    return found
+
+
+class BackoffTables:
+    """Per-order n-gram tables in backoff form (natural logs).
+
+    Parameters
+    ----------
+    n_classes : int
+        ``V``: word ids are ``0 .. V - 1``; ``<s>`` is id ``V`` (context only).
+    keys : list of ndarray
+        ``keys[0]`` is ``None`` (the unigram table is dense over ``V + 1``
+        ids); ``keys[k - 1]`` holds the sorted int64 keys
+        ``prefix_index * (V + 1) + word`` of order ``k``.
+    log_prob : list of ndarray
+        Log-probability of every stored n-gram (``log_prob[0][V]``, the
+        never predicted ``<s>``, is a placeholder).
+    log_backoff : list of ndarray
+        Log backoff weight of every stored n-gram used as a context (0 where
+        it is no context); the last order's entries are unused.
+    unseen_log_backoff : float, default=0.0
+        Log weight charged for a context suffix that is not stored
+        (``stupid_backoff`` pays its factor at every step down).
+    normalise_rows : bool, default=False
+        Whether the values are scores rather than probabilities, so that a
+        next-token distribution is obtained by normalising them.
+    """
+
+    def __init__(
+        self,
+        n_classes,
+        keys,
+        log_prob,
+        log_backoff,
+        unseen_log_backoff=0.0,
+        normalise_rows=False,
+    ):
+        self.normalise_rows = bool(normalise_rows)
+        self.n_classes = int(n_classes)
+        self.keys = keys
+        self.log_prob = log_prob
+        self.log_backoff = log_backoff
+        self.unseen_log_backoff = float(unseen_log_backoff)
+
+    @property
+    def order(self):
+        return len(self.log_prob)
+
+    @property
+    def base(self):
+        return self.n_classes + 1
+
+    def sizes(self):
+        """Number of stored n-grams per order (unigrams include ``<s>``)."""
+        return np.array([len(p) for p in self.log_prob], dtype=np.int64)
+
+    # whole corpora -----------------------------------------------------------
+
+    def score_corpus(self, ids, offsets):
+        """Log-probability of every position of a flat corpus (each sample from ``<s>``)."""
+        base = self.base
+        padded, position = pad_samples(ids, offsets, self.n_classes)
+        result = self.log_prob[0][padded]
+        previous = padded
+        for k in range(2, self.order + 1):
+            where = np.flatnonzero(position >= k - 1)
+            context = previous[where - 1]
+            known = context >= 0
+            backoff = np.full(len(where), self.unseen_log_backoff)
+            backoff[known] = self.log_backoff[k - 2][context[known]]
+            result[where] += backoff
+            where = where[known]
+            index = _lookup(self.keys[k - 1], context[known] * base + padded[where])
+            hit = index >= 0
+            result[where[hit]] = self.log_prob[k - 1][index[hit]]
+            if k < self.order:
+                previous = np.full(len(padded), -1, dtype=np.int64)
+                previous[where[hit]] = index[hit]
+        return result[position > 0]
+
+    # contexts ------------------------------------------------------------------
+
+    def tails(self, ids, offsets):
+        """The last ``order - 1`` ids of each ``<s>``-opened context, right-aligned.
+
+        Returns an int64 array of shape ``(n_contexts, order - 1)``; ``<s>`` is
+        id ``V`` and -1 marks a position before ``<s>``.
+        """
+        lengths = np.diff(offsets)
+        n_cols = self.order - 1
+        tail = np.full((len(lengths), n_cols), -1, dtype=np.int64)
+        for col in range(n_cols):
+            # Position in "<s> tokens": 0 is <s>, lengths is the last token.
+            pos = lengths - (n_cols - 1 - col)
+            tail[pos == 0, col] = self.n_classes
+            inside = pos > 0
+            tail[inside, col] = ids[offsets[:-1][inside] + pos[inside] - 1]
+        return tail
+
+    def _advance(self, tail, previous, k):
+        """Index in table ``k`` of the k-gram ending at each column (-1 if none)."""
+        current = np.full(tail.shape, -1, dtype=np.int64)
+        for col in range(k - 1, tail.shape[1]):
+            context = previous[:, col - 1]
+            ok = (context >= 0) & (tail[:, col] >= 0)
+            current[ok, col] = _lookup(
+                self.keys[k - 1], context[ok] * self.base + tail[ok, col]
+            )
+        return current
+
+    def _context_weights(self, tail, previous, k):
+        """Backoff paid by each row when going below the (k-1)-gram context."""
+        context = previous[:, -1]
+        stored = context >= 0
+        fits = tail[:, tail.shape[1] - (k - 1)] >= 0
+        weight = np.where(fits, self.unseen_log_backoff, 0.0)
+        weight[stored] = self.log_backoff[k - 2][context[stored]]
+        return weight, context, stored
+
+    def log_prob_after(self, tail, words):
+        """Log-probability of ``words[i]`` after the context ``tail[i]``."""
+        words = np.asarray(words, dtype=np.int64)
+        result = self.log_prob[0][words].astype(np.float64)
+        previous = tail
+        for k in range(2, self.order + 1):
+            weight, context, stored = self._context_weights(tail, previous, k)
+            result += weight
+            index = np.full(len(words), -1, dtype=np.int64)
+            index[stored] = _lookup(self.keys[k - 1], context[stored] * self.base + words[stored])
+            hit = index >= 0
+            result[hit] = self.log_prob[k - 1][index[hit]]
+            if k < self.order:
+                previous = self._advance(tail, previous, k)
+        return result
+
+    def next_log_proba(self, tail):
+        """Log-scores of every class after each context, shape ``(n, V)``.
+
+        Starts from the unigram row and, order by order, overwrites the
+        entries of the stored continuations; the backoff weights are kept as
+        one offset per row and added once at the end.
+        """
+        n_rows, n_classes, base = len(tail), self.n_classes, self.base
+        out = np.empty((n_rows, n_classes))
+        out[:] = self.log_prob[0][:n_classes]
+        offset = np.zeros(n_rows)
+        previous = tail
+        for k in range(2, self.order + 1):
+            weight, context, stored = self._context_weights(tail, previous, k)
+            # A zero backoff weight (mle) wipes out everything below this order.
+            wiped = np.isneginf(weight)
+            if wiped.any():
+                out[wiped] = -np.inf
+                offset[wiped] = 0.0
+                weight[wiped] = 0.0
+            offset += weight
+            rows = np.flatnonzero(stored)
+            table = self.keys[k - 1]
+            start = context[rows] * base
+            lo = np.searchsorted(table, start)
+            hi = np.searchsorted(table, start + base)
+            n_children = hi - lo
+            total = int(n_children.sum())
+            if total:
+                first = np.cumsum(n_children) - n_children
+                child = np.arange(total, dtype=np.int64) + np.repeat(lo - first, n_children)
+                row = np.repeat(rows, n_children)
+                out[row, table[child] - np.repeat(start, n_children)] = (
+                    self.log_prob[k - 1][child] - offset[row]
+                )
+            if k < self.order:
+                previous = self._advance(tail, previous, k)
+        out += offset[:, None]
+        return out
