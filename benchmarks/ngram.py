@@ -1,0 +1,449 @@
+"""Speed and memory of :class:`sklm.NGramLM`, side by side with KenLM and NLTK.
+
+Usage::
+
+    python benchmarks/ngram.py --data PATH/TO/CORPORA [--only fit score proba nltk]
+                               [--orders 3 5] [--profile]
+
+``PATH/TO/CORPORA`` holds ``ptb.valid.txt``, ``ptb.test.txt``,
+``wikitext-2.valid.txt``, ``wikitext-2.test.txt`` and ``tinyshakespeare.txt``
+(see ``benchmarks/_corpora.py`` for the protocols). Measurements:
+
+fit
+    Fit ``NGramLM(order=N)`` (Kneser-Ney) on the "big" corpus (about 8.07M
+    tokens, 417k types) read from a generator of lines, in a child process,
+    so that its peak resident memory is that of the fit alone. Compared with
+    the figures of KenLM's ``lmplz -S 1G`` on this machine class (lmplz is a
+    separate C++ program, not measured here). Target: no slower than lmplz,
+    peak memory under 1 GB.
+score
+    ``score`` of P1's test set repeated 10 times (order-3 model fitted on P1's
+    training set), against the ``kenlm`` Python module scoring the same
+    sentences in a plain loop on the ARPA file written by ``to_arpa``; the two
+    totals must agree. Target: at least as fast as ``kenlm``.
+proba
+    ``predict_proba`` of 1,000 contexts of P2's test set (order-3 model
+    fitted on P2's training set). Target: under 0.2 s.
+nltk
+    ``nltk.lm.KneserNeyInterpolated`` (order 3) on P1: fit time, scoring
+    speed on a bounded sample of the test set (NLTK scores a few dozen tokens
+    per second, so the time of the whole test set is extrapolated and
+    labelled so), and perplexity next to ours.
+
+Each figure is printed next to the peer's and their ratio; a PASS/MISS line
+per target, and a one-line JSON summary at the end. ``--profile`` adds a
+cProfile of every measured call that misses its target.
+"""
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _corpora  # noqa: E402
+
+# lmplz -S 1G on the "big" corpus, on this machine class (seconds, GB).
+LMPLZ_REFERENCE = {3: (14.2, 0.39), 5: (33.9, 0.55)}
+FIT_MEMORY_TARGET_GB = 1.0
+PROBA_TARGET_S = 0.2
+N_PROBA_CONTEXTS = 1000
+SCORE_REPEATS = 10
+NLTK_SCORE_TOKENS = 300
+GB = 1e9
+
+
+def _rss_bytes(field):
+    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process, in bytes."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not found in /proc/self/status")
+
+
+def _best_time(func, repeats):
+    """Smallest wall time of ``repeats`` calls, and the last result."""
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def _profile(func, label, limit=25):
+    profiler = cProfile.Profile()
+    profiler.enable()
+    func()
+    profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(limit)
+    print(f"\n--- profile of {label} (cumulative) ---")
+    print(text.getvalue())
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(limit)
+    print(f"--- profile of {label} (own time) ---")
+    print(text.getvalue())
+
+
+def _verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def _row(label, ours, peer, unit, *, higher_is_better=False, fmt="{:.3g}"):
+    if peer is None:
+        print(f"  {label:<34} sklm {fmt.format(ours):>10} {unit}")
+        return None
+    ratio = ours / peer
+    better = ratio >= 1 if higher_is_better else ratio <= 1
+    note = "sklm better" if better else "peer better"
+    print(
+        f"  {label:<34} sklm {fmt.format(ours):>10} {unit}   peer "
+        f"{fmt.format(peer):>10} {unit}   ratio sklm/peer {ratio:.3g} ({note})"
+    )
+    return ratio
+
+
+# fit on "big" ------------------------------------------------------------------
+
+
+def _fit_child(data, order, profile):
+    """Run in a fresh process: fit on "big" and report time and memory as JSON."""
+    import sklm
+    from sklm import NGramLM
+
+    baseline = _rss_bytes("VmRSS")
+    model = NGramLM(order=order)
+    gc.collect()
+    start = time.perf_counter()
+    model.fit(_corpora.iter_big(data))
+    seconds = time.perf_counter() - start
+    peak = _rss_bytes("VmHWM")
+    report = {
+        "order": order,
+        "seconds": seconds,
+        "peak_rss": peak,
+        "baseline_rss": baseline,
+        "n_classes": len(model.classes_),
+        "sklm": sklm.__version__,
+    }
+    for name in ("discounts_", "ngram_counts_"):
+        value = getattr(model, name, None)
+        if value is not None:
+            report[name] = _jsonable(value)
+    ref_seconds = LMPLZ_REFERENCE.get(order, (math.inf, None))[0]
+    if profile and seconds > ref_seconds:
+        # A second fit under the profiler; its figures are not the ones reported.
+        _profile(lambda: NGramLM(order=order).fit(_corpora.iter_big(data)), f"fit order {order}")
+    print("@@" + json.dumps(report))
+
+
+def _jsonable(value):
+    try:
+        return json.loads(json.dumps(value, default=lambda v: np.asarray(v).tolist()))
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
+def _run_child(args):
+    """Start ``args`` as a child process; return its stdout and its own peak RSS."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed with exit code {proc.returncode}")
+    # ru_maxrss is in kilobytes on Linux.
+    return out, usage.ru_maxrss * 1024
+
+
+def bench_fit(data, orders, profile, results):
+    print("\n== fit on the \"big\" corpus (Kneser-Ney, from a generator of lines) ==")
+    n_lines, n_tokens, n_types = _corpora.big_stats(data)
+    print(f"  corpus: {n_lines:,} lines, {n_tokens:,} tokens, {n_types:,} types")
+    start = time.perf_counter()
+    for _ in _corpora.iter_big(data):
+        pass
+    loader = time.perf_counter() - start
+    print(f"  the generator alone (read + copy marks, no model): {loader:.2f} s")
+    results["big"] = {"lines": n_lines, "tokens": n_tokens, "types": n_types, "loader_s": loader}
+
+    # The memory of an interpreter that has imported what the fit needs.
+    _, base_peak = _run_child(
+        [sys.executable, "-c", "import numpy, scipy, sklm; import sys; sys.stdout.write('ok')"]
+    )
+    print(f"  baseline: Python + numpy + scipy + sklm imported, peak RSS {base_peak / GB:.3f} GB")
+    results["baseline_rss_gb"] = base_peak / GB
+
+    for order in orders:
+        command = [sys.executable, __file__, "--data", str(data), "--fit-child", str(order)]
+        if profile:
+            command.append("--profile")
+        out, peak = _run_child(command)
+        lines = out.splitlines()
+        for line in lines:
+            if not line.startswith("@@"):
+                print(line)
+        report = json.loads(next(line[2:] for line in lines if line.startswith("@@")))
+        seconds = report["seconds"]
+        if profile:
+            # The profiled second fit inflates the child's own peak; trust the
+            # peak measured inside the child right after the first fit.
+            peak = report["peak_rss"]
+        ref_seconds, ref_gb = LMPLZ_REFERENCE.get(order, (None, None))
+        print(f"\n  order {order}:")
+        _row("fit wall time (incl. generator)", seconds, ref_seconds, "s", fmt="{:.2f}")
+        _row("fit minus generator alone", seconds - loader, ref_seconds, "s", fmt="{:.2f}")
+        _row("peak RSS of the fitting process", peak / GB, ref_gb, "GB", fmt="{:.3f}")
+        print(f"  {'RSS before the fit (after imports)':<34} {report['baseline_rss'] / GB:.3f} GB")
+        extra = {k: report[k] for k in ("discounts_", "ngram_counts_") if k in report}
+        if extra:
+            print(f"  fitted: {json.dumps(extra)[:300]}")
+        speed_ok = ref_seconds is None or seconds <= ref_seconds
+        memory_ok = peak / GB < FIT_MEMORY_TARGET_GB
+        if ref_seconds is not None:
+            print(f"  {_verdict(speed_ok)}  fit order {order} no slower than lmplz "
+                  f"({seconds:.2f} s vs {ref_seconds} s)")
+        print(f"  {_verdict(memory_ok)}  fit order {order} peak memory under 1 GB "
+              f"({peak / GB:.3f} GB)")
+        results[f"fit_order{order}"] = {
+            "seconds": seconds,
+            "peak_rss_gb": peak / GB,
+            "rss_before_fit_gb": report["baseline_rss"] / GB,
+            "lmplz_seconds": ref_seconds,
+            "lmplz_peak_gb": ref_gb,
+            "speed": _verdict(speed_ok),
+            "memory": _verdict(memory_ok),
+        }
+
+
+# score on P1 ------------------------------------------------------------------
+
+
+def bench_score(data, profile, results):
+    import kenlm
+
+    from sklm import NGramLM
+
+    print(f"\n== score: P1 test set x{SCORE_REPEATS}, order 3 Kneser-Ney fitted on P1 train ==")
+    train, test = _corpora.load_p1(data)
+    sentences = test * SCORE_REPEATS
+    n_tokens = sum(len(s.split()) + 1 for s in sentences)
+    start = time.perf_counter()
+    model = NGramLM(order=3).fit(train)
+    fit_seconds = time.perf_counter() - start
+    print(f"  sklm fit on P1 train: {fit_seconds:.3f} s; {n_tokens:,} predicted tokens to score")
+
+    ours_seconds, ours_mean = _best_time(lambda: model.score(sentences), 3)
+    ours_total = ours_mean * n_tokens
+
+    with tempfile.TemporaryDirectory() as tmp:
+        arpa = os.path.join(tmp, "p1.arpa")
+        model.to_arpa(arpa)
+        peer = kenlm.Model(arpa)
+    peer_seconds, peer_total10 = _best_time(
+        lambda: sum(peer.score(s, bos=True, eos=True) for s in sentences), 3
+    )
+    peer_total = peer_total10 * math.log(10)
+
+    ours_speed, peer_speed = n_tokens / ours_seconds, n_tokens / peer_seconds
+    print(f"  score wall time: sklm {ours_seconds:.4f} s, kenlm {peer_seconds:.4f} s (best of 3)")
+    _row("scoring speed", ours_speed, peer_speed, "tokens/s", higher_is_better=True)
+    difference = abs(ours_total - peer_total)
+    agree = difference <= 1e-5 * abs(peer_total) + 1e-6 * n_tokens
+    print(
+        f"  total log-prob (nats): sklm {ours_total:.4f}, kenlm on sklm's ARPA "
+        f"{peer_total:.4f}, |difference| {difference:.3g} -> "
+        f"{'agree' if agree else 'DISAGREE'}"
+    )
+    print(f"  perplexity: sklm {math.exp(-ours_mean):.4f}, kenlm {math.exp(-peer_total / n_tokens):.4f}")
+    ok = ours_speed >= peer_speed
+    print(f"  {_verdict(ok)}  score at least as fast as kenlm "
+          f"({ours_speed:,.0f} vs {peer_speed:,.0f} tokens/s)")
+    if profile and not ok:
+        _profile(lambda: model.score(sentences), "score of P1 test x10")
+    results["score"] = {
+        "tokens": n_tokens,
+        "sklm_tokens_per_s": ours_speed,
+        "kenlm_tokens_per_s": peer_speed,
+        "totals_agree": bool(agree),
+        "sklm_total_nats": ours_total,
+        "kenlm_total_nats": peer_total,
+        "target": _verdict(ok),
+        "sklm_fit_p1_s": fit_seconds,
+    }
+
+
+# predict_proba on P2 ----------------------------------------------------------
+
+
+def bench_proba(data, profile, results):
+    from sklm import NGramLM
+
+    print(f"\n== predict_proba: {N_PROBA_CONTEXTS:,} contexts of P2's test set, order 3 ==")
+    train, test = _corpora.load_p2(data)
+    model = NGramLM(order=3).fit(train)
+    # Contexts are prefixes of test lines (some empty: the distribution after
+    # <s>), drawn with a fixed seed so every run asks the same questions.
+    rng = np.random.default_rng(0)
+    lines = [test[i].split() for i in rng.integers(0, len(test), N_PROBA_CONTEXTS)]
+    contexts = [words[: rng.integers(0, len(words) + 1)] for words in lines]
+    seconds, proba = _best_time(lambda: model.predict_proba(contexts), 5)
+    n_classes = len(model.classes_)
+    row_sums = proba.sum(axis=1)
+    print(f"  classes: {n_classes:,}; output {proba.shape} {proba.dtype}; "
+          f"rows sum to 1 within {np.abs(row_sums - 1).max():.1e}")
+    _row("predict_proba wall time (best of 5)", seconds, PROBA_TARGET_S, "s", fmt="{:.4f}")
+    ok = seconds < PROBA_TARGET_S
+    print(f"  {_verdict(ok)}  predict_proba of 1,000 contexts under {PROBA_TARGET_S} s "
+          f"({seconds:.4f} s)")
+    if profile and not ok:
+        _profile(lambda: model.predict_proba(contexts), "predict_proba of 1,000 contexts")
+    results["proba"] = {"seconds": seconds, "n_classes": n_classes, "target": _verdict(ok)}
+
+
+# NLTK on P1 -------------------------------------------------------------------
+
+
+def bench_nltk(data, results):
+    import nltk
+    from nltk.lm import KneserNeyInterpolated
+    from nltk.lm.preprocessing import pad_both_ends, padded_everygram_pipeline
+    from nltk.util import ngrams
+
+    from sklm import NGramLM
+
+    order = 3
+    print(f"\n== NLTK nltk.lm.KneserNeyInterpolated (order {order}) on P1, nltk {nltk.__version__} ==")
+    train, test = _corpora.load_p1(data)
+    train_tokens = [line.split() for line in train]
+    n_test_tokens = sum(len(s.split()) + 1 for s in test)
+
+    start = time.perf_counter()
+    peer = KneserNeyInterpolated(order)
+    peer.fit(*padded_everygram_pipeline(order, train_tokens))
+    peer_fit = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = NGramLM(order=order).fit(train)
+    ours_fit = time.perf_counter() - start
+
+    # NLTK pads with order-1 <s> and order-1 </s>; its last n-gram predicts a
+    # second </s> that sklm (like KenLM) does not, so it is dropped: both
+    # models predict exactly the tokens of each line and one </s>.
+    sample, events = [], []
+    for line in test:
+        words = line.split()
+        grams = list(ngrams(pad_both_ends(words, n=order), order))[:-1]
+        sample.append(line)
+        events.extend(grams)
+        if len(events) >= NLTK_SCORE_TOKENS:
+            break
+    n_sample = len(events)
+    start = time.perf_counter()
+    log2 = [peer.logscore(gram[-1], gram[:-1]) for gram in events]
+    peer_seconds = time.perf_counter() - start
+    peer_speed = n_sample / peer_seconds
+    mean_log2 = sum(log2) / n_sample
+    peer_ppl = math.inf if math.isinf(mean_log2) else 2.0 ** (-mean_log2)
+    n_inf = sum(math.isinf(v) for v in log2)
+    finite_log2 = [v for v in log2 if math.isfinite(v)]
+    peer_ppl_finite = 2.0 ** (-sum(finite_log2) / len(finite_log2))
+
+    ours_seconds, ours_mean_sample = _best_time(lambda: ours.score(sample), 3)
+    ours_speed_sample = n_sample / ours_seconds
+    full_seconds, ours_mean_full = _best_time(lambda: ours.score(test), 3)
+    ours_speed = n_test_tokens / full_seconds
+    peer_full_estimate = n_test_tokens / peer_speed
+
+    print(f"  fit on P1 train: sklm {ours_fit:.3f} s, nltk {peer_fit:.3f} s, "
+          f"ratio nltk/sklm {peer_fit / ours_fit:.3g}")
+    print(f"  sample scored by nltk: the first {len(sample)} test lines, {n_sample} predicted tokens "
+          f"({n_inf} with probability 0)")
+    print(f"  nltk scoring: {peer_seconds:.2f} s for {n_sample} tokens = {peer_speed:.1f} tokens/s")
+    print(f"  sklm scoring: same sample {ours_speed_sample:,.0f} tokens/s; "
+          f"whole test set ({n_test_tokens:,} tokens) {full_seconds:.4f} s = {ours_speed:,.0f} tokens/s")
+    print(f"  scoring speed ratio sklm/nltk: {ours_speed / peer_speed:,.0f}")
+    print(f"  nltk on the whole test set: EXTRAPOLATED from the sample, {peer_full_estimate:,.0f} s "
+          f"({peer_full_estimate / 3600:.2f} h)")
+    ours_total = ours_fit + full_seconds
+    peer_total = peer_fit + peer_full_estimate
+    print(f"  fit + score of the whole test set: sklm {ours_total:.3f} s, nltk {peer_total:,.0f} s "
+          f"(extrapolated), ratio nltk/sklm {peer_total / ours_total:,.0f}")
+    print(f"  perplexity of the sample: sklm {math.exp(-ours_mean_sample):.2f}, nltk {peer_ppl} "
+          f"(nltk without its {n_inf} zero-probability tokens: {peer_ppl_finite:.2f})")
+    print(f"  perplexity of the whole test set: sklm {math.exp(-ours_mean_full):.2f}")
+    finite = math.isfinite(ours_mean_full)
+    faster = ours_speed / peer_speed >= 100
+    print(f"  {_verdict(finite and faster)}  finite perplexity and at least 100x NLTK's scoring speed")
+    results["nltk"] = {
+        "nltk_fit_s": peer_fit,
+        "sklm_fit_s": ours_fit,
+        "nltk_tokens_per_s": peer_speed,
+        "nltk_sample_tokens": n_sample,
+        "sklm_tokens_per_s": ours_speed,
+        "speed_ratio": ours_speed / peer_speed,
+        "fit_plus_score_ratio_extrapolated": peer_total / ours_total,
+        "nltk_sample_ppl": peer_ppl if math.isfinite(peer_ppl) else "inf",
+        "nltk_sample_ppl_without_zeros": peer_ppl_finite,
+        "sklm_sample_ppl": math.exp(-ours_mean_sample),
+        "sklm_test_ppl": math.exp(-ours_mean_full),
+        "target": _verdict(finite and faster),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, type=Path, help="folder of the public corpora")
+    parser.add_argument("--only", nargs="+", choices=["fit", "score", "proba", "nltk"],
+                        help="run only these measurements (default: all)")
+    parser.add_argument("--orders", nargs="+", type=int, default=[3, 5],
+                        help="orders of the fit on the big corpus (default: 3 5)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of each measured call that misses its target "
+                             "(for fit: of a second, profiled fit in the child)")
+    parser.add_argument("--fit-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.fit_child is not None:
+        _fit_child(args.data, args.fit_child, args.profile)
+        return 0
+
+    only = set(args.only or ["fit", "score", "proba", "nltk"])
+    print(f"sklm n-gram benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"numpy {np.__version__}")
+    print("load average at start (other work on the machine skews timings): "
+          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    results = {}
+    if "fit" in only:
+        bench_fit(args.data, args.orders, args.profile, results)
+    if "score" in only:
+        bench_score(args.data, args.profile, results)
+    if "proba" in only:
+        bench_proba(args.data, args.profile, results)
+    if "nltk" in only:
+        bench_nltk(args.data, results)
+    print("load average at end: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    results["loadavg_end"] = os.getloadavg()[0]
+    print("\nsummary: " + json.dumps(results, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
