@@ -1,0 +1,7 @@
+"""``python -m sklm``: the ``sklm`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,608 @@
+"""The ``sklm`` command: a demo on the built-in corpus, and fit / score / sample on files.
+
+Every subcommand is a function ``_run_<name>(args, out)`` that writes to
+``out`` and returns an exit status; :func:`main` parses the arguments, calls
+it, and turns any error into a one-line message on stderr and exit status 2.
+
+The demo is a list of sections (:data:`DEMO_SECTIONS`), each a function
+``section(ctx)`` that reads and extends a shared :class:`DemoContext`; a new
+section is one more function appended to that list.
+"""
+
+import argparse
+import math
+import sys
+import textwrap
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PROG = "sklm"
+SMOOTHINGS = (
+    "kneser_ney",
+    "witten_bell",
+    "absolute_discounting",
+    "add_k",
+    "stupid_backoff",
+    "mle",
+)
+# Words seen once in the demo's training part become <unk>, so <unk> is
+# trained like any word (the PTB convention) and every model, stupid_backoff
+# included, can score the test part's unseen words.
+DEMO_MIN_COUNT = 2
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+_ARPA_SUFFIXES = (".arpa", ".arpa.gz")
+
+
+class CommandError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+# reading and writing ---------------------------------------------------------
+
+
+def _read_lines(path):
+    """The non-empty lines of a text file (``-`` for stdin), whitespace-normalised."""
+    if str(path) == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            raise CommandError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CommandError(f"{path}: is a directory, expected a text file") from None
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    samples = [" ".join(line.split()) for line in lines]
+    samples = [s for s in samples if s]
+    if not samples:
+        raise CommandError(f"{path}: no non-empty line; expected one sample per line")
+    return samples
+
+
+def _format(path):
+    name = str(path).lower()
+    if name.endswith(_ARPA_SUFFIXES):
+        return "arpa"
+    if name.endswith(_PICKLE_SUFFIXES):
+        return "pickle"
+    raise CommandError(
+        f"{path}: cannot tell the model format from the file name; use "
+        + ", ".join(_PICKLE_SUFFIXES + _ARPA_SUFFIXES)
+    )
+
+
+def _is_language_model(obj):
+    from sklearn.pipeline import Pipeline
+
+    from .base import LanguageModel
+
+    if isinstance(obj, Pipeline):
+        obj = obj[-1]
+    return isinstance(obj, LanguageModel)
+
+
+def load_model(path):
+    """Load a model saved by ``sklm fit`` (or joblib/pickle), or an ARPA file.
+
+    Pickle files run code when loaded: load only files you trust.
+    """
+    kind = _format(path)
+    if not Path(path).is_file():
+        raise CommandError(f"{path}: no such file")
+    if kind == "arpa":
+        from .ngram import NGramLM
+
+        return NGramLM.from_arpa(path)
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # unpickling raises anything the file asks for
+        raise CommandError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from None
+    if not _is_language_model(model):
+        raise CommandError(
+            f"{path}: holds a {type(model).__name__}, not an sklm language model "
+            "or a Pipeline ending in one"
+        )
+    return model
+
+
+def save_model(model, path):
+    if _format(path) == "arpa":
+        model.to_arpa(path)
+    else:
+        import joblib
+
+        joblib.dump(model, path)
+
+
+def _describe_model(model):
+    from sklearn.pipeline import Pipeline
+
+    lm = model[-1] if isinstance(model, Pipeline) else model
+    params = lm.get_params(deep=False)
+    shown = {k: params[k] for k in ("order", "smoothing") if k in params}
+    text = type(lm).__name__ + "(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+    if lm is not model:
+        text = "Pipeline(..., " + text + ")"
+    return f"{text}, {len(lm.classes_):,} types"
+
+
+# fit / score / sample ----------------------------------------------------------
+
+
+def _run_fit(args, out):
+    from .ngram import NGramLM
+
+    out_format = _format(args.output)  # fail before the work, not after it
+    samples = _read_lines(args.train)
+    params = {"order": args.order, "smoothing": args.smoothing, "min_count": args.min_count}
+    for name in ("alpha", "discount", "backoff", "max_vocab"):
+        value = getattr(args, name)
+        if value is not None:
+            params[name] = value
+    model = NGramLM(**params)
+    start = time.perf_counter()
+    model.fit(samples)
+    elapsed = time.perf_counter() - start
+    n_tokens = sum(len(s.split()) for s in samples)
+    if out_format == "arpa" and args.smoothing == "stupid_backoff":
+        print(
+            f"{PROG} fit: note: stupid_backoff scores are not probabilities; "
+            "the ARPA file holds them as they are",
+            file=sys.stderr,
+        )
+    save_model(model, args.output)
+    print(
+        f"fitted {_describe_model(model)} on {len(samples):,} lines, "
+        f"{n_tokens:,} tokens in {elapsed:.2f} s; wrote {args.output}",
+        file=out,
+    )
+    return 0
+
+
+def _run_score(args, out):
+    from .metrics import oov_report
+
+    model = load_model(args.model)
+    samples = _read_lines(args.test)
+    if args.per_line:
+        per_line = model.score_samples(samples)
+        for text, log_prob in zip(samples, per_line):
+            print(f"{log_prob:.4f}\t{text}", file=out)
+        print(file=out)
+    report = oov_report(model, samples)
+    n_tokens = report["n_predictions"] - report["n_samples"]
+    rows = [
+        ("model", f"{args.model} ({_describe_model(model)})"),
+        ("samples", f"{report['n_samples']:,}"),
+        ("tokens", f"{n_tokens:,} (+ {report['n_samples']:,} </s> = "
+                   f"{report['n_predictions']:,} predictions)"),
+        ("OOVs", f"{report['n_oov']:,} ({100 * report['oov_rate']:.2f} % of tokens)"),
+        ("log-prob", f"{report['log_prob']:.4f} (natural log; "
+                     f"log10 {report['log_prob'] / math.log(10):.4f})"),
+        ("perplexity", f"{report['perplexity']:.4f}"),
+        ("perplexity excluding OOVs", f"{report['perplexity_excluding_oov']:.4f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=out)
+    return 0
+
+
+def _run_sample(args, out):
+    from .generation import generate
+
+    model = load_model(args.model)
+    texts = generate(
+        model,
+        args.prompt,
+        n_samples=args.n,
+        max_length=args.max_length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        random_state=args.seed,
+    )
+    for text in texts:
+        print(text, file=out)
+    return 0
+
+
+# demo ----------------------------------------------------------------------------
+
+
+@dataclass
+class DemoContext:
+    """What the demo sections share: the options, the data and the fitted models."""
+
+    args: argparse.Namespace
+    out: object
+    tokenizer: object = None
+    train: list = field(default_factory=list)  # token lists
+    test: list = field(default_factory=list)
+    models: dict = field(default_factory=dict)  # (smoothing, order) -> fitted NGramLM
+    perplexities: dict = field(default_factory=dict)  # (smoothing, order) -> float
+
+    def print(self, *parts, **kwargs):
+        print(*parts, file=self.out, flush=True, **kwargs)
+
+    def heading(self, title):
+        self.print()
+        self.print(title)
+        self.print("=" * len(title))
+
+    def best(self, smoothing="kneser_ney"):
+        """The order of ``smoothing`` with the lowest test perplexity, and its model."""
+        orders = [o for (s, o) in self.perplexities if s == smoothing]
+        order = min(orders, key=lambda o: self.perplexities[smoothing, o])
+        return order, self.models[smoothing, order]
+
+
+def _demo_corpus(ctx):
+    from .datasets import load_pydoc
+    from .preprocessing import Tokenizer
+
+    ctx.heading("The corpus")
+    train, test = load_pydoc(subset="train"), load_pydoc(subset="test")
+    train_texts, test_texts = train.data, test.data
+    if ctx.args.quick:
+        # Every tenth sentence: same variety, a tenth of the work.
+        train_texts, test_texts = train_texts[::10], test_texts[::10]
+    ctx.tokenizer = Tokenizer()  # lowercase words, punctuation as separate tokens
+    ctx.train = ctx.tokenizer.transform(train_texts)
+    ctx.test = ctx.tokenizer.transform(test_texts)
+    n_train = sum(map(len, ctx.train))
+    n_test = sum(map(len, ctx.test))
+    counts = Counter(t for s in ctx.train for t in s)
+    types = len(counts)
+    ctx.print(
+        f"CPython {train.python_version} reference documentation (sklm.datasets.load_pydoc),"
+        " one sentence per sample,"
+    )
+    ctx.print("tokenized with sklm.Tokenizer() (lowercase; punctuation marks are tokens).")
+    ctx.print(f"  train: {len(ctx.train):,} sentences, {n_train:,} tokens, {types:,} types")
+    ctx.print(f"  test:  {len(ctx.test):,} sentences, {n_test:,} tokens")
+    n_vocab = len({t for s in ctx.train for t in s if counts[t] >= DEMO_MIN_COUNT})
+    ctx.print(
+        f"  vocabulary: the {n_vocab:,} words seen at least {DEMO_MIN_COUNT} times in train "
+        "(min_count); the others read as <unk>"
+    )
+    ctx.print(f"  e.g. {train_texts[0]!r}")
+    ctx.print(f"    -> {ctx.train[0]}")
+
+
+def _fit_quietly(model, X):
+    """Fit ``model``; return the distinct warning messages instead of printing them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    return list(dict.fromkeys(str(w.message) for w in caught))
+
+
+def _demo_perplexity(ctx):
+    from .metrics import oov_report, perplexity
+    from .ngram import NGramLM
+
+    orders = range(1, ctx.args.max_order + 1)
+    ctx.heading(f"Perplexity of n-gram models, orders 1 to {ctx.args.max_order}")
+    ctx.print("Each model is fitted on the train sentences and scored on the test sentences.")
+    total = time.perf_counter()
+    for smoothing in SMOOTHINGS:
+        for order in orders:
+            model = NGramLM(order=order, smoothing=smoothing, min_count=DEMO_MIN_COUNT)
+            start = time.perf_counter()
+            notes = _fit_quietly(model, ctx.train)
+            fit_s = time.perf_counter() - start
+            with np.errstate(divide="ignore", over="ignore"):
+                ppl = perplexity(model, ctx.test)
+            ctx.models[smoothing, order] = model
+            ctx.perplexities[smoothing, order] = ppl
+            ctx.print(
+                f"  {smoothing:<20} order {order}  fit {fit_s:5.2f} s   "
+                f"test perplexity {ppl:10.2f}"
+            )
+            for note in notes:
+                ctx.print(f"      note: {note}")
+    ctx.print(f"  ({len(SMOOTHINGS) * len(orders)} models in {time.perf_counter() - total:.1f} s)")
+
+    ctx.print()
+    ctx.print("Test perplexity (lower is better):")
+    ctx.print(f"  {'smoothing':<20}" + "".join(f"{'order ' + str(o):>12}" for o in orders))
+    for smoothing in SMOOTHINGS:
+        cells = "".join(f"{ctx.perplexities[smoothing, o]:12.2f}" for o in orders)
+        mark = " *" if smoothing == "stupid_backoff" else ""
+        ctx.print(f"  {smoothing:<20}{cells}{mark}")
+    ctx.print("  mle gives any n-gram unseen in training probability 0, so one such n-gram")
+    ctx.print("  in the test set makes its perplexity infinite: the reason smoothing exists.")
+    ctx.print("  * stupid_backoff scores are not normalised probabilities: a pseudo-perplexity,")
+    ctx.print("    not comparable with the others.")
+
+    order, best = ctx.best()
+    report = oov_report(best, ctx.test)
+    ctx.print()
+    ctx.print(f"Out-of-vocabulary words (kneser_ney, order {order}):")
+    ctx.print(
+        f"  {report['n_oov']:,} of {report['n_predictions'] - report['n_samples']:,} test tokens "
+        f"are outside the vocabulary (OOV rate {100 * report['oov_rate']:.2f} %);"
+    )
+    ctx.print(
+        f"  perplexity {report['perplexity']:.2f} with them (scored as <unk>), "
+        f"{report['perplexity_excluding_oov']:.2f} without them."
+    )
+
+
+def _demo_generation(ctx):
+    # A trigram model: the higher orders mostly replay training sentences
+    # word for word on a corpus this small.
+    order = min(3, ctx.args.max_order)
+    model = ctx.models["kneser_ney", order]
+    seed = ctx.args.seed
+    ctx.heading(f"Generation (kneser_ney, order {order}, seed {seed})")
+    detok = ctx.tokenizer.inverse_transform
+    ctx.print("Sampled sentences (temperature 1):")
+    for tokens in model.sample(3, max_length=40, random_state=seed):
+        ctx.print("  " + detok([tokens])[0])
+    ctx.print("Continuations of a prompt (temperature 0.8, top_p 0.95):")
+    prompt = ctx.tokenizer.tokenize("The default value")
+    for tokens in model.sample(
+        3, prompt=prompt, max_length=40, temperature=0.8, top_p=0.95, random_state=seed
+    ):
+        ctx.print("  " + detok([prompt + tokens])[0])
+    greedy = model.sample(1, prompt=prompt, max_length=40, temperature=0)[0]
+    ctx.print("Greedy (temperature 0): always the most likely next token:")
+    ctx.print("  " + detok([prompt + greedy])[0])
+
+
+# Sentences that read naturally in this corpus: the shuffles of each should
+# rank below it. The second group keeps the words and changes one of them.
+_SCORING_SENTENCE = "If the argument is omitted, the default value is used."
+_SCORING_VARIANTS = (
+    "The exception is raised if the key is not found.",
+    "The exception is raised if the key is not find.",
+    "The exception is raise if the key is not found.",
+    "The exception are raised if the key is not found.",
+)
+
+
+def _rank(ctx, candidates, models):
+    tokens = ctx.tokenizer.transform(candidates)
+    scores = {name: m.score_samples(tokens) for name, m in models.items()}
+    first = next(iter(models))
+    order = np.argsort(-scores[first], kind="stable")
+    header = "".join(f"{name:>18}" for name in models)
+    ctx.print(f"  rank{header}  sentence")
+    for rank, i in enumerate(order, 1):
+        cells = "".join(f"{scores[name][i]:18.2f}" for name in models)
+        ctx.print(f"  {rank:>4}{cells}  {candidates[i]}")
+
+
+def _demo_scoring(ctx):
+    order, model = ctx.best()
+    ctx.heading("Scoring: which sentence is more likely?")
+    ctx.print(
+        "A language model ranks candidate sentences by probability, as speech and OCR"
+    )
+    ctx.print("systems do when they rescore their hypotheses. Log-probabilities (natural log):")
+    models = {f"kneser_ney {order}-gram": model}
+    if ("kneser_ney", 1) in ctx.models:
+        models["kneser_ney 1-gram"] = ctx.models["kneser_ney", 1]
+    rng = np.random.RandomState(ctx.args.seed)
+    words = _SCORING_SENTENCE.split()
+    candidates = [_SCORING_SENTENCE]
+    while len(candidates) < 5:
+        shuffled = " ".join(rng.permutation(words))
+        if shuffled not in candidates:
+            candidates.append(shuffled)
+    ctx.print()
+    ctx.print("Word order (the sentence and shuffles of its words):")
+    _rank(ctx, candidates, models)
+    ctx.print("  A unigram model gives every shuffle the same score: only context sees order.")
+    ctx.print()
+    ctx.print("Word choice (one word changed):")
+    _rank(ctx, list(_SCORING_VARIANTS), models)
+
+
+DEMO_SECTIONS = [_demo_corpus, _demo_perplexity, _demo_generation, _demo_scoring]
+
+
+def _run_demo(args, out):
+    start = time.perf_counter()
+    ctx = DemoContext(args=args, out=out)
+    for section in DEMO_SECTIONS:
+        section(ctx)
+    ctx.print()
+    ctx.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
+    return 0
+
+
+# argument parsing ------------------------------------------------------------------
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+_DESCRIPTION = """\
+Language models as scikit-learn estimators. Fit n-gram models on text
+files, score test files (perplexity, OOV figures), and generate text.
+Text files hold one sample (sentence) per line, split on whitespace as
+KenLM does; blank lines are skipped. Natural log throughout."""
+
+_EPILOG = """\
+examples:
+  sklm demo                                  the tour, on the built-in corpus
+  sklm fit train.txt -o model.arpa --order 5
+  sklm score model.arpa test.txt
+  sklm sample model.pkl --n 3 --prompt "the" --seed 0
+
+run 'sklm COMMAND --help' for the options of a command."""
+
+
+def _para(text):
+    return textwrap.fill(text, width=79)
+
+
+def build_parser():
+    """The argument parser of the ``sklm`` command."""
+    from . import __version__
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=fmt
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an error"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="fit and compare n-gram models on the built-in corpus",
+        description=_para(
+            "Fit n-gram models of every order up to --max-order with each main smoothing "
+            "on the reference documentation shipped with Python (no download), then print "
+            "a perplexity table and the OOV rate, generate sentences, and rank candidate "
+            "sentences by probability."
+        ),
+        epilog="examples:\n  sklm demo\n  sklm demo --max-order 3 --seed 1\n  sklm demo --quick",
+        formatter_class=fmt,
+    )
+    demo.add_argument(
+        "--max-order", type=_positive_int, default=5, metavar="N",
+        help="highest n-gram order fitted (default: 5)",
+    )
+    demo.add_argument(
+        "--quick", action="store_true",
+        help="use a tenth of the corpus (a fast check that everything runs)",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: 0)")
+    demo.set_defaults(run=_run_demo)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit an n-gram model on a text file and save it",
+        description=_para(
+            "Fit an NGramLM on TRAIN (one sample per line) and save it. The format follows "
+            "the output name: .pkl/.pickle/.joblib (joblib, exact, loads back any model) or "
+            ".arpa/.arpa.gz (the ARPA text format that KenLM, SRILM and others read)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  sklm fit train.txt -o model.arpa.gz\n"
+            "  sklm fit train.txt -o model.pkl --order 4 --smoothing witten_bell\n"
+            "  sklm fit train.txt -o addk.pkl --smoothing add_k --alpha 0.1 --min-count 2"
+        ),
+        formatter_class=fmt,
+    )
+    fit.add_argument("train", metavar="TRAIN", help="training text, one sample per line ('-': stdin)")
+    fit.add_argument("-o", "--output", required=True, metavar="MODEL", help="where to save the model")
+    fit.add_argument("--order", type=_positive_int, default=3, help="n-gram order (default: 3)")
+    fit.add_argument(
+        "--smoothing", choices=SMOOTHINGS, default="kneser_ney",
+        help="smoothing method (default: kneser_ney)",
+    )
+    fit.add_argument("--alpha", type=float, help="add_k: pseudo-count added to every count")
+    fit.add_argument("--discount", type=float, help="absolute_discounting: the discount")
+    fit.add_argument("--backoff", type=float, help="stupid_backoff: the back-off factor")
+    fit.add_argument(
+        "--min-count", type=_positive_int, default=1, metavar="N",
+        help="words seen fewer than N times become <unk> (default: 1)",
+    )
+    fit.add_argument("--max-vocab", type=_positive_int, metavar="N", help="keep only the N most frequent words")
+    fit.set_defaults(run=_run_fit)
+
+    score = commands.add_parser(
+        "score",
+        help="perplexity and OOV figures of a model on a text file",
+        description=_para(
+            "Score TEST (one sample per line) with a saved model: perplexity (each line "
+            "scored from <s> to </s>, OOVs as <unk>, as KenLM's query reports it), the "
+            "perplexity excluding OOVs, and the OOV count."
+        ),
+        epilog="examples:\n  sklm score model.arpa test.txt\n  sklm score model.pkl test.txt --per-line",
+        formatter_class=fmt,
+    )
+    score.add_argument("model", metavar="MODEL", help="a .pkl/.pickle/.joblib or .arpa/.arpa.gz model")
+    score.add_argument("test", metavar="TEST", help="test text, one sample per line ('-': stdin)")
+    score.add_argument(
+        "--per-line", action="store_true",
+        help="first print each line's total log-probability (natural log) and text",
+    )
+    score.set_defaults(run=_run_score)
+
+    sample = commands.add_parser(
+        "sample",
+        help="generate text from a saved model",
+        description=_para(
+            "Generate text: each sample continues the prompt until </s> or --max-length "
+            "tokens. One sample per output line, prompt included."
+        ),
+        epilog=(
+            "examples:\n"
+            "  sklm sample model.pkl\n"
+            '  sklm sample model.arpa --n 5 --prompt "the company" --top-p 0.9 --seed 0\n'
+            "  sklm sample model.pkl --temperature 0 --prompt \"in the\"   (greedy)"
+        ),
+        formatter_class=fmt,
+    )
+    sample.add_argument("model", metavar="MODEL", help="a .pkl/.pickle/.joblib or .arpa/.arpa.gz model")
+    sample.add_argument("--n", type=_positive_int, default=5, help="number of samples (default: 5)")
+    sample.add_argument("--prompt", default=None, help="text to continue (default: none)")
+    sample.add_argument(
+        "--max-length", type=int, default=50, metavar="N",
+        help="most tokens generated per sample (default: 50)",
+    )
+    sample.add_argument(
+        "--temperature", type=float, default=1.0,
+        help="below 1 sharper, above 1 flatter, 0 greedy (default: 1)",
+    )
+    sample.add_argument("--top-k", type=int, default=None, metavar="K", help="sample among the K most likely tokens")
+    sample.add_argument("--top-p", type=float, default=None, metavar="P", help="nucleus sampling: the most likely tokens of total mass P")
+    sample.add_argument("--seed", type=int, default=None, help="random seed (the same seed, the same samples)")
+    sample.set_defaults(run=_run_sample)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``sklm`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{PROG} {args.command}: warning: {message}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():
+            # One readable line per warning rather than Python's source excerpt.
+            warnings.showwarning = show_warning
+            return args.run(args, sys.stdout)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into a program that stopped reading (e.g. head).
+        return 0
+    except Exception as exc:
+        if args.traceback:
+            raise
+        message = str(exc) or type(exc).__name__
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
