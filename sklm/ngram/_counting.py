@@ -79,6 +79,46 @@ class NGramCounts:
         """Last word of each k-gram."""
         return self.keys[k - 1] % self.base
 
+    def release(self, k):
+        """Free what only orders up to ``k`` read (once order ``k`` is estimated)."""
+        self.counts[k - 1] = None
+        self.suffix[k - 1] = None
+        if k >= 2:
+            self.bos_initial[k - 2] = None
+
+
+def _ngram_groups(previous, padded, too_short, base, want_inverse):
+    """Sort the k-grams of every position into groups of equal n-grams.
+
+    The key of the k-gram ending at position ``p + 1`` is
+    ``previous[p] * base + padded[p + 1]``, or -1 where ``too_short[p]`` (no
+    k-gram fits there). Returns the distinct keys (sorted), the sorting
+    permutation, the start of each group in sorted order, and the group of
+    every position (int32 where it fits, to keep large corpora lean; only
+    if ``want_inverse``).
+    """
+    key = previous[:-1].astype(np.int64)
+    key *= base
+    key += padded[1:]
+    key[too_short] = -1
+    # A stable sort is the faster one on n-gram keys, which arrive in long
+    # partly ordered runs.
+    perm = np.argsort(key, kind="stable")
+    ordered = key[perm]
+    del key
+    new = np.empty(len(ordered), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    table = ordered[starts]
+    del ordered
+    if not want_inverse:
+        return table, perm, starts, None
+    index_type = np.int32 if len(starts) < 2**31 else np.int64
+    inverse = np.empty(len(perm), dtype=index_type)
+    inverse[perm] = np.cumsum(new, dtype=index_type) - 1
+    return table, perm, starts, inverse
+
 
 def count_ngrams(ids, offsets, n_classes, order):
     """Count the n-grams of orders 1 to ``order`` of an encoded corpus.
@@ -89,52 +129,59 @@ def count_ngrams(ids, offsets, n_classes, order):
     bos = n_classes
     base = n_classes + 1
     padded, position = pad_samples(ids, offsets, bos)
+    if base < 2**31:
+        padded = padded.astype(np.int32)
+    n_positions = len(padded)
     keys = [np.arange(base, dtype=np.int64)]
-    counts = [np.bincount(padded, minlength=base).astype(np.int64)]
+    count_type = np.int32 if len(padded) < 2**31 else np.int64
+    counts = [np.bincount(padded, minlength=base).astype(count_type)]
     suffix = [None]
     bos_initial = [keys[0] == bos]
+    # Only "at least k - 1 words after <s>" matters; a byte keeps it small.
+    position = np.minimum(position, order).astype(np.uint8)
     # Index of the (k-1)-gram ending at each position (-1 where none fits).
     previous = padded
     for k in range(2, order + 1):
-        where = np.flatnonzero(position >= k - 1)
-        key = previous[where - 1] * base + padded[where]
-        table, inverse = np.unique(key, return_inverse=True)
-        del key
-        counts.append(np.bincount(inverse, minlength=len(table)).astype(np.int64))
-        sfx = np.empty(len(table), dtype=np.int64)
-        sfx[inverse] = previous[where]
-        suffix.append(sfx)
+        table, perm, starts, inverse = _ngram_groups(
+            previous, padded, position[1:] < k - 1, base, want_inverse=k < order
+        )
+        ends = np.append(starts[1:], len(perm))
+        if len(table) and table[0] == -1:
+            # Drop the group of positions where no k-gram fits.
+            table, starts, ends = table[1:], starts[1:], ends[1:]
+            if inverse is not None:
+                inverse -= 1
+        counts.append((ends - starts).astype(count_type))
+        # Every position of a group has the same suffix; read the first's.
+        suffix.append(previous[perm[starts] + 1])
+        del perm
         keys.append(table)
         bos_initial.append(bos_initial[-1][table // base])
         if k < order:
-            current = np.full(len(padded), -1, dtype=np.int64)
-            current[where] = inverse
-            previous = current
-        del inverse, where
+            previous = np.empty(n_positions, dtype=inverse.dtype)
+            previous[0] = -1
+            previous[1:] = inverse
+        del inverse
     return NGramCounts(n_classes, keys, counts, suffix, bos_initial)
 
 
-def continuation_counts(counts):
-    """Kneser-Ney adjusted counts, KenLM's rules.
+def continuation_counts(counts, k):
+    """Kneser-Ney adjusted counts of order ``k``, KenLM's rules.
 
     The highest order keeps raw counts. A lower-order n-gram counts the
     distinct words seen immediately to its left (``<s>`` is one such word),
     except n-grams that begin with ``<s>``: nothing can precede them, so they
     keep their raw counts. The unigram ``<s>`` gets 0 (it is never predicted).
     """
-    order = counts.order
-    adjusted = []
-    for k in range(1, order + 1):
-        raw = counts.counts[k - 1]
-        if k == order:
-            a = raw.copy()
-        else:
-            a = np.bincount(counts.suffix[k], minlength=len(raw)).astype(np.int64)
-            initial = counts.bos_initial[k - 1]
-            a[initial] = raw[initial]
-        if k == 1:
-            a[counts.n_classes] = 0
-        adjusted.append(a)
+    raw = counts.counts[k - 1]
+    if k == counts.order:
+        adjusted = raw.copy()
+    else:
+        adjusted = np.bincount(counts.suffix[k], minlength=len(raw)).astype(raw.dtype)
+        initial = counts.bos_initial[k - 1]
+        adjusted[initial] = raw[initial]
+    if k == 1:
+        adjusted[counts.n_classes] = 0
     return adjusted
 
 

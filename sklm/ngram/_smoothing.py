@@ -52,17 +52,20 @@ class Smoothing:
         """``(own, gamma)``: ``own`` over the ``V`` classes, ``gamma`` a float."""
         raise NotImplementedError
 
-    def ngram(self, k):
-        """``(own, gamma)`` for order ``k >= 2``: ``own`` per k-gram,
-        ``gamma`` per entry of table ``k - 1`` (used where it has children)."""
+    def ngram(self, k, context):
+        """``(own, gamma)`` for order ``k >= 2``.
+
+        ``context`` is the index in table ``k - 1`` of each k-gram's first
+        ``k - 1`` words. ``own`` has one value per k-gram, ``gamma`` one per
+        entry of table ``k - 1`` (used where it has children).
+        """
         raise NotImplementedError
 
     def _unigram_counts(self):
         return self.raw(1)[: self.counts.n_classes].astype(np.float64)
 
-    def _context_totals(self, k, values):
-        n_context = len(self.counts.counts[k - 2])
-        return _sum_by(self.counts.context(k), values, n_context)
+    def _context_totals(self, k, context, values=None):
+        return _sum_by(context, values, len(self.counts.keys[k - 2]))
 
 
 class MaximumLikelihood(Smoothing):
@@ -72,10 +75,10 @@ class MaximumLikelihood(Smoothing):
         c = self._unigram_counts()
         return c / c.sum(), 0.0
 
-    def ngram(self, k):
-        c = self.raw(k).astype(np.float64)
-        total = self._context_totals(k, c)
-        return c / total[self.counts.context(k)], np.zeros(len(total))
+    def ngram(self, k, context):
+        c = self.raw(k)
+        total = self._context_totals(k, context, c)
+        return c / total[context], np.zeros(len(total))
 
 
 class StupidBackoff(Smoothing):
@@ -91,10 +94,10 @@ class StupidBackoff(Smoothing):
         c = self._unigram_counts()
         return c / c.sum(), self.backoff
 
-    def ngram(self, k):
-        c = self.raw(k).astype(np.float64)
-        total = self._context_totals(k, c)
-        return c / total[self.counts.context(k)], np.full(len(total), self.backoff)
+    def ngram(self, k, context):
+        c = self.raw(k)
+        total = self._context_totals(k, context, c)
+        return c / total[context], np.full(len(total), self.backoff)
 
 
 class AddK(Smoothing):
@@ -112,7 +115,7 @@ class AddK(Smoothing):
     def _full(self, k):
         """Whether each entry of table ``k`` is a full context."""
         if k == self.counts.order - 1:
-            return np.ones(len(self.raw(k)), dtype=bool)
+            return np.ones(len(self.counts.keys[k - 1]), dtype=bool)
         return self.counts.bos_initial[k - 1]
 
     def unigram(self):
@@ -123,13 +126,13 @@ class AddK(Smoothing):
         denominator = c.sum() + self.alpha * n_classes
         return c / denominator, self.alpha * n_classes / denominator
 
-    def ngram(self, k):
-        c = self.raw(k).astype(np.float64)
-        context = self.counts.context(k)
-        total = self._context_totals(k, c) + self.alpha * self.counts.n_classes
+    def ngram(self, k, context):
+        c = self.raw(k)
+        pseudo = self.alpha * self.counts.n_classes
+        total = self._context_totals(k, context, c) + pseudo
         full = self._full(k - 1)
         own = np.where(full[context], c / total[context], 0.0)
-        gamma = np.where(full, self.alpha * self.counts.n_classes / total, 1.0)
+        gamma = np.where(full, pseudo / total, 1.0)
         return own, gamma
 
 
@@ -177,14 +180,14 @@ class AbsoluteDiscounting(Smoothing):
         total = c.sum()
         return np.maximum(c - d, 0.0) / total, d * np.count_nonzero(c) / total
 
-    def ngram(self, k):
-        c = self.raw(k).astype(np.float64)
+    def ngram(self, k, context):
+        c = self.raw(k)
         d = self.discounts[k - 1]
-        total = self._context_totals(k, c)
-        children = self._context_totals(k, None)
-        return np.maximum(c - d, 0.0) / total[self.counts.context(k)], _divide(
-            d * children, total
-        )
+        total = self._context_totals(k, context, c)
+        children = self._context_totals(k, context)
+        own = np.maximum(c - d, 0.0)
+        own /= total[context]
+        return own, _divide(d * children, total)
 
 
 class WittenBell(Smoothing):
@@ -198,12 +201,12 @@ class WittenBell(Smoothing):
         types = np.count_nonzero(c)
         return c / (c.sum() + types), types / (c.sum() + types)
 
-    def ngram(self, k):
-        c = self.raw(k).astype(np.float64)
-        total = self._context_totals(k, c)
-        children = self._context_totals(k, None)
-        denominator = total + children
-        return c / denominator[self.counts.context(k)], _divide(children, denominator)
+    def ngram(self, k, context):
+        c = self.raw(k)
+        denominator = self._context_totals(k, context, c)
+        children = self._context_totals(k, context)
+        denominator += children
+        return c / denominator[context], _divide(children, denominator)
 
 
 class KneserNey(Smoothing):
@@ -221,12 +224,12 @@ class KneserNey(Smoothing):
 
     def prepare(self, counts):
         super().prepare(counts)
-        self.adjusted = continuation_counts(counts)
         order = counts.order
         discounts = np.empty((order, 3))
         of_counts = np.empty((order, 4), dtype=np.int64)
         for k in range(1, order + 1):
-            n = counts_of_counts(self.adjusted[k - 1], largest=4)
+            adjusted = continuation_counts(counts, k)
+            n = counts_of_counts(adjusted, largest=4)
             of_counts[k - 1] = n
             estimate = None
             if n[0] and n[1] and n[2]:
@@ -240,29 +243,34 @@ class KneserNey(Smoothing):
             else:
                 detail = f"n1={n[0]}, n2={n[1]}, n3={n[2]}"
             if estimate is None:
-                if self.adjusted[k - 1].any():
+                if adjusted.any():
                     _fallback_warning("kneser_ney", k, detail)
                 estimate = np.array(self.FALLBACK)
             discounts[k - 1] = estimate
         self.discounts = discounts
         return {"discounts_": discounts, "counts_of_counts_": of_counts}
 
-    def _discount(self, k, a):
-        d1, d2, d3 = self.discounts[k - 1]
-        return np.select([a == 0, a == 1, a == 2], [0.0, d1, d2], d3)
+    def _own_and_discount(self, k, adjusted):
+        """``a - D(a)`` and ``D(a)`` (``D(0) = 0``)."""
+        by_count = np.concatenate([[0.0], self.discounts[k - 1]])
+        discount = by_count[np.minimum(adjusted, 3)]
+        return adjusted - discount, discount
 
     def unigram(self):
-        a = self.adjusted[0][: self.counts.n_classes].astype(np.float64)
-        d = self._discount(1, a)
-        total = a.sum()
-        return (a - d) / total, d.sum() / total
+        adjusted = continuation_counts(self.counts, 1)[: self.counts.n_classes]
+        own, discount = self._own_and_discount(1, adjusted)
+        total = float(adjusted.sum())
+        own /= total
+        return own, discount.sum() / total
 
-    def ngram(self, k):
-        a = self.adjusted[k - 1].astype(np.float64)
-        d = self._discount(k, a)
-        total = self._context_totals(k, a)
-        own = (a - d) / total[self.counts.context(k)]
-        return own, _divide(self._context_totals(k, d), total)
+    def ngram(self, k, context):
+        adjusted = continuation_counts(self.counts, k)
+        own, discount = self._own_and_discount(k, adjusted)
+        total = self._context_totals(k, context, adjusted)
+        gamma = _divide(self._context_totals(k, context, discount), total)
+        del discount, adjusted
+        own /= total[context]
+        return own, gamma
 
 
 def make_smoothing(model):
@@ -287,7 +295,10 @@ def _log(p):
 
 
 def estimate(counts, smoothing):
-    """Build the backoff tables of ``smoothing`` on ``counts``.
+    """Build the backoff tables of ``smoothing`` on ``counts`` (consumed).
+
+    The counts of each order are released as soon as no later order needs
+    them, so the tables and the counts never both exist in full.
 
     Returns
     -------
@@ -304,20 +315,30 @@ def estimate(counts, smoothing):
     log_prob = [_log(previous)]
     log_backoff = []
     for k in range(2, counts.order + 1):
-        own, gamma = smoothing.ngram(k)
         context = counts.context(k)
+        own, gamma = smoothing.ngram(k, context)
         if smoothing.interpolated:
-            p = own + gamma[context] * previous[counts.suffix[k - 1]]
-        else:
-            p = own
+            lower = previous[counts.suffix[k - 1]]
+            lower *= gamma[context]
+            own += lower
+            del lower
+        previous = None
         has_children = np.zeros(len(gamma), dtype=bool)
         has_children[context] = True
-        log_backoff.append(
-            np.where(has_children, _log(gamma), smoothing.unseen_log_backoff)
-        )
-        log_prob.append(_log(p))
-        previous = p
-    log_backoff.append(np.zeros(len(log_prob[-1])))
+        del context
+        log_backoff.append(np.where(has_children, _log(gamma), smoothing.unseen_log_backoff))
+        del gamma, has_children
+        if k < counts.order:
+            previous = own
+            log_prob.append(_log(own))
+        else:
+            with np.errstate(divide="ignore"):
+                log_prob.append(np.log(own, out=own))
+        del own
+        # Large corpora: drop the counts no later order reads.
+        counts.release(k)
+    # The highest order is no context: its backoff weights are never read.
+    log_backoff.append(np.zeros(0))
     tables = BackoffTables(
         n_classes,
         [None] + counts.keys[1:],

@@ -25,6 +25,60 @@ def _lookup(table, key):
     return found
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+class HashIndex:
+    """Open-addressing hash of a sorted key table, for point lookups.
+
+    A binary search costs about 16 dependent memory reads per query on a
+    large table; a hash with load factor at most 1/2 costs one or two, which
+    is what makes scoring fast. Built and probed with whole-array operations
+    (linear probing, one vectorized round per probe step).
+    """
+
+    def __init__(self, keys):
+        n = len(keys)
+        bits = max(int(np.ceil(np.log2(2 * n + 1))), 4)
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.slot_key = np.full(self.mask + 1, -1, dtype=np.int64)
+        value_type = np.int32 if n < 2**31 else np.int64
+        self.slot_value = np.full(self.mask + 1, -1, dtype=value_type)
+        pending = np.arange(n, dtype=np.int64)
+        slot = self._home(keys)
+        while len(pending):
+            free = np.flatnonzero(self.slot_key[slot] == -1)
+            # One winner per free slot; the others probe on.
+            taken, first = np.unique(slot[free], return_index=True)
+            winner = pending[free[first]]
+            self.slot_key[taken] = keys[winner]
+            self.slot_value[taken] = winner
+            left = np.ones(len(pending), dtype=bool)
+            left[free[first]] = False
+            pending = pending[left]
+            slot = (slot[left] + 1) & self.mask
+
+    def _home(self, keys):
+        return ((keys.astype(np.uint64) * _GOLDEN) >> self.shift).astype(np.int64)
+
+    def lookup(self, keys):
+        """Index of each key in the table, -1 where absent."""
+        slot = self._home(keys)
+        found = self.slot_key[slot]
+        hit = found == keys
+        result = np.where(hit, self.slot_value[slot], -1).astype(np.int64)
+        probing = np.flatnonzero(~hit & (found != -1))
+        while len(probing):
+            slot_p = (slot[probing] + 1) & self.mask
+            slot[probing] = slot_p
+            found = self.slot_key[slot_p]
+            hit = found == keys[probing]
+            result[probing[hit]] = self.slot_value[slot_p[hit]]
+            probing = probing[~hit & (found != -1)]
+        return result
+
+
 class BackoffTables:
     """Per-order n-gram tables in backoff form (natural logs).
 
@@ -65,6 +119,20 @@ class BackoffTables:
         self.log_prob = log_prob
         self.log_backoff = log_backoff
         self.unseen_log_backoff = float(unseen_log_backoff)
+        self._hashes = {}
+
+    def __getstate__(self):
+        # The hash indexes are a cache, rebuilt on demand after unpickling.
+        state = dict(self.__dict__)
+        state["_hashes"] = {}
+        return state
+
+    def _find(self, k, keys):
+        """Index in table ``k`` of each key, -1 where absent."""
+        index = self._hashes.get(k)
+        if index is None:
+            index = self._hashes[k] = HashIndex(self.keys[k - 1])
+        return index.lookup(keys)
 
     @property
     def order(self):
@@ -94,7 +162,7 @@ class BackoffTables:
             backoff[known] = self.log_backoff[k - 2][context[known]]
             result[where] += backoff
             where = where[known]
-            index = _lookup(self.keys[k - 1], context[known] * base + padded[where])
+            index = self._find(k, context[known] * base + padded[where])
             hit = index >= 0
             result[where[hit]] = self.log_prob[k - 1][index[hit]]
             if k < self.order:
@@ -127,9 +195,7 @@ class BackoffTables:
         for col in range(k - 1, tail.shape[1]):
             context = previous[:, col - 1]
             ok = (context >= 0) & (tail[:, col] >= 0)
-            current[ok, col] = _lookup(
-                self.keys[k - 1], context[ok] * self.base + tail[ok, col]
-            )
+            current[ok, col] = self._find(k, context[ok] * self.base + tail[ok, col])
         return current
 
     def _context_weights(self, tail, previous, k):
@@ -150,7 +216,7 @@ class BackoffTables:
             weight, context, stored = self._context_weights(tail, previous, k)
             result += weight
             index = np.full(len(words), -1, dtype=np.int64)
-            index[stored] = _lookup(self.keys[k - 1], context[stored] * self.base + words[stored])
+            index[stored] = self._find(k, context[stored] * self.base + words[stored])
             hit = index >= 0
             result[hit] = self.log_prob[k - 1][index[hit]]
             if k < self.order:
