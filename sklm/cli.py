@@ -295,6 +295,7 @@ def _demo_perplexity(ctx):
     ctx.heading(f"Perplexity of n-gram models, orders 1 to {ctx.args.max_order}")
     ctx.print("Each model is fitted on the train sentences and scored on the test sentences.")
     total = time.perf_counter()
+    shown = set()
     for smoothing in SMOOTHINGS:
         for order in orders:
             model = NGramLM(order=order, smoothing=smoothing, min_count=DEMO_MIN_COUNT)
@@ -310,7 +311,9 @@ def _demo_perplexity(ctx):
                 f"test perplexity {ppl:10.2f}"
             )
             for note in notes:
-                ctx.print(f"      note: {note}")
+                if note not in shown:  # the same fallback recurs at every order
+                    shown.add(note)
+                    ctx.print(f"      note: {note}")
     ctx.print(f"  ({len(SMOOTHINGS) * len(orders)} models in {time.perf_counter() - total:.1f} s)")
 
     ctx.print()
@@ -324,6 +327,10 @@ def _demo_perplexity(ctx):
     ctx.print("  in the test set makes its perplexity infinite: the reason smoothing exists.")
     ctx.print("  * stupid_backoff scores are not normalised probabilities: a pseudo-perplexity,")
     ctx.print("    not comparable with the others.")
+    if shown:
+        ctx.print(f"  With min_count={DEMO_MIN_COUNT} no word of the vocabulary is seen only once, so the")
+        ctx.print("  unigram discounts (estimated from the words seen once and twice) fall back")
+        ctx.print("  to fixed values where the raw unigram counts are used.")
 
     order, best = ctx.best()
     report = oov_report(best, ctx.test)
@@ -576,7 +583,28 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the ``sklm`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    """Run the ``sklm`` command and return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; ``None`` reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on a usage error or a failure (its one-line message
+        is printed on stderr; ``--traceback`` shows the full traceback).
+
+    Examples
+    --------
+    >>> from sklm.cli import main
+    >>> main(["--version"])
+    sklm ...
+    0
+    >>> main(["score", "no-such-model.pkl", "test.txt"])  # the message goes to stderr
+    2
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
