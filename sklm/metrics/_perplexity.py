@@ -37,7 +37,7 @@ def perplexity(lm, X):
     >>> from sklm.metrics import perplexity
     >>> lm = NGramLM(order=2).fit(["a b a", "b a b", "a a b"])
     >>> round(perplexity(lm, ["a b"]), 3)
-    2.665
+    3.665
     """
     return float(np.exp(-lm.score(X)))
 

@@ -126,7 +126,7 @@ class NGramLM(LanguageModel):
     >>> lm.predict_proba(["the"]).sum().round(12)
     np.float64(1.0)
     >>> lm.score_samples(["the cat sat"]).round(4)
-    array([-3.5617])
+    array([-3.3276])
     """
 
     _parameter_constraints = {
