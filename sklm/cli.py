@@ -58,7 +58,9 @@ def _read_lines(path):
         except IsADirectoryError:
             raise CommandError(f"{path}: is a directory, expected a text file") from None
         except UnicodeDecodeError as exc:
-            raise CommandError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise CommandError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
     samples = [" ".join(line.split()) for line in lines]
     samples = [s for s in samples if s]
     if not samples:
@@ -105,7 +107,9 @@ def load_model(path):
     try:
         model = joblib.load(path)
     except Exception as exc:  # unpickling raises anything the file asks for
-        raise CommandError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from None
+        raise CommandError(
+            f"{path}: not a readable model file ({type(exc).__name__}: {exc})"
+        ) from None
     if not _is_language_model(model):
         raise CommandError(
             f"{path}: holds a {type(model).__name__}, not an sklm language model "
@@ -328,7 +332,10 @@ def _demo_perplexity(ctx):
     ctx.print("  * stupid_backoff scores are not normalised probabilities: a pseudo-perplexity,")
     ctx.print("    not comparable with the others.")
     if shown:
-        ctx.print(f"  With min_count={DEMO_MIN_COUNT} no word of the vocabulary is seen only once, so the")
+        ctx.print(
+            f"  With min_count={DEMO_MIN_COUNT} no word of the vocabulary is seen only once,"
+            " so the"
+        )
         ctx.print("  unigram discounts (estimated from the words seen once and twice) fall back")
         ctx.print("  to fixed values where the raw unigram counts are used.")
 
@@ -460,6 +467,9 @@ def _para(text):
     return textwrap.fill(text, width=79)
 
 
+_MODEL_HELP = "a saved model: .pkl/.pickle/.joblib (joblib) or .arpa/.arpa.gz"
+
+
 def build_parser():
     """The argument parser of the ``sklm`` command."""
     from . import __version__
@@ -513,8 +523,12 @@ def build_parser():
         ),
         formatter_class=fmt,
     )
-    fit.add_argument("train", metavar="TRAIN", help="training text, one sample per line ('-': stdin)")
-    fit.add_argument("-o", "--output", required=True, metavar="MODEL", help="where to save the model")
+    fit.add_argument(
+        "train", metavar="TRAIN", help="training text, one sample per line ('-': stdin)"
+    )
+    fit.add_argument(
+        "-o", "--output", required=True, metavar="MODEL", help="where to save the model"
+    )
     fit.add_argument("--order", type=_positive_int, default=3, help="n-gram order (default: 3)")
     fit.add_argument(
         "--smoothing", choices=SMOOTHINGS, default="kneser_ney",
@@ -527,7 +541,10 @@ def build_parser():
         "--min-count", type=_positive_int, default=1, metavar="N",
         help="words seen fewer than N times become <unk> (default: 1)",
     )
-    fit.add_argument("--max-vocab", type=_positive_int, metavar="N", help="keep only the N most frequent words")
+    fit.add_argument(
+        "--max-vocab", type=_positive_int, metavar="N",
+        help="keep only the N most frequent words",
+    )
     fit.set_defaults(run=_run_fit)
 
     score = commands.add_parser(
@@ -538,10 +555,13 @@ def build_parser():
             "scored from <s> to </s>, OOVs as <unk>, as KenLM's query reports it), the "
             "perplexity excluding OOVs, and the OOV count."
         ),
-        epilog="examples:\n  sklm score model.arpa test.txt\n  sklm score model.pkl test.txt --per-line",
+        epilog=(
+            "examples:\n  sklm score model.arpa test.txt\n"
+            "  sklm score model.pkl test.txt --per-line"
+        ),
         formatter_class=fmt,
     )
-    score.add_argument("model", metavar="MODEL", help="a .pkl/.pickle/.joblib or .arpa/.arpa.gz model")
+    score.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     score.add_argument("test", metavar="TEST", help="test text, one sample per line ('-': stdin)")
     score.add_argument(
         "--per-line", action="store_true",
@@ -564,7 +584,7 @@ def build_parser():
         ),
         formatter_class=fmt,
     )
-    sample.add_argument("model", metavar="MODEL", help="a .pkl/.pickle/.joblib or .arpa/.arpa.gz model")
+    sample.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     sample.add_argument("--n", type=_positive_int, default=5, help="number of samples (default: 5)")
     sample.add_argument("--prompt", default=None, help="text to continue (default: none)")
     sample.add_argument(
@@ -575,9 +595,18 @@ def build_parser():
         "--temperature", type=float, default=1.0,
         help="below 1 sharper, above 1 flatter, 0 greedy (default: 1)",
     )
-    sample.add_argument("--top-k", type=int, default=None, metavar="K", help="sample among the K most likely tokens")
-    sample.add_argument("--top-p", type=float, default=None, metavar="P", help="nucleus sampling: the most likely tokens of total mass P")
-    sample.add_argument("--seed", type=int, default=None, help="random seed (the same seed, the same samples)")
+    sample.add_argument(
+        "--top-k", type=int, default=None, metavar="K",
+        help="sample among the K most likely tokens",
+    )
+    sample.add_argument(
+        "--top-p", type=float, default=None, metavar="P",
+        help="nucleus sampling: among the most likely tokens of total probability P",
+    )
+    sample.add_argument(
+        "--seed", type=int, default=None,
+        help="random seed (the same seed gives the same samples)",
+    )
     sample.set_defaults(run=_run_sample)
     return parser
 

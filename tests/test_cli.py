@@ -29,7 +29,8 @@ TEST = ["the cat sat on a log", "a bird sat", "the dog ran on the mat"]
 def files(tmp_path):
     train = tmp_path / "train.txt"
     # Blank and padded lines: skipped and normalised, as documented.
-    train.write_text("\n".join(TRAIN[:3]) + "\n\n   \n" + "\n".join("  " + s for s in TRAIN[3:]) + "\n")
+    padded = "\n".join("  " + s for s in TRAIN[3:])
+    train.write_text("\n".join(TRAIN[:3]) + "\n\n   \n" + padded + "\n")
     test = tmp_path / "test.txt"
     test.write_text("\n".join(TEST) + "\n")
     return train, test
@@ -191,7 +192,9 @@ def test_pipeline_models(capsys, tmp_path):
     assert float(_field(out, "perplexity")) == pytest.approx(
         perplexity(pipe, ["The cat ran.", "A dog sat!"]), abs=6e-5
     )
-    code, out, err = _run(capsys, "sample", path, "--prompt", "The cat", "--temperature", 0, "--n", 1)
+    code, out, err = _run(
+        capsys, "sample", path, "--prompt", "The cat", "--temperature", 0, "--n", 1
+    )
     assert code == 0, err
     assert out.startswith("the cat ")  # decoded by the Tokenizer
 
@@ -281,7 +284,7 @@ def test_demo_sections_compute_what_they_print(capsys):
     ppl = ctx.perplexities
     # The test set holds bigrams never seen in training: mle gives them probability 0.
     assert math.isinf(ppl["mle", 2]) and math.isfinite(ppl["mle", 1])
-    for smoothing in ("kneser_ney", "witten_bell", "absolute_discounting", "add_k", "stupid_backoff"):
+    for smoothing in SMOOTHINGS[:-1]:  # all but mle
         for order in (1, 2):
             assert math.isfinite(ppl[smoothing, order]) and ppl[smoothing, order] > 1
             assert ppl[smoothing, order] == pytest.approx(

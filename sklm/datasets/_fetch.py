@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from sklearn.utils import Bunch
 
@@ -135,7 +134,9 @@ def _digest(path, algorithm):
 def _download(url, target, checksum):
     """Download ``url`` to ``target`` atomically, checking ``checksum``."""
     folder = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".part", dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix="." + os.path.basename(target) + ".", suffix=".part", dir=folder
+    )
     try:
         with os.fdopen(fd, "wb") as out:
             try:
