@@ -35,7 +35,8 @@ class NGramLM(LanguageModel):
     its first word.
 
     - ``"mle"``: ``p(w | h) = c(hw) / c(h)``. An unseen event gets probability
-      0 (log-probability ``-inf``, the only smoothing that gives it). A
+      0 (log-probability ``-inf``; the only other smoothing that can give it
+      is ``"stupid_backoff"``, for a word never seen in training). A
       context never seen in training is shortened to its longest seen
       suffix (down to the unigrams ``c(w) / N``).
     - ``"add_k"``: Lidstone, ``(c(hw) + alpha) / (c(h) + alpha V)`` on the
@@ -59,7 +60,9 @@ class NGramLM(LanguageModel):
       ``(0.5, 1, 1.5)`` and a ``UserWarning`` names it.
     - ``"stupid_backoff"`` (Brants et al., 2007): the relative frequency
       ``c(hw) / c(h)`` of the longest seen n-gram, times ``backoff`` for
-      every word dropped from the context; unigrams ``c(w) / N``. These are
+      every word dropped from the context; unigrams ``c(w) / N`` (so, as
+      with ``"mle"``, a word never seen in training, ``<unk>`` included,
+      scores 0; ``min_count`` above 1 gives ``<unk>`` a count). These are
       scores, not probabilities: ``score`` and ``score_samples`` return the
       log-scores (a pseudo log-likelihood) and ``predict_proba`` rows are the
       scores normalised to sum to one.
