@@ -131,13 +131,15 @@ def _fit_child(data, order, profile):
     baseline = _rss_bytes("VmRSS")
     model = NGramLM(order=order)
     gc.collect()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     model.fit(_corpora.iter_big(data))
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - start_cpu
     peak = _rss_bytes("VmHWM")
     report = {
         "order": order,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "peak_rss": peak,
         "baseline_rss": baseline,
         "n_classes": len(model.classes_),
@@ -162,7 +164,7 @@ def _jsonable(value):
 
 
 def _run_child(args):
-    """Start ``args`` as a child process; return its stdout and its own peak RSS."""
+    """Start ``args`` as a child process; return its stdout, its peak RSS and CPU time."""
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -170,7 +172,7 @@ def _run_child(args):
     if proc.returncode != 0:
         raise RuntimeError(f"child {args} failed with exit code {proc.returncode}")
     # ru_maxrss is in kilobytes on Linux.
-    return out, usage.ru_maxrss * 1024
+    return out, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def bench_fit(data, orders, profile, results):
@@ -185,7 +187,7 @@ def bench_fit(data, orders, profile, results):
     results["big"] = {"lines": n_lines, "tokens": n_tokens, "types": n_types, "loader_s": loader}
 
     # The memory of an interpreter that has imported what the fit needs.
-    _, base_peak = _run_child(
+    _, base_peak, _ = _run_child(
         [sys.executable, "-c", "import numpy, scipy, sklm; import sys; sys.stdout.write('ok')"]
     )
     print(f"  baseline: Python + numpy + scipy + sklm imported, peak RSS {base_peak / GB:.3f} GB")
@@ -195,7 +197,7 @@ def bench_fit(data, orders, profile, results):
         command = [sys.executable, __file__, "--data", str(data), "--fit-child", str(order)]
         if profile:
             command.append("--profile")
-        out, peak = _run_child(command)
+        out, peak, _ = _run_child(command)
         lines = out.splitlines()
         for line in lines:
             if not line.startswith("@@"):
@@ -210,6 +212,8 @@ def bench_fit(data, orders, profile, results):
         print(f"\n  order {order}:")
         _row("fit wall time (incl. generator)", seconds, ref_seconds, "s", fmt="{:.2f}")
         _row("fit minus generator alone", seconds - loader, ref_seconds, "s", fmt="{:.2f}")
+        print(f"  {'CPU time of the fit (user + sys)':<34} {report['cpu_seconds']:.2f} s "
+              "(wall time above this means the machine was shared)")
         _row("peak RSS of the fitting process", peak / GB, ref_gb, "GB", fmt="{:.3f}")
         print(f"  {'RSS before the fit (after imports)':<34} {report['baseline_rss'] / GB:.3f} GB")
         extra = {k: report[k] for k in ("discounts_", "ngram_counts_") if k in report}
@@ -224,6 +228,7 @@ def bench_fit(data, orders, profile, results):
               f"({peak / GB:.3f} GB)")
         results[f"fit_order{order}"] = {
             "seconds": seconds,
+            "cpu_seconds": report["cpu_seconds"],
             "peak_rss_gb": peak / GB,
             "rss_before_fit_gb": report["baseline_rss"] / GB,
             "lmplz_seconds": ref_seconds,
@@ -386,7 +391,8 @@ def bench_nltk(data, results):
     print(f"  fit + score of the whole test set: sklm {ours_total:.3f} s, nltk {peer_total:,.0f} s "
           f"(extrapolated), ratio nltk/sklm {peer_total / ours_total:,.0f}")
     print(f"  perplexity of the sample: sklm {math.exp(-ours_mean_sample):.2f}, nltk {peer_ppl} "
-          f"(nltk without its {n_inf} zero-probability tokens: {peer_ppl_finite:.2f})")
+          f"(nltk without its {n_inf} zero-probability tokens: {peer_ppl_finite:.2f}; not comparable: "
+          "another token set, and nltk's Kneser-Ney has one fixed discount of 0.1)")
     print(f"  perplexity of the whole test set: sklm {math.exp(-ours_mean_full):.2f}")
     finite = math.isfinite(ours_mean_full)
     faster = ours_speed / peer_speed >= 100
@@ -428,6 +434,9 @@ def main(argv=None):
     print(f"sklm n-gram benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"numpy {np.__version__}")
+    import sklm
+
+    print(f"sklm {sklm.__version__} from {Path(sklm.__file__).parent}")
     print("load average at start (other work on the machine skews timings): "
           + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     results = {}
