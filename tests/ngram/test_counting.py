@@ -1,0 +1,97 @@
+"""Vectorized counting and lookups against plain Python dictionaries."""
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+
+from sklm.ngram._counting import continuation_counts, count_ngrams, counts_of_counts, pad_samples
+from sklm.ngram._tables import HashIndex
+
+
+def random_encoded(seed, n_samples=60, n_classes=7):
+    rng = np.random.default_rng(seed)
+    samples = [list(rng.integers(0, n_classes, rng.integers(0, 7))) for _ in range(n_samples)]
+    # every sample ends with </s> (id 1), as Vocabulary.encode lays it out
+    samples = [[w for w in s if w != 1] + [1] for s in samples]
+    ids = np.array([w for s in samples for w in s], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in samples])]).astype(np.int64)
+    return samples, ids, offsets, n_classes
+
+
+def decode(counts, k):
+    """The word tuples of every entry of table k."""
+    if k == 1:
+        return [(w,) for w in range(counts.base)]
+    prefixes = decode(counts, k - 1)
+    return [prefixes[c] + (w,) for c, w in zip(counts.context(k), counts.word(k))]
+
+
+def test_pad_samples():
+    padded, position = pad_samples(np.array([5, 1, 1, 6, 7, 1]), np.array([0, 2, 3, 6]), bos=9)
+    assert padded.tolist() == [9, 5, 1, 9, 1, 9, 6, 7, 1]
+    assert position.tolist() == [0, 1, 2, 0, 1, 0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_counts_match_a_dictionary(order):
+    samples, ids, offsets, n_classes = random_encoded(order)
+    bos = n_classes
+    expected = [Counter() for _ in range(order + 1)]
+    for sample in samples:
+        seq = [bos, *sample]
+        for end in range(len(seq)):
+            for k in range(1, min(order, end + 1) + 1):
+                expected[k][tuple(seq[end - k + 1 : end + 1])] += 1
+    counts = count_ngrams(ids, offsets, n_classes, order)
+    assert counts.order == order
+    for k in range(1, order + 1):
+        grams = decode(counts, k)
+        got = {g: int(c) for g, c in zip(grams, counts.counts[k - 1]) if c}
+        assert got == dict(expected[k])
+        assert len(set(grams)) == len(grams)
+        if k >= 2:
+            keys = counts.keys[k - 1]
+            assert np.all(np.diff(keys) > 0)
+            suffixes = decode(counts, k - 1)
+            assert [suffixes[s] for s in counts.suffix[k - 1]] == [g[1:] for g in grams]
+        assert [g[0] == bos for g in grams] == counts.bos_initial[k - 1].tolist()
+
+
+def test_continuation_counts_follow_kenlm_rules():
+    samples, ids, offsets, n_classes = random_encoded(7)
+    bos = n_classes
+    counts = count_ngrams(ids, offsets, n_classes, 3)
+    left = defaultdict(set)
+    for sample in samples:
+        seq = [bos, *sample]
+        for i in range(1, len(seq)):
+            for k in (1, 2):
+                if i - k >= 0:
+                    left[tuple(seq[i - k + 1 : i + 1])].add(seq[i - k])
+    for k in (1, 2):
+        adjusted = continuation_counts(counts, k)
+        for gram, a, raw in zip(decode(counts, k), adjusted, counts.counts[k - 1]):
+            if gram == (bos,):
+                assert a == 0
+            elif gram[0] == bos:
+                assert a == raw
+            else:
+                assert a == len(left[gram])
+    np.testing.assert_array_equal(continuation_counts(counts, 3), counts.counts[2])
+
+
+def test_counts_of_counts():
+    assert counts_of_counts(np.array([0, 1, 1, 2, 3, 4, 4, 4, 5, 9])).tolist() == [2, 1, 1, 3]
+
+
+@pytest.mark.parametrize("n_keys", [0, 1, 5, 1000, 20000])
+def test_hash_index_agrees_with_binary_search(n_keys):
+    rng = np.random.default_rng(n_keys)
+    # clustered keys, as n-gram keys are, so that probing chains get long
+    keys = np.unique(rng.integers(0, 3 * n_keys + 1, n_keys) * 1024 + rng.integers(0, 3, n_keys))
+    index = HashIndex(keys)
+    queries = np.concatenate([keys, rng.integers(-5, keys.max(initial=0) + 10, 5000)])
+    position = {int(key): i for i, key in enumerate(keys)}
+    expected = np.array([position.get(int(q), -1) for q in queries])
+    np.testing.assert_array_equal(index.lookup(queries), expected)
