@@ -153,21 +153,36 @@ class BackoffTables:
         base = self.base
         padded, position = pad_samples(ids, offsets, self.n_classes)
         result = self.log_prob[0][padded]
+        # Whole-array passes (no compressing to subsets): a context index of
+        # -1 means "not stored", -2 "reaches back past <s>".
         previous = padded
+        context = np.empty(len(padded), dtype=np.int64)
         for k in range(2, self.order + 1):
-            where = np.flatnonzero(position >= k - 1)
-            context = previous[where - 1]
-            known = context >= 0
-            backoff = np.full(len(where), self.unseen_log_backoff)
-            backoff[known] = self.log_backoff[k - 2][context[known]]
-            result[where] += backoff
-            where = where[known]
-            index = self._find(k, context[known] * base + padded[where])
-            hit = index >= 0
-            result[where[hit]] = self.log_prob[k - 1][index[hit]]
-            if k < self.order:
+            context[0] = -2
+            context[1:] = previous[:-1]
+            context[position < k - 1] = -2
+            if len(self.log_prob[k - 2]) == 0:
+                # Nothing stored at this order (every sample is shorter).
+                result += np.where(context == -1, self.unseen_log_backoff, 0.0)
                 previous = np.full(len(padded), -1, dtype=np.int64)
-                previous[where[hit]] = index[hit]
+                continue
+            # "clip" keeps the negative markers in bounds; they are overwritten.
+            backoff = np.take(self.log_backoff[k - 2], context, mode="clip")
+            if self.unseen_log_backoff:
+                backoff[context == -1] = self.unseen_log_backoff
+                backoff[context == -2] = 0.0
+            else:
+                backoff[context < 0] = 0.0
+            result += backoff
+            del backoff
+            # Negative contexts give negative keys, which no table holds.
+            key = context * base
+            key += padded
+            index = self._find(k, key)
+            del key
+            if len(index) and len(self.log_prob[k - 1]):
+                np.copyto(result, np.take(self.log_prob[k - 1], index, mode="clip"), where=index >= 0)
+            previous = index
         return result[position > 0]
 
     # contexts ------------------------------------------------------------------
