@@ -24,7 +24,8 @@ from ._tables import BackoffTables
 
 
 def _sum_by(index, values, size):
-    return np.bincount(index, weights=values, minlength=size)
+    # float64 even for an empty index (bincount then returns integers)
+    return np.bincount(index, weights=values, minlength=size).astype(np.float64, copy=False)
 
 
 def _divide(num, den):
@@ -32,6 +33,29 @@ def _divide(num, den):
     out = np.zeros(np.broadcast(num, den).shape)
     np.divide(num, den, out=out, where=den != 0)
     return out
+
+
+# Per-n-gram products are formed a block at a time, so that no temporary the
+# size of a whole order exists next to the tables of a large corpus.
+_BLOCK = 1 << 20
+
+
+def _divide_gathered(values, by, index):
+    """``values /= by[index]`` in place."""
+    for start in range(0, len(values), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        values[block] /= by[index[block]]
+    return values
+
+
+def _add_gathered_product(values, a, a_index, b, b_index):
+    """``values += a[a_index] * b[b_index]`` in place."""
+    for start in range(0, len(values), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        product = a[a_index[block]]
+        product *= b[b_index[block]]
+        values[block] += product
+    return values
 
 
 class Smoothing:
@@ -97,7 +121,7 @@ class StupidBackoff(Smoothing):
     def ngram(self, k, context):
         c = self.raw(k)
         total = self._context_totals(k, context, c)
-        return c / total[context], np.full(len(total), self.backoff)
+        return c / total[context], np.full(len(total), float(self.backoff))
 
 
 class AddK(Smoothing):
@@ -265,12 +289,15 @@ class KneserNey(Smoothing):
 
     def ngram(self, k, context):
         adjusted = continuation_counts(self.counts, k)
-        own, discount = self._own_and_discount(k, adjusted)
         total = self._context_totals(k, context, adjusted)
-        gamma = _divide(self._context_totals(k, context, discount), total)
-        del discount, adjusted
-        own /= total[context]
-        return own, gamma
+        by_count = np.concatenate([[0.0], self.discounts[k - 1]])
+        discount = by_count[np.minimum(adjusted, 3)]
+        gamma = self._context_totals(k, context, discount)
+        np.divide(gamma, total, out=gamma, where=total != 0)
+        # a - D(a), in the discount's own memory
+        own = np.subtract(adjusted, discount, out=discount)
+        del adjusted
+        return _divide_gathered(own, total, context), gamma
 
 
 def make_smoothing(model):
@@ -318,16 +345,16 @@ def estimate(counts, smoothing):
         context = counts.context(k)
         own, gamma = smoothing.ngram(k, context)
         if smoothing.interpolated:
-            lower = previous[counts.suffix[k - 1]]
-            lower *= gamma[context]
-            own += lower
-            del lower
+            _add_gathered_product(own, previous, counts.suffix[k - 1], gamma, context)
         previous = None
         has_children = np.zeros(len(gamma), dtype=bool)
         has_children[context] = True
         del context
-        log_backoff.append(np.where(has_children, _log(gamma), smoothing.unseen_log_backoff))
-        del gamma, has_children
+        with np.errstate(divide="ignore"):
+            backoff = np.log(gamma, out=gamma)
+        backoff[~has_children] = smoothing.unseen_log_backoff
+        log_backoff.append(backoff)
+        del gamma, backoff, has_children
         if k < counts.order:
             previous = own
             log_prob.append(_log(own))
