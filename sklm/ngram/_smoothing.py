@@ -165,7 +165,7 @@ def _fallback_warning(name, k, detail):
         f"{name}: cannot estimate the discounts of order {k} ({detail}); "
         "using the fallback discounts for that order.",
         UserWarning,
-        stacklevel=5,
+        stacklevel=7,  # the caller of fit()
     )
 
 

@@ -33,49 +33,63 @@ class HashIndex:
 
     A binary search costs about 16 dependent memory reads per query on a
     large table; a hash with load factor at most 1/2 costs one or two, which
-    is what makes scoring fast. Built and probed with whole-array operations
-    (linear probing, one vectorized round per probe step).
+    is what makes scoring fast. Each slot holds the index of a key in the
+    sorted table (-1 when empty), so the hash adds 8 to 16 bytes per n-gram.
+    Linear probing, built with one sort: keys in order of their home slot
+    land at ``max(home, previous slot + 1)``, so the slots from a key's home
+    to its own are all occupied, as probing needs. The slots run past the
+    last home slot instead of wrapping around and always end with an empty
+    one, which stops every probe.
     """
 
     def __init__(self, keys):
         n = len(keys)
+        self.keys = keys
         bits = max(int(np.ceil(np.log2(2 * n + 1))), 4)
-        self.mask = (1 << bits) - 1
         self.shift = np.uint64(64 - bits)
-        self.slot_key = np.full(self.mask + 1, -1, dtype=np.int64)
-        value_type = np.int32 if n < 2**31 else np.int64
-        self.slot_value = np.full(self.mask + 1, -1, dtype=value_type)
-        pending = np.arange(n, dtype=np.int64)
-        slot = self._home(keys)
-        while len(pending):
-            free = np.flatnonzero(self.slot_key[slot] == -1)
-            # One winner per free slot; the others probe on.
-            taken, first = np.unique(slot[free], return_index=True)
-            winner = pending[free[first]]
-            self.slot_key[taken] = keys[winner]
-            self.slot_value[taken] = winner
-            left = np.ones(len(pending), dtype=bool)
-            left[free[first]] = False
-            pending = pending[left]
-            slot = (slot[left] + 1) & self.mask
+        home = self._home(keys)
+        if bits <= 31:
+            # Home slot and index packed in one int64: a plain (vectorized) sort
+            # is several times faster than an argsort.
+            packed = home << 32
+            packed |= np.arange(n, dtype=np.int64)
+            packed.sort()
+            by_home = packed & 0xFFFFFFFF
+            home = packed >> 32
+            del packed
+        else:
+            by_home = np.argsort(home, kind="stable")
+            home = home[by_home]
+        rank = np.arange(n, dtype=np.int64)
+        slot = np.maximum.accumulate(home - rank) + rank if n else rank
+        length = max(1 << bits, int(slot[-1]) + 1 if n else 0) + 1
+        self.slot_value = np.full(length, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        self.slot_value[slot] = by_home
 
     def _home(self, keys):
         return ((keys.astype(np.uint64) * _GOLDEN) >> self.shift).astype(np.int64)
 
+    def _probe(self, slot, keys):
+        value = self.slot_value[slot]
+        empty = value < 0
+        # mode="clip" keeps empty slots' -1 in bounds; they never count as hits.
+        hit = ~empty & (np.take(self.keys, value, mode="clip") == keys)
+        return value, hit, ~hit & ~empty
+
     def lookup(self, keys):
         """Index of each key in the table, -1 where absent."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
         slot = self._home(keys)
-        found = self.slot_key[slot]
-        hit = found == keys
-        result = np.where(hit, self.slot_value[slot], -1).astype(np.int64)
-        probing = np.flatnonzero(~hit & (found != -1))
+        value, hit, probing = self._probe(slot, keys)
+        result = np.where(hit, value, -1).astype(np.int64)
+        probing = np.flatnonzero(probing)
         while len(probing):
-            slot_p = (slot[probing] + 1) & self.mask
+            slot_p = slot[probing] + 1
             slot[probing] = slot_p
-            found = self.slot_key[slot_p]
-            hit = found == keys[probing]
-            result[probing[hit]] = self.slot_value[slot_p[hit]]
-            probing = probing[~hit & (found != -1)]
+            value, hit, more = self._probe(slot_p, keys[probing])
+            result[probing[hit]] = value[hit]
+            probing = probing[more]
         return result
 
 
