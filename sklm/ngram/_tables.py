@@ -195,7 +195,8 @@ class BackoffTables:
             index = self._find(k, key)
             del key
             if len(index) and len(self.log_prob[k - 1]):
-                np.copyto(result, np.take(self.log_prob[k - 1], index, mode="clip"), where=index >= 0)
+                stored = np.take(self.log_prob[k - 1], index, mode="clip")
+                np.copyto(result, stored, where=index >= 0)
             previous = index
         return result[position > 0]
 

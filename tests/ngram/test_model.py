@@ -11,7 +11,14 @@ from sklearn.base import clone
 from sklm import NGramLM
 from sklm.base import LanguageModel
 
-SMOOTHINGS = ["mle", "add_k", "absolute_discounting", "witten_bell", "kneser_ney", "stupid_backoff"]
+SMOOTHINGS = [
+    "mle",
+    "add_k",
+    "absolute_discounting",
+    "witten_bell",
+    "kneser_ney",
+    "stupid_backoff",
+]
 DISTRIBUTIONS = [s for s in SMOOTHINGS if s != "stupid_backoff"]
 
 TRAIN = [

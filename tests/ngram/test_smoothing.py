@@ -80,7 +80,8 @@ def test_add_k_lidstone_and_alpha_zero():
     )
     mle = fit(smoothing="mle")
     zero = fit(smoothing="add_k", alpha=0.0)
-    np.testing.assert_array_equal(zero.predict_proba(["a", "b", ""]), mle.predict_proba(["a", "b", ""]))
+    contexts = ["a", "b", ""]
+    np.testing.assert_array_equal(zero.predict_proba(contexts), mle.predict_proba(contexts))
 
 
 def test_add_k_unigram():
