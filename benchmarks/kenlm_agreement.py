@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sklm import NGramLM
+# Check the checkout this script belongs to, installed or not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sklm import NGramLM  # noqa: E402
 
 LN10 = np.log(10.0)
 
