@@ -117,6 +117,20 @@ class NGramLM(LanguageModel):
     --------
     sklm.metrics.perplexity : Perplexity of a fitted model.
 
+    Notes
+    -----
+    ``c(h)`` is the number of times ``h`` is followed by a token (its
+    children's total), which for any context but a trailing ``</s>`` is its
+    count. Words below ``min_count`` (or past ``max_vocab``) are replaced by
+    ``<unk>`` before counting, so ``<unk>`` is then estimated like any other
+    word; with ``min_count=1`` it never occurs in training and, as in KenLM,
+    only smoothing gives it mass.
+
+    Counting, estimation and every query are whole-array numpy operations:
+    n-grams are int64 keys ``prefix_index * (V + 1) + word`` built order by
+    order with one sort each, and looked up through an open-addressing hash
+    built on first use.
+
     Examples
     --------
     >>> from sklm import NGramLM
