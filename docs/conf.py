@@ -64,6 +64,9 @@ numpydoc_xref_param_type = False
 os.environ.setdefault("SKLM_EXAMPLE_QUICK", "1")
 os.environ.setdefault("SKLM_EXAMPLE_OUTDIR", str(HERE / "_build" / "example_figures"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The quick models are tiny: one torch thread trains them fastest, and
+# leaves the other cores alone.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Examples fall back to small local texts when offline; the data home keeps
 # any download out of the user's home directory during a docs build.
 os.environ.setdefault("SKLM_DATA", str(HERE / "_build" / "sklm_data"))
@@ -83,6 +86,7 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "show_memory": False,
     "min_reported_time": 1,
+    "write_computation_times": False,
 }
 
 # Matplotlib warns about a non-interactive backend when examples call show().

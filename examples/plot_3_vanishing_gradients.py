@@ -106,8 +106,10 @@ for d in distances:
         accuracy[name].append(np.mean(lm.predict(contexts) == answers))
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+# Distinct styles: several curves may lie on top of each other.
+styles = {"RNN (tanh)": "o-", "RNN (relu)": "s--", "LSTM": "^-.", "GRU": "v:"}
 for name, acc in accuracy.items():
-    ax1.plot(distances, acc, marker="o", markersize=3, label=name)
+    ax1.plot(distances, acc, styles[name], markersize=4, label=name)
 ax1.axhline(1 / len(KEYS), color="gray", linestyle=":", label="chance")
 ax1.set_xlabel("distance (filler tokens between key and query)")
 ax1.set_ylabel("accuracy of the predicted answer")
@@ -151,19 +153,26 @@ probe = make_samples(64, [args.max_distance])
 for name in ("RNN (tanh)", "LSTM"):
     norms = state_gradient_norms(models[name], probe)
     ax2.semilogy(np.arange(len(norms)), norms, marker="o", markersize=3, label=name)
+    far = f"{norms[-1]:.2e}" if norms[-1] > 0 else "0 (below float32's smallest number)"
     print(f"{name:11s} gradient norm: 1 step back {norms[1]:.2e}, "
-          f"{len(norms) - 1} steps back {norms[-1]:.2e}")
+          f"{len(norms) - 1} steps back {far}")
 ax2.set_xlabel("k (steps back from the query)")
 ax2.set_ylabel(r"$\|\partial L / \partial s_{T-k}\|$")
 ax2.set_title("Gradient reaching the state k steps back")
 ax2.legend()
 
 # %%
-# The plain RNN's gradient shrinks by a roughly constant factor per step,
-# so the key, many steps back, receives almost nothing to learn from; the
-# LSTM's additive cell state keeps the gradient alive over the whole
-# distance, and the gated models remember the key far beyond where the plain
-# RNNs fall to chance.
+# What the full-size run shows (``python plot_3_vanishing_gradients.py``,
+# distances up to 30, 3,000 samples, 15 epochs; 2-core x86_64 CPU, Python
+# 3.11, torch 2.13 CPU, 2026-11-26): the LSTM and the GRU answer correctly
+# at every distance, and so does the ReLU RNN, whose derivative is 1 on its
+# active units. The tanh RNN stays at chance at *every* distance, short ones
+# included: the task mixes distances, and the gradient that reaches its
+# state shrinks by orders of magnitude per step back (right panel; it
+# underflows to zero within a few steps), so the key, always at the start,
+# is never learnt. The LSTM's gradient, carried by its additive cell state,
+# is still alive after 30 steps. (The quick mode that builds this page
+# trains too briefly to show it: run the script.)
 
 args.out_dir = Path(args.out_dir)
 args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -88,9 +88,11 @@ for label, (lm, diverged) in runs.items():
     axes = plot_history(lm, metrics=metrics, axes=axes, label=label)
     if diverged is not None:
         for ax in axes:
-            ax.axvline(diverged, color=ax.lines[-1].get_color(), linestyle=":")
-            ax.plot([diverged], [ax.lines[-1].get_ydata()[-1]], "x",
-                    color=ax.lines[-1].get_color(), markersize=12, mew=3)
+            line = ax.lines[-1]  # this run's curve
+            ax.axvline(diverged, color=line.get_color(), linestyle=":")
+            # The cross sits at the last finite value, in the epoch that diverged.
+            ax.plot([diverged], [line.get_ydata()[-1]], "x", color=line.get_color(),
+                    markersize=12, mew=3)
 if axes is None:
     _, axes = plt.subplots(1, len(metrics), figsize=(12, 3.6), layout="constrained")
 fig = axes[0].figure
@@ -99,10 +101,12 @@ fig.suptitle(f"RNN (ReLU), SGD, learning rate {args.learning_rate}: "
                          for label, (_, d) in runs.items()))
 
 # %%
-# Clipping does not make the gradient small: the norms before clipping still
-# reach hundreds or thousands in the first epoch. It bounds the size of each
-# *step*, keeping the direction, so the rare huge gradient cannot undo
-# training; without it, those same gradients end the run.
+# Clipping does not make the gradient small: with it, the norms before
+# clipping still reach thousands in the first epoch. It bounds the size of
+# each *step*, keeping its direction, so a rare huge gradient cannot throw
+# the weights away; without it, one such gradient ends the run (in the
+# full-size run, in the third epoch; in the quick run that builds this page,
+# in the first, so only the clipped run has a curve).
 
 args.out_dir = Path(args.out_dir)
 args.out_dir.mkdir(parents=True, exist_ok=True)
