@@ -69,3 +69,27 @@ def test_example_runs_in_quick_mode(script, tmp_path):
     for figure in figures:
         data = figure.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, figure.name
+
+
+def test_example_arguments_corpus_and_out_dir(tmp_path):
+    # The command-line route: --quick, --corpus and --out-dir instead of the
+    # environment, on a corpus of our own.
+    words = "the cat sat on the mat while a dog ran past the old red door".split()
+    lines = [" ".join(words[i:] + words[:i]) for i in range(len(words))] * 8
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SKLM_EXAMPLE_QUICK", "SKLM_EXAMPLE_OUTDIR")}
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "plot_2_ngram_order.py"),
+         "--quick", "--corpus", str(corpus), "--out-dir", str(out), "--max-order", "3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert f"train: {int(0.9 * len(lines))} samples" in result.stdout
+    assert "order 3:" in result.stdout and "order 4:" not in result.stdout
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "plot_2_ngram_order.png", "plot_2_ngram_smoothing.png"]
