@@ -47,27 +47,36 @@ class HashIndex:
         self.keys = keys
         bits = max(int(np.ceil(np.log2(2 * n + 1))), 4)
         self.shift = np.uint64(64 - bits)
-        home = self._home(keys)
+        index_type = np.int32 if n < 2**31 else np.int64
+        rank = np.arange(n, dtype=np.int64)
         if bits <= 31:
             # Home slot and index packed in one int64: a plain (vectorized) sort
             # is several times faster than an argsort.
-            packed = home << 32
-            packed |= np.arange(n, dtype=np.int64)
-            packed.sort()
-            by_home = packed & 0xFFFFFFFF
-            home = packed >> 32
-            del packed
+            slot = self._home(keys)
+            slot <<= 32
+            slot |= rank
+            slot.sort()
+            by_home = (slot & 0xFFFFFFFF).astype(index_type)
+            slot >>= 32
         else:
+            home = self._home(keys)
             by_home = np.argsort(home, kind="stable")
-            home = home[by_home]
-        rank = np.arange(n, dtype=np.int64)
-        slot = np.maximum.accumulate(home - rank) + rank if n else rank
+            slot = home[by_home]
+            del home
+        # slot = max(home, previous slot + 1), in place
+        slot -= rank
+        np.maximum.accumulate(slot, out=slot)
+        slot += rank
+        del rank
         length = max(1 << bits, int(slot[-1]) + 1 if n else 0) + 1
-        self.slot_value = np.full(length, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        self.slot_value = np.full(length, -1, dtype=index_type)
         self.slot_value[slot] = by_home
 
     def _home(self, keys):
-        return ((keys.astype(np.uint64) * _GOLDEN) >> self.shift).astype(np.int64)
+        # Fibonacci hashing on the key's bits (wrapping uint64 arithmetic).
+        home = np.asarray(keys, dtype=np.int64).view(np.uint64) * _GOLDEN
+        home >>= self.shift
+        return home.view(np.int64)
 
     def _probe(self, slot, keys):
         value = self.slot_value[slot]
