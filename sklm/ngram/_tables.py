@@ -34,7 +34,8 @@ class HashIndex:
     A binary search costs about 16 dependent memory reads per query on a
     large table; a hash with load factor at most 1/2 costs one or two, which
     is what makes scoring fast. Each slot holds the index of a key in the
-    sorted table (-1 when empty), so the hash adds 8 to 16 bytes per n-gram.
+    sorted table (-1 when empty), so the hash adds 8 to 16 bytes per n-gram
+    (16 to 32 for tables under two million n-grams, which get more room).
     Linear probing, built with one sort: keys in order of their home slot
     land at ``max(home, previous slot + 1)``, so the slots from a key's home
     to its own are all occupied, as probing needs. The slots run past the
@@ -45,7 +46,10 @@ class HashIndex:
     def __init__(self, keys):
         n = len(keys)
         self.keys = keys
-        bits = max(int(np.ceil(np.log2(2 * n + 1))), 4)
+        # Load factor at most 1/4 while the slots stay small (fewer probes on
+        # misses, which scoring meets often), at most 1/2 beyond.
+        spread = 4 if n < 2**21 else 2
+        bits = max(int(np.ceil(np.log2(spread * n + 1))), 4)
         self.shift = np.uint64(64 - bits)
         index_type = np.int32 if n < 2**31 else np.int64
         rank = np.arange(n, dtype=np.int64)
@@ -79,11 +83,13 @@ class HashIndex:
         return home.view(np.int64)
 
     def _probe(self, slot, keys):
-        value = self.slot_value[slot]
-        empty = value < 0
-        # mode="clip" keeps empty slots' -1 in bounds; they never count as hits.
-        hit = ~empty & (np.take(self.keys, value, mode="clip") == keys)
-        return value, hit, ~hit & ~empty
+        value = np.take(self.slot_value, slot)
+        filled = value >= 0
+        # An empty slot's -1 reads the last key; "filled" rules it out.
+        hit = self.keys[value] == keys
+        hit &= filled
+        filled &= ~hit
+        return value, hit, filled
 
     def lookup(self, keys):
         """Index of each key in the table, -1 where absent."""
@@ -91,10 +97,12 @@ class HashIndex:
             return np.full(len(keys), -1, dtype=np.int64)
         slot = self._home(keys)
         value, hit, probing = self._probe(slot, keys)
-        result = np.where(hit, value, -1).astype(np.int64)
+        result = value.astype(np.int64)
+        result[~hit] = -1
         probing = np.flatnonzero(probing)
         while len(probing):
-            slot_p = slot[probing] + 1
+            slot_p = slot[probing]
+            slot_p += 1
             slot[probing] = slot_p
             value, hit, more = self._probe(slot_p, keys[probing])
             result[probing[hit]] = value[hit]
