@@ -131,6 +131,21 @@ _PARAMETERS = """
     See Also
     --------
     sklm.NGramLM : Smoothed n-gram models behind the same interface.
+
+    Notes
+    -----
+    Persistence: ``pickle`` and ``joblib`` store the weights as CPU tensors
+    with the network's configuration; unpickling rebuilds the network on the
+    device it was trained on, or on the CPU with a warning when that device
+    is missing (a model trained on a GPU loads on a CPU-only machine).
+    :meth:`save` and :meth:`load` offer a format that runs no code when read
+    (JSON and NumPy arrays in one ``.npz`` file), for sharing models.
+
+    Interrupting ``fit`` (Ctrl-C) stops training with a warning and keeps
+    the weights of the best validation epoch, or the current weights without
+    ``early_stopping``. A NaN or infinite loss stops ``fit`` with a
+    ``ValueError`` that points at the learning rate and gradient clipping;
+    the model keeps its previous state, as after any failed ``fit``.
 """
 
 _EXAMPLES = """

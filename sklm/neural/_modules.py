@@ -126,10 +126,16 @@ class RecurrentNet(nn.Module):
         return logits.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(logits, dim=1)
 
     def loss(self, hidden, targets):
-        """Mean negative log-likelihood of ``targets`` (the training loss)."""
+        """Mean negative log-likelihood of ``targets`` (the training loss).
+
+        Rows whose target is ``-1`` (padding) are left out of the mean.
+        """
         if self.softmax == "adaptive":
+            keep = targets >= 0
+            if not bool(keep.all()):
+                hidden, targets = hidden[keep], targets[keep]
             return self.decoder(hidden, targets).loss
-        return F.cross_entropy(self._logits(hidden), targets)
+        return F.cross_entropy(self._logits(hidden), targets, ignore_index=-1)
 
     def log_proba(self, hidden):
         """The full log-distribution over classes after each hidden row."""

@@ -237,20 +237,19 @@ def _detach(state):
 
 
 def _windows(inputs, targets, bptt, device):
-    """Truncated-BPTT windows of one batch, with the real positions of each.
+    """Truncated-BPTT windows of one batch: ``(inputs, targets, n_real)``.
 
-    Each window is ``(inputs, rows, targets)``: ``rows`` indexes the real
-    (non-padding) positions of the flattened window output, or is ``None``
-    when the window has no padding.
+    ``targets`` is flattened in the order of the window's output rows, with
+    ``-1`` on padding, which the loss leaves out. Bucketing by length keeps
+    padding rare, so scoring the few padded rows costs less than selecting
+    the real ones (whose backward pass is a scatter).
     """
     out = []
     for start in range(0, inputs.shape[0], bptt):
-        x = inputs[start : start + bptt]
+        x = np.ascontiguousarray(inputs[start : start + bptt])
         t = targets[start : start + bptt].reshape(-1)
-        real = np.flatnonzero(t >= 0)
-        rows = None if len(real) == t.size else torch.from_numpy(real).to(device)
-        out.append((torch.from_numpy(np.ascontiguousarray(x)).to(device), rows,
-                    torch.from_numpy(t[real]).to(device)))
+        n_real = int(np.count_nonzero(t >= 0))
+        out.append((torch.from_numpy(x).to(device), torch.from_numpy(t).to(device), n_real))
     return out
 
 
@@ -308,29 +307,30 @@ def train(
             epoch_start = time.perf_counter()
             for b in rng.permutation(len(batches)):
                 state = None
-                for x, rows, y in batches[b]:
+                for x, y, n_real in batches[b]:
                     state = _detach(state)
                     hidden, state = module(x, state)
-                    hidden = hidden.reshape(-1, hidden.shape[-1])
-                    if rows is not None:
-                        hidden = hidden.index_select(0, rows)
-                    loss = module.loss(hidden, y)
+                    loss = module.loss(hidden.reshape(-1, hidden.shape[-1]), y)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     norm = nn.utils.clip_grad_norm_(params, max_norm)
                     opt.step()
-                    loss_sum += loss.detach() * len(y)
+                    loss_sum += loss.detach() * n_real
                     norm_sum += norm
                     norm_max = torch.maximum(norm_max, norm.double())
-                    tokens += len(y)
+                    tokens += n_real
                     n_steps += 1
                 # One host sync per batch: cheap on a CPU, rare enough on a GPU.
                 check = float(loss_sum + norm_sum)
                 if not math.isfinite(check):
+                    if clip_grad_norm is None:
+                        advice = "enable gradient clipping (clip_grad_norm, e.g. 0.25)"
+                    else:
+                        advice = f"lower clip_grad_norm (now {clip_grad_norm})"
                     raise NonFiniteLossError(
                         f"training diverged in epoch {epoch}: the loss or the gradient "
-                        "norm became NaN or infinite. Lower learning_rate, or enable "
-                        "gradient clipping (clip_grad_norm, e.g. 0.25)."
+                        "norm became NaN or infinite. Lower learning_rate (now "
+                        f"{learning_rate}) or {advice}."
                     )
                 now = time.perf_counter()
                 progress.update(epoch, tokens, float(loss_sum) / tokens, now - epoch_start)
