@@ -96,11 +96,17 @@ for ax in axes[:3]:
     ax.tick_params(axis="x", rotation=20)
 
 # %%
-# The GRU has 3/4 of the LSTM's recurrent weights. Its speed advantage is
-# smaller than that ratio suggests, because the embedding and the output
-# layer (the softmax over the vocabulary) cost the same for every cell; the
-# perplexities of the two gated models are close, and both beat the plain
-# RNN on the same budget.
+# The GRU has exactly 3/4 of the LSTM's recurrent weights. In the full-size
+# run (``python plot_5_gru_vs_lstm.py``: hidden size 128, 6 epochs;
+# 2-core x86_64 CPU, Python 3.11, torch 2.13 CPU, 2026-11-26, one run on a
+# shared machine), the two gated models reached almost the same test
+# perplexity (LSTM 51.2, GRU 50.6), both well ahead of the tanh RNN (59.7).
+# The GRU was *not* faster: 21,022 tokens/s against the LSTM's 24,838.
+# Fewer weights do not guarantee faster training: the embedding and the
+# output layer (a softmax over the whole vocabulary) cost the same for every
+# cell, and the speed of the recurrent part depends on how well the device's
+# kernels for each cell are tuned. Measure on your own hardware before
+# choosing a cell for speed.
 
 args.out_dir = Path(args.out_dir)
 args.out_dir.mkdir(parents=True, exist_ok=True)

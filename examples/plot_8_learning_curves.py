@@ -6,8 +6,7 @@ Every recurrent model records one entry per epoch in ``history_``: the
 training loss, the validation perplexity (with ``early_stopping=True``), the
 gradient norm before clipping, the learning rate, the time and the speed.
 :func:`sklm.plotting.plot_history` draws it. Here two LSTMs, without and
-with dropout, are trained with early stopping, and their curves show
-overfitting, and what early stopping and dropout do about it.
+with dropout, are trained with early stopping, and their curves compared.
 """
 
 # %%
@@ -82,12 +81,21 @@ fig = axes[0].figure
 fig.suptitle("LSTM language models with early stopping")
 
 # %%
-# Without dropout, the training loss keeps falling while the validation
-# perplexity turns back up after a few epochs: the network is memorising
-# its training sentences. Early stopping keeps the weights of the best
-# epoch, not the last. With dropout, the training loss falls more slowly,
-# but the validation perplexity goes lower and later. The gradient norm
-# shrinks as training settles.
+# In the full-size run (``python plot_8_learning_curves.py``: hidden size
+# 256, at most 25 epochs; 2-core x86_64 CPU, Python 3.11, torch 2.13 CPU,
+# 2026-11-26), the model without dropout drove its training loss down to
+# 1.16 nats per token; its validation perplexity was best (31.1) at epoch
+# 19, stopped improving, and early stopping ended training at epoch 22 with
+# the weights of epoch 19. With dropout 0.5, both curves fell more slowly
+# and were still improving after 25 epochs (validation perplexity 35.4):
+# dropout trades speed of learning for robustness, and needs more epochs.
+#
+# A caution the curves teach: the validation split is drawn at random from
+# the training samples, and the built-in corpus repeats sentences (1,130 of
+# its 2,818 training sentences occur more than once), so the validation
+# split shares sentences with the training data and rewards memorising
+# them. Keep validation data disjoint from training data when that matters,
+# as the corpus's own test split is.
 
 args.out_dir = Path(args.out_dir)
 args.out_dir.mkdir(parents=True, exist_ok=True)
