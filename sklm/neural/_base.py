@@ -209,9 +209,10 @@ class RecurrentLM(LanguageModel):
         return {
             "n_classes": n_classes,
             "cell": self._cell(),
-            "embedding_dim": self.embedding_dim,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
+            # Plain ints: torch rejects NumPy integers (a grid of np.arange values).
+            "embedding_dim": int(self.embedding_dim),
+            "hidden_size": int(self.hidden_size),
+            "num_layers": int(self.num_layers),
             "dropout": float(self.dropout),
             "tie_weights": bool(self.tie_weights),
             "softmax": self.softmax,
@@ -352,10 +353,14 @@ class RecurrentLM(LanguageModel):
         check_is_fitted(self)
         params = {}
         for name, value in self.get_params(deep=False).items():
-            if isinstance(value, tuple):
-                value = list(value)
-            if name == "random_state" and not (value is None or isinstance(value, Integral)):
+            if isinstance(value, (tuple, list)):
+                value = [int(v) for v in value]
+            elif name == "random_state" and not (value is None or isinstance(value, Integral)):
                 value = None  # a RandomState instance does not serialise; its seed is spent
+            elif isinstance(value, Integral) and not isinstance(value, bool):
+                value = int(value)  # NumPy integers are no JSON numbers
+            elif isinstance(value, Real) and not isinstance(value, bool):
+                value = float(value)
             params[name] = value
         meta = {
             "format": _FORMAT,

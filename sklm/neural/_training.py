@@ -17,10 +17,12 @@ from torch import nn
 
 from ..preprocessing._vocabulary import Encoded
 
-# Scoring batches: enough samples to keep the matrix products busy; the
-# output layer is further cut into row blocks of at most this many logits so
-# that a 30k-word vocabulary never needs gigabytes at once.
+# Scoring batches: enough samples to keep the matrix products busy, but few
+# enough padded positions that long documents (character models) fit in
+# memory; the output layer is further cut into row blocks of at most
+# MAX_LOGITS logits so that a 30k-word vocabulary never needs gigabytes.
 EVAL_BATCH_SIZE = 64
+EVAL_MAX_POSITIONS = 1 << 16
 MAX_LOGITS = 1 << 24
 
 
@@ -43,6 +45,21 @@ def length_batches(lengths, batch_size):
     """Sample indices sorted by length, cut into batches of ``batch_size``."""
     order = np.argsort(lengths, kind="stable")
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def eval_batches(lengths):
+    """Sample indices sorted by length, in batches of at most ``EVAL_BATCH_SIZE``
+    samples and (unless one sample is longer) ``EVAL_MAX_POSITIONS`` padded positions."""
+    order = np.argsort(lengths, kind="stable")
+    sorted_lengths = lengths[order] + 1
+    batches, i, n = [], 0, len(order)
+    while i < n:
+        j = min(i + EVAL_BATCH_SIZE, n)
+        while j - i > 1 and (j - i) * sorted_lengths[j - 1] > EVAL_MAX_POSITIONS:
+            j = i + (j - i) // 2
+        batches.append(order[i:j])
+        i = j
+    return batches
 
 
 def pad_batch(corpus, rows, bos_id, *, targets=True):
@@ -89,7 +106,7 @@ def log_prob_tokens(module, corpus, device):
     out = np.empty(len(corpus.ids), dtype=np.float64)
     module.eval()
     with torch.inference_mode():
-        for rows in length_batches(corpus.lengths, EVAL_BATCH_SIZE):
+        for rows in eval_batches(corpus.lengths):
             inputs, _, (pos, col, flat) = pad_batch(corpus, rows, module.bos_id)
             hidden, _ = module(torch.from_numpy(inputs).to(device))
             hidden = hidden[torch.from_numpy(pos).to(device), torch.from_numpy(col).to(device)]
@@ -106,7 +123,7 @@ def next_log_proba(module, contexts, device):
     out = np.empty((contexts.n_samples, module.n_classes), dtype=np.float64)
     module.eval()
     with torch.inference_mode():
-        for rows in length_batches(contexts.lengths, EVAL_BATCH_SIZE):
+        for rows in eval_batches(contexts.lengths):
             inputs, last = pad_batch(contexts, rows, module.bos_id, targets=False)
             hidden, _ = module(torch.from_numpy(inputs).to(device))
             hidden = hidden[torch.from_numpy(last).to(device), torch.arange(len(rows), device=device)]
@@ -288,7 +305,7 @@ def train(
         _windows(*pad_batch(train_corpus, rows, module.bos_id)[:2], bptt, device)
         for rows in length_batches(train_corpus.lengths, batch_size)
     ]
-    opt = make_optimizer(optimizer, module.parameters(), learning_rate)
+    opt = make_optimizer(optimizer, module.parameters(), float(learning_rate))
     params = [p for p in module.parameters() if p.requires_grad]
     max_norm = math.inf if clip_grad_norm is None else clip_grad_norm
     progress = Progress(verbose, first_epoch + max_epochs - 1, len(train_corpus.ids))
@@ -344,7 +361,7 @@ def train(
                 "valid_perplexity": None,
                 "grad_norm": float(norm_sum) / max(n_steps, 1),
                 "grad_norm_max": float(norm_max),
-                "learning_rate": opt.param_groups[0]["lr"],
+                "learning_rate": float(opt.param_groups[0]["lr"]),
                 "tokens": tokens,
                 "seconds": seconds,
                 "tokens_per_s": tokens / max(seconds, 1e-9),

@@ -173,3 +173,23 @@ def test_long_samples_beyond_bptt(tiny):
     assert lm.score_samples([long[0]])[0] == pytest.approx(oracle, rel=1e-5)
     # It has learnt the cycle: after "a" comes "b".
     assert lm.predict([["a", "b", "c", "d", "a"]])[0] == "b"
+
+
+def test_scoring_batches_bound_padded_positions(tiny, monkeypatch):
+    from sklm.neural import _training
+
+    lengths = np.array([3, 500, 2, 40, 41, 7, 1000, 0] * 10)
+    monkeypatch.setattr(_training, "EVAL_MAX_POSITIONS", 2000)
+    batches = _training.eval_batches(lengths)
+    seen = np.sort(np.concatenate(batches))
+    np.testing.assert_array_equal(seen, np.arange(len(lengths)))
+    for rows in batches:
+        assert len(rows) <= _training.EVAL_BATCH_SIZE
+        assert len(rows) == 1 or len(rows) * (lengths[rows].max() + 1) <= 2000
+    # Scores do not depend on how samples are batched.
+    X = ["a b " * 40, "a", "b a b", "", "b " * 300]
+    lm = tiny(LSTMLM).fit(X)
+    expected, expected_next = lm.score_samples(X), lm.predict_log_proba(X)
+    monkeypatch.setattr(_training, "EVAL_MAX_POSITIONS", 50)
+    np.testing.assert_allclose(lm.score_samples(X), expected, rtol=1e-6)
+    np.testing.assert_allclose(lm.predict_log_proba(X), expected_next, atol=1e-6)
