@@ -259,9 +259,12 @@ class RecurrentLM(LanguageModel):
             torch.manual_seed(seed)
             if warm:
                 module = copy.deepcopy(self.module_)
+                # dropout is the one setting a continued network may change.
                 for layer in module.modules():
                     if isinstance(layer, torch.nn.Dropout):
                         layer.p = config["dropout"]
+                if module.rnn.num_layers > 1:
+                    module.rnn.dropout = config["dropout"]
                 module.config = config
             else:
                 module = build_module(config)

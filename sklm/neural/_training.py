@@ -319,7 +319,6 @@ def train(
             norm_sum = torch.zeros((), device=device, dtype=torch.float64)
             norm_max = torch.zeros((), device=device, dtype=torch.float64)
             tokens = n_steps = 0
-            record = None
             out_of_time = False
             epoch_start = time.perf_counter()
             for b in rng.permutation(len(batches)):

@@ -130,6 +130,12 @@ def test_warm_start_continues(tiny, corpus):
     # The vocabulary stays: the network's output layer is the one it was.
     assert "zebra" not in lm.vocabulary_
     assert len(lm.classes_) == len(cold.classes_)
+    # Dropout may change between continued fits, everywhere in the network.
+    lm.set_params(dropout=0.3, max_epochs=1).fit(corpus)
+    assert lm.module_.drop.p == 0.3
+    two = tiny(LSTMLM, num_layers=2, warm_start=True).fit(corpus)
+    two.set_params(dropout=0.4).fit(corpus)
+    assert two.module_.rnn.dropout == 0.4 and two.module_.drop.p == 0.4
     # Changing the architecture cannot continue the same network.
     snap = _snapshot(lm, corpus)
     lm.set_params(hidden_size=7)
