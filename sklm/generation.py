@@ -33,10 +33,10 @@ def generate(model, prompt=None, *, n_samples=1, include_prompt=True, **sample_p
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklm import NGramLM, Tokenizer, generate
-    >>> pipe = make_pipeline(Tokenizer(), NGramLM(order=2))
-    >>> pipe = pipe.fit(["The cat sat.", "The dog sat.", "A cat ran."])
-    >>> generate(pipe, "the cat", temperature=0)
-    ['the cat sat.']
+    >>> lm = NGramLM(order=2, smoothing="witten_bell")
+    >>> pipe = make_pipeline(Tokenizer(), lm).fit(["The cat sat.", "The dog sat.", "A cat ran."])
+    >>> generate(pipe, "the dog", temperature=0)
+    ['the dog sat.']
     """
     if prompt is not None and not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str or None; got {type(prompt).__name__}.")
