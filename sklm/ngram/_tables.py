@@ -12,8 +12,6 @@ the lower-order distribution as the backoff, so this is exact for them.
 
 import numpy as np
 
-from ._counting import pad_samples
-
 
 def _lookup(table, key):
     """Index of each ``key`` in the sorted ``table``, -1 where absent."""
@@ -83,31 +81,32 @@ class HashIndex:
         return home.view(np.int64)
 
     def _probe(self, slot, keys):
-        value = np.take(self.slot_value, slot)
-        filled = value >= 0
-        # An empty slot's -1 reads the last key; "filled" rules it out.
-        hit = self.keys[value] == keys
-        hit &= filled
-        filled &= ~hit
-        return value, hit, filled
+        """Read ``slot``: the table index there, whether it holds ``keys``,
+        and whether the search goes on (a filled slot without the key)."""
+        value = np.take(self.slot_value, slot).astype(np.intp, copy=False)
+        # An empty slot's -1 reads the largest key, which cannot be the key
+        # sought: that key would have been met before any empty slot.
+        hit = np.take(self.keys, value) == keys
+        more = np.greater_equal(value, 0) > hit
+        return value, hit, more
 
     def lookup(self, keys):
         """Index of each key in the table, -1 where absent."""
         if len(self.keys) == 0:
-            return np.full(len(keys), -1, dtype=np.int64)
+            return np.full(len(keys), -1, dtype=np.intp)
         slot = self._home(keys)
-        value, hit, probing = self._probe(slot, keys)
-        result = value.astype(np.int64)
-        result[~hit] = -1
-        probing = np.flatnonzero(probing)
+        value, hit, more = self._probe(slot, keys)
+        # value is already -1 on empty slots; only the probing ones are not.
+        probing = np.flatnonzero(more)
+        value[probing] = -1
         while len(probing):
             slot_p = slot[probing]
             slot_p += 1
             slot[probing] = slot_p
-            value, hit, more = self._probe(slot_p, keys[probing])
-            result[probing[hit]] = value[hit]
-            probing = probing[more]
-        return result
+            found, hit_p, more_p = self._probe(slot_p, keys[probing])
+            value[probing[hit_p]] = found[hit_p]
+            probing = probing[more_p]
+        return value
 
 
 class BackoffTables:
@@ -151,12 +150,19 @@ class BackoffTables:
         self.log_backoff = log_backoff
         self.unseen_log_backoff = float(unseen_log_backoff)
         self._hashes = {}
+        self._extended = {}
 
     def __getstate__(self):
         # The hash indexes are a cache, rebuilt on demand after unpickling.
         state = dict(self.__dict__)
         state["_hashes"] = {}
+        state["_extended"] = {}
         return state
+
+    def __setstate__(self, state):
+        # Pickles of earlier versions lack the newer caches.
+        state.setdefault("_extended", {})
+        self.__dict__.update(state)
 
     def _find(self, k, keys):
         """Index in table ``k`` of each key, -1 where absent."""
@@ -179,43 +185,56 @@ class BackoffTables:
 
     # whole corpora -----------------------------------------------------------
 
+    def _backoff_lookup(self, k):
+        """Log backoff weights of table ``k - 1`` with two entries appended.
+
+        Index -2 (a context reaching back past ``<s>``) reads 0 and index -1
+        (a context not stored) reads ``unseen_log_backoff``, so one gather
+        serves every position.
+        """
+        extended = self._extended.get(k)
+        if extended is None:
+            extended = self._extended[k] = np.concatenate(
+                [self.log_backoff[k - 2], [0.0, self.unseen_log_backoff]]
+            )
+        return extended
+
     def score_corpus(self, ids, offsets):
-        """Log-probability of every position of a flat corpus (each sample from ``<s>``)."""
-        base = self.base
-        padded, position = pad_samples(ids, offsets, self.n_classes)
-        result = self.log_prob[0][padded]
-        # Whole-array passes (no compressing to subsets): a context index of
-        # -1 means "not stored", -2 "reaches back past <s>".
-        previous = padded
-        context = np.empty(len(padded), dtype=np.int64)
+        """Log-probability of every position of a flat corpus (each sample from ``<s>``).
+
+        ``ids`` holds the samples one after the other, each ending with
+        ``</s>``, so every position is one prediction; ``offsets[i]`` is
+        where sample ``i`` starts.
+        """
+        ids = np.asarray(ids, dtype=np.intp)
+        n = len(ids)
+        starts = np.asarray(offsets[:-1], dtype=np.intp)
+        result = np.take(self.log_prob[0], ids)
+        # Whole-array passes (no compressing to subsets). previous[p] is the
+        # index of the (k-1)-gram ending at position p: -1 when it is not
+        # stored, -2 when it reaches back past <s>.
+        previous = ids
+        context = np.empty(n, dtype=np.intp)
+        key = np.empty(n, dtype=np.int64)
         for k in range(2, self.order + 1):
-            context[0] = -2
             context[1:] = previous[:-1]
-            context[position < k - 1] = -2
-            if len(self.log_prob[k - 2]) == 0:
-                # Nothing stored at this order (every sample is shorter).
-                result += np.where(context == -1, self.unseen_log_backoff, 0.0)
-                previous = np.full(len(padded), -1, dtype=np.int64)
-                continue
-            # "clip" keeps the negative markers in bounds; they are overwritten.
-            backoff = np.take(self.log_backoff[k - 2], context, mode="clip")
-            if self.unseen_log_backoff:
-                backoff[context == -1] = self.unseen_log_backoff
-                backoff[context == -2] = 0.0
-            else:
-                backoff[context < 0] = 0.0
-            result += backoff
-            del backoff
+            # The first token of a sample has only <s> before it.
+            context[starts] = self.n_classes if k == 2 else -2
+            result += np.take(self._backoff_lookup(k), context)
             # Negative contexts give negative keys, which no table holds.
-            key = context * base
-            key += padded
+            np.multiply(context, self.base, out=key)
+            key += ids
             index = self._find(k, key)
-            del key
-            if len(index) and len(self.log_prob[k - 1]):
-                stored = np.take(self.log_prob[k - 1], index, mode="clip")
-                np.copyto(result, stored, where=index >= 0)
+            table = self.log_prob[k - 1]
+            if len(table):
+                np.copyto(result, np.take(table, index), where=index >= 0)
+            if k < self.order:
+                # The k-grams ending on the first k - 2 tokens of a sample
+                # reach back past <s>.
+                short = (starts[:, None] + np.arange(k - 2)).ravel()
+                index[short[short < n]] = -2
             previous = index
-        return result[position > 0]
+        return result
 
     # contexts ------------------------------------------------------------------
 
