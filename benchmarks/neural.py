@@ -5,7 +5,8 @@ Usage::
     python benchmarks/neural.py --data PATH/TO/CORPORA --plain PATH/TO/plain_torch_lm.py
         [--suite speed word adaptive char] [--protocols P1 P2]
         [--cells lstm gru rnn_tanh rnn_relu] [--epochs 1] [--repeats 1] [--threads 2]
-        [--speed-seconds 30] [--softmax full adaptive] [--budget 600] [--json results.json]
+        [--speed-seconds 30] [--softmax full adaptive] [--plain-tuned-malloc]
+        [--budget 600] [--json results.json]
 
 ``PATH/TO/CORPORA`` holds the public corpora of ``benchmarks/_corpora.py``.
 ``--plain`` is a plain PyTorch recurrent LM script with a ``--per-line`` mode
@@ -22,7 +23,10 @@ speed
     ``--protocols``, in alternating order (sklm, plain, plain, sklm, ...)
     ``--repeats`` times;
     the median of the paired tokens/s ratios is reported (target >= 1.0),
-    with tokens per CPU-second next to it. Short alternating runs keep the
+    with tokens per CPU-second next to it. With ``--plain-tuned-malloc`` the
+    plain loop also runs with the C-allocator thresholds that sklm sets for
+    its own training (``sklm/neural/_allocator.py``), which shows how much of
+    the difference is that setting. Short alternating runs keep the
     ratio meaningful on a machine whose other jobs come and go.
 word
     Protocols P1 (PTB) and P2 (WikiText-2), every cell of ``--cells``: two
@@ -64,7 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
 
 from sklm.metrics import perplexity  # noqa: E402
-from sklm.neural import GRULM, LSTMLM, RNNLM  # noqa: E402
+from sklm.neural import GRULM, LSTMLM, RNNLM, _allocator  # noqa: E402
 
 WORD_CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
                    optim="sgd", lr=20.0, clip=0.25)
@@ -120,10 +124,21 @@ def run_sklm(lm, train, test=None):
     return out
 
 
-def run_plain(script, args):
+def plain_env(tuned):
+    """The plain loop's environment; ``tuned`` gives its C allocator the
+    thresholds sklm sets for itself (``sklm/neural/_allocator.py``), through
+    glibc's environment variables, so the allocator's share of a difference
+    shows."""
+    env = dict(os.environ)
+    if tuned:
+        env["MALLOC_TRIM_THRESHOLD_"] = env["MALLOC_MMAP_THRESHOLD_"] = str(_allocator.THRESHOLD)
+    return env
+
+
+def run_plain(script, args, tuned=False):
     cmd = [sys.executable, str(script), *map(str, args)]
     c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=plain_env(tuned))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     # Whole-process CPU time (start-up, reading and evaluation included).
     result["process_cpu_seconds"] = round(cpu_seconds(resource.RUSAGE_CHILDREN) - c0, 2)
@@ -196,9 +211,11 @@ def speed_suite(args, results):
             for softmax in args.softmax:
                 row = {"suite": "speed", "protocol": protocol, "cell": cell,
                        "softmax": softmax, "seconds_each": args.speed_seconds}
-                sk, pl, sk_cpu, pl_cpu = [], [], [], []
+                sk, pl, sk_cpu, pl_cpu, pt = [], [], [], [], []
                 for r in range(args.repeats):
                     sides = ["sklm", "plain"] if r % 2 == 0 else ["plain", "sklm"]
+                    if args.plain_tuned_malloc:
+                        sides.insert(1, "plain_tuned")
                     for side in sides:
                         if side == "sklm":
                             lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=1,
@@ -214,6 +231,13 @@ def speed_suite(args, results):
                             ])
                             pl.append(out["tokens_per_s"])
                             pl_cpu.append(out["train_tokens"] / out["process_cpu_seconds"])
+                        elif args.plain and softmax == "full":
+                            out = run_plain(args.plain, [
+                                "--per-line", "--train", path, "--epochs", 1, "--no-eval",
+                                "--max-seconds", args.speed_seconds,
+                                *plain_args(WORD_CONFIG, cell, args.seed, args.threads),
+                            ], tuned=True)
+                            pt.append(out["tokens_per_s"])
                 row["sklm_tokens_per_s_runs"] = sk
                 # Tokens per CPU-second of the whole fit / child process (start-up
                 # and data reading included): less sensitive than wall time to
@@ -227,6 +251,13 @@ def speed_suite(args, results):
                     row["speed_ratio_runs"] = ratios
                     mid = len(ratios) // 2
                     row["speed_ratio"] = ratios[mid] if len(ratios) % 2 else (
+                        ratios[mid - 1] + ratios[mid]) / 2
+                if pt:
+                    row["plain_tuned_tokens_per_s_runs"] = pt
+                    ratios = sorted(a / b for a, b in zip(sk, pt))
+                    row["speed_ratio_tuned_runs"] = ratios
+                    mid = len(ratios) // 2
+                    row["speed_ratio_tuned"] = ratios[mid] if len(ratios) % 2 else (
                         ratios[mid - 1] + ratios[mid]) / 2
                 report(row)
                 results.append(row)
@@ -284,6 +315,10 @@ def report(row):
             pl = ", ".join(f"{v:.0f}" for v in row["plain_tokens_per_s_runs"])
             ratios = ", ".join(f"{v:.3f}" for v in row["speed_ratio_runs"])
             line += f" | plain [{pl}] tok/s | ratios [{ratios}] median x{row['speed_ratio']:.3f}"
+        if "plain_tuned_tokens_per_s_runs" in row:
+            pt = ", ".join(f"{v:.0f}" for v in row["plain_tuned_tokens_per_s_runs"])
+            line += (f" | plain, same allocator setting [{pt}] tok/s, "
+                     f"median x{row['speed_ratio_tuned']:.3f}")
     elif row["suite"] == "word":
         line = (f"{row['protocol']} {row['cell']:<8} sklm {s['tokens_per_s']:8.0f} tok/s "
                 f"(fit {s['fit_tokens_per_s']:.0f}) ppl {s['test_perplexity']:8.2f} "
@@ -327,6 +362,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1,
                    help="word suite: timed runs per side, in alternating order")
+    p.add_argument("--plain-tuned-malloc", action="store_true",
+                   help="speed suite: also time the plain loop with the allocator "
+                        "thresholds sklm sets for itself (glibc environment variables)")
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
@@ -343,6 +381,7 @@ def main():
     summary = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
                    f"torch {torch.__version__}, {args.threads} threads",
+        "sklm_allocator_thresholds_raised": _allocator.keep_large_buffers(),
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(sys.argv),
         "results": results,

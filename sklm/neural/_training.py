@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..preprocessing._vocabulary import Encoded
+from ._allocator import keep_large_buffers
 
 # Scoring batches: enough samples to keep the matrix products busy, but few
 # enough padded positions that long documents (character models) fit in
@@ -301,6 +302,8 @@ def train(
     keeping those best weights (or, without validation, the current ones).
     Raises :class:`NonFiniteLossError` on a NaN/inf loss or gradient.
     """
+    if device.type == "cpu":
+        keep_large_buffers()
     batches = [
         _windows(*pad_batch(train_corpus, rows, module.bos_id)[:2], bptt, device)
         for rows in length_batches(train_corpus.lengths, batch_size)
