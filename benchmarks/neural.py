@@ -228,16 +228,12 @@ def speed_suite(args, results):
                                 "--per-line", "--train", path, "--epochs", 1, "--no-eval",
                                 "--max-seconds", args.speed_seconds,
                                 *plain_args(WORD_CONFIG, cell, args.seed, args.threads),
-                            ])
-                            pl.append(out["tokens_per_s"])
-                            pl_cpu.append(out["train_tokens"] / out["process_cpu_seconds"])
-                        elif args.plain and softmax == "full":
-                            out = run_plain(args.plain, [
-                                "--per-line", "--train", path, "--epochs", 1, "--no-eval",
-                                "--max-seconds", args.speed_seconds,
-                                *plain_args(WORD_CONFIG, cell, args.seed, args.threads),
-                            ], tuned=True)
-                            pt.append(out["tokens_per_s"])
+                            ], tuned=side == "plain_tuned")
+                            if side == "plain_tuned":
+                                pt.append(out["tokens_per_s"])
+                            else:
+                                pl.append(out["tokens_per_s"])
+                                pl_cpu.append(out["train_tokens"] / out["process_cpu_seconds"])
                 row["sklm_tokens_per_s_runs"] = sk
                 # Tokens per CPU-second of the whole fit / child process (start-up
                 # and data reading included): less sensitive than wall time to
