@@ -122,6 +122,22 @@ def check_corpus(X, *, name="X", allow_empty=False):
     return samples
 
 
+def check_texts_or_corpus(X, *, name="X"):
+    """Validate a corpus, leaving it unsplit when every sample is a ``str``.
+
+    Returns ``(samples, texts)``: ``texts`` is True when ``samples`` is the
+    list of the texts themselves (to be split on whitespace by the caller,
+    who must not modify it), False when ``samples`` is what
+    :func:`check_corpus` returns. The errors are those of
+    :func:`check_corpus`.
+    """
+    _check_container(X, name)
+    samples = X if type(X) is list else list(X)
+    if samples and set(map(type, samples)) == {str}:
+        return samples, True
+    return check_corpus(samples, name=name), False
+
+
 def check_sample(sample, *, name="prompt"):
     """Validate one sample (a str or a sequence of str) and return its tokens."""
     if sample is None:

@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._sklearn import Interval, _fit_context, validate_params
-from ._validation import check_corpus, check_sample, iter_corpus
+from ._validation import check_sample, check_texts_or_corpus, iter_corpus
 from .preprocessing._vocabulary import EOS_ID, UNK_ID, Encoded, Vocabulary
 
 
@@ -111,7 +111,9 @@ class LanguageModel(BaseEstimator):
 
     def _encode(self, X, *, eos):
         check_is_fitted(self)
-        samples = check_corpus(X)
+        samples, texts = check_texts_or_corpus(X)
+        if texts:
+            return self._vocabulary.encode_texts(samples, eos=eos)
         return self._vocabulary.encode(samples, eos=eos)
 
     def _score_tokens(self, X):

@@ -39,3 +39,17 @@ def test_check_sample():
     assert check_sample(["a"]) == ["a"]
     with pytest.raises(TypeError, match="prompt"):
         check_sample([1])
+
+
+def test_check_texts_or_corpus():
+    from sklm._validation import check_texts_or_corpus
+
+    X = ["a b", "c"]
+    samples, texts = check_texts_or_corpus(X)
+    assert texts and samples == ["a b", "c"]
+    samples, texts = check_texts_or_corpus(iter([["a", "b"], "c"]))
+    assert not texts and samples == [["a", "b"], ["c"]]
+    for bad, error in ((None, ValueError), ("a b", ValueError), ([], ValueError),
+                       (["a", 3], TypeError), ([["a", 3]], TypeError)):
+        with pytest.raises(error):
+            check_texts_or_corpus(bad)

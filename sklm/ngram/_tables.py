@@ -12,6 +12,8 @@ the lower-order distribution as the backoff, so this is exact for them.
 
 import numpy as np
 
+from .._hashing import HashIndex
+
 
 def _lookup(table, key):
     """Index of each ``key`` in the sorted ``table``, -1 where absent."""
@@ -21,92 +23,6 @@ def _lookup(table, key):
     np.minimum(found, len(table) - 1, out=found)
     found[table[found] != key] = -1
     return found
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-class HashIndex:
-    """Open-addressing hash of a sorted key table, for point lookups.
-
-    A binary search costs about 16 dependent memory reads per query on a
-    large table; a hash with load factor at most 1/2 costs one or two, which
-    is what makes scoring fast. Each slot holds the index of a key in the
-    sorted table (-1 when empty), so the hash adds 8 to 16 bytes per n-gram
-    (16 to 32 for tables under two million n-grams, which get more room).
-    Linear probing, built with one sort: keys in order of their home slot
-    land at ``max(home, previous slot + 1)``, so the slots from a key's home
-    to its own are all occupied, as probing needs. The slots run past the
-    last home slot instead of wrapping around and always end with an empty
-    one, which stops every probe.
-    """
-
-    def __init__(self, keys):
-        n = len(keys)
-        self.keys = keys
-        # Load factor at most 1/4 while the slots stay small (fewer probes on
-        # misses, which scoring meets often), at most 1/2 beyond.
-        spread = 4 if n < 2**21 else 2
-        bits = max(int(np.ceil(np.log2(spread * n + 1))), 4)
-        self.shift = np.uint64(64 - bits)
-        index_type = np.int32 if n < 2**31 else np.int64
-        rank = np.arange(n, dtype=np.int64)
-        if bits <= 31:
-            # Home slot and index packed in one int64: a plain (vectorized) sort
-            # is several times faster than an argsort.
-            slot = self._home(keys)
-            slot <<= 32
-            slot |= rank
-            slot.sort()
-            by_home = (slot & 0xFFFFFFFF).astype(index_type)
-            slot >>= 32
-        else:
-            home = self._home(keys)
-            by_home = np.argsort(home, kind="stable")
-            slot = home[by_home]
-            del home
-        # slot = max(home, previous slot + 1), in place
-        slot -= rank
-        np.maximum.accumulate(slot, out=slot)
-        slot += rank
-        del rank
-        length = max(1 << bits, int(slot[-1]) + 1 if n else 0) + 1
-        self.slot_value = np.full(length, -1, dtype=index_type)
-        self.slot_value[slot] = by_home
-
-    def _home(self, keys):
-        # Fibonacci hashing on the key's bits (wrapping uint64 arithmetic).
-        home = np.asarray(keys, dtype=np.int64).view(np.uint64) * _GOLDEN
-        home >>= self.shift
-        return home.view(np.int64)
-
-    def _probe(self, slot, keys):
-        """Read ``slot``: the table index there, whether it holds ``keys``,
-        and whether the search goes on (a filled slot without the key)."""
-        value = np.take(self.slot_value, slot).astype(np.intp, copy=False)
-        # An empty slot's -1 reads the largest key, which cannot be the key
-        # sought: that key would have been met before any empty slot.
-        hit = np.take(self.keys, value) == keys
-        more = np.greater_equal(value, 0) > hit
-        return value, hit, more
-
-    def lookup(self, keys):
-        """Index of each key in the table, -1 where absent."""
-        if len(self.keys) == 0:
-            return np.full(len(keys), -1, dtype=np.intp)
-        slot = self._home(keys)
-        value, hit, more = self._probe(slot, keys)
-        # value is already -1 on empty slots; only the probing ones are not.
-        probing = np.flatnonzero(more)
-        value[probing] = -1
-        while len(probing):
-            slot_p = slot[probing]
-            slot_p += 1
-            slot[probing] = slot_p
-            found, hit_p, more_p = self._probe(slot_p, keys[probing])
-            value[probing[hit_p]] = found[hit_p]
-            probing = probing[more_p]
-        return value
 
 
 class BackoffTables:

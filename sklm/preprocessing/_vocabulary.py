@@ -6,6 +6,8 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from ._encoder import TextEncoder
+
 UNK = "<unk>"
 BOS = "<s>"
 EOS = "</s>"
@@ -164,6 +166,38 @@ class Vocabulary:
         offsets = np.zeros(len(samples) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return Encoded(tokens, offsets)
+
+    def encode_texts(self, texts, *, eos=True):
+        """Encode texts, each split on whitespace, as an :class:`Encoded` corpus.
+
+        The same ids as ``encode([t.split() for t in texts])``; ASCII texts
+        are split and mapped in whole-array passes over their bytes.
+
+        Parameters
+        ----------
+        texts : list of str
+            Validated samples.
+        eos : bool, default=True
+            Whether every sample ends with ``</s>``.
+        """
+        encoder = self.__dict__.get("_text_encoder")
+        if encoder is None:
+            encoder = self._text_encoder = TextEncoder(self._reader, UNK_ID)
+        encoded = encoder.encode(texts)
+        if encoded is None:
+            return self.encode(list(map(str.split, texts)), eos=eos)
+        tokens, lengths = encoded
+        if eos:
+            return _with_eos(tokens, lengths)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Encoded(tokens, offsets)
+
+    def __getstate__(self):
+        # The text encoder is a cache, rebuilt on first use.
+        state = dict(self.__dict__)
+        state.pop("_text_encoder", None)
+        return state
 
     def decode(self, ids):
         """Map ids back to tokens."""

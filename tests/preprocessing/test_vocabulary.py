@@ -30,3 +30,59 @@ def test_encoded_layout_has_eos_per_sample():
 def test_vocabulary_must_start_with_specials():
     with pytest.raises(ValueError, match="<unk>"):
         Vocabulary(["a", "<unk>", "</s>"])
+
+
+TRICKY_TOKENS = [
+    "a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq",
+    "abcdefghijklmnopqrstuvwxyz0123456789", "<unk>", "<s>", "</s>", "x\x7fy", "two words",
+    "caf\u00e9", "", "\x00",
+]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["a ab abcdefgh abcdefghi", "  abcdefghijklmnop\tabcdefghijklmnopq  ", ""],
+        ["abcdefghijklmnopqrstuvwxyz0123456789 abcdefghijklmnopqrstuvwxyz0123456788"],
+        ["<s> a </s> <unk> zzz", "abcdefgi abcdefghj abcdefghijklmnoq", "x\x7fy x\x7f"],
+        ["a\x1cab\x1dabcdefg\x1e\x1fa\x0b\x0cab\rabcdefgh\n a"],
+        ["a\x00ab", "abcdefg"],  # a control character: the general path
+        ["caf\u00e9 a", "a\u3000ab\u00a0abcdefg"],  # non-ASCII: the general path
+        [" ", "", "   "],
+    ],
+)
+def test_encode_texts_matches_split(texts):
+    v = Vocabulary(["<unk>", "</s>"] + [t for t in TRICKY_TOKENS if t not in ("<unk>", "</s>")])
+    for eos in (True, False):
+        fast = v.encode_texts(texts, eos=eos)
+        slow = v.encode([t.split() for t in texts], eos=eos)
+        np.testing.assert_array_equal(fast.ids, slow.ids)
+        np.testing.assert_array_equal(fast.offsets, slow.offsets)
+
+
+def test_encode_texts_long_token_hash_collision():
+    # A forced collision: the key of a long vocabulary word given to another
+    # word must still be resolved by the word's bytes.
+    from sklm.preprocessing._encoder import TextEncoder
+
+    v = Vocabulary(["<unk>", "</s>", "abcdefghijk", "abcdefghijz"])
+    encoder = TextEncoder(v._reader, 0)
+    texts = ["abcdefghijk abcdefghijz abcdefghijq"]
+    ids, lengths = encoder.encode(texts)
+    np.testing.assert_array_equal(ids, [2, 3, 0])
+    # Corrupt the stored words of the first long word: the match must fail
+    # the byte check and fall back to the dictionary, with the same result.
+    encoder.packed.long_words[1][1][:] = 0
+    ids, lengths = encoder.encode(texts)
+    np.testing.assert_array_equal(ids, [2, 3, 0])
+    np.testing.assert_array_equal(lengths, [3])
+
+
+def test_encode_texts_pickles_without_cache():
+    import pickle
+
+    v = Vocabulary(["<unk>", "</s>", "a"])
+    v.encode_texts(["a b"])
+    clone = pickle.loads(pickle.dumps(v))
+    assert "_text_encoder" not in clone.__dict__
+    np.testing.assert_array_equal(clone.encode_texts(["a b"]).ids, [2, 0, 1])
