@@ -1,5 +1,6 @@
 """The shared estimator of the recurrent language models."""
 
+import contextlib
 import copy
 import json
 import warnings
@@ -107,6 +108,7 @@ class RecurrentLM(LanguageModel):
         "softmax": [StrOptions({"full", "adaptive"})],
         "cutoffs": [list, tuple, None],
         "device": [str],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -136,6 +138,7 @@ class RecurrentLM(LanguageModel):
         min_count=1,
         max_vocab=None,
         device="auto",
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -161,6 +164,7 @@ class RecurrentLM(LanguageModel):
         self.min_count = min_count
         self.max_vocab = max_vocab
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -236,6 +240,10 @@ class RecurrentLM(LanguageModel):
         return _training.subset(corpus, train_rows), _training.subset(corpus, valid_rows)
 
     def _fit_encoded(self, corpus, vocabulary):
+        with self._torch_threads():
+            return self._train(corpus, vocabulary)
+
+    def _train(self, corpus, vocabulary):
         config = self._module_config(len(vocabulary))
         device = resolve_device(self.device)
         warm = self._is_warm()
@@ -297,21 +305,46 @@ class RecurrentLM(LanguageModel):
             "n_threads_": torch.get_num_threads(),
         }
 
+    @contextlib.contextmanager
+    def _torch_threads(self):
+        """Run torch on ``n_threads`` CPU threads, then give the caller back its setting.
+
+        torch's thread count is global to the process, so it is set only for
+        the duration of the call. ``None`` leaves it alone: torch's default,
+        or what joblib's workers (``n_jobs``) already limited it to.
+        """
+        previous = torch.get_num_threads()
+        wanted = previous if self.n_threads is None else int(self.n_threads)
+        if wanted == previous:
+            yield
+            return
+        torch.set_num_threads(wanted)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+
     # scoring hooks ---------------------------------------------------------
 
     def _log_prob_tokens(self, corpus):
-        return _training.log_prob_tokens(self.module_, corpus, torch.device(self.device_))
+        with self._torch_threads():
+            return _training.log_prob_tokens(self.module_, corpus, torch.device(self.device_))
 
     def _next_log_proba(self, contexts):
-        return _training.next_log_proba(self.module_, contexts, torch.device(self.device_))
+        with self._torch_threads():
+            return _training.next_log_proba(self.module_, contexts, torch.device(self.device_))
 
     def _generation_start(self, contexts):
-        return _training.generation_start(self.module_, contexts, torch.device(self.device_))
+        with self._torch_threads():
+            return _training.generation_start(
+                self.module_, contexts, torch.device(self.device_)
+            )
 
     def _generation_step(self, state, next_ids, active):
-        return _training.generation_step(
-            self.module_, state, next_ids, active, torch.device(self.device_)
-        )
+        with self._torch_threads():
+            return _training.generation_step(
+                self.module_, state, next_ids, active, torch.device(self.device_)
+            )
 
     # persistence -----------------------------------------------------------
 

@@ -96,6 +96,16 @@ _PARAMETERS = """
         ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. ``"cpu"``,
         ``"cuda"``, ``"cuda:1"``, ``"mps"`` name a device; naming one this
         machine lacks raises a ``ValueError`` at ``fit``.
+    n_threads : int or None, default=None
+        CPU threads torch may use in ``fit``, scoring, ``predict_proba`` and
+        ``sample``; the caller's setting (``torch.get_num_threads()``) is
+        restored after each call. ``None`` keeps the caller's setting:
+        torch's default of one thread per core, or the share of the cores
+        that joblib gives each worker of a parallel search (``n_jobs``).
+        Small models gain little from several threads and can run many
+        times slower with them on a busy machine, whose other processes
+        keep the threads waiting for each other: ``n_threads=1`` is the
+        safe choice there.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout, batch order and validation split. The
         same seed gives the same model on the CPU; the caller's global
@@ -125,8 +135,9 @@ _PARAMETERS = """
     n_parameters_ : int
         Number of trainable weights.
     n_threads_ : int
-        CPU threads torch used during ``fit`` (joblib's workers limit it,
-        so parallel grid searches do not oversubscribe the cores).
+        CPU threads torch used during ``fit``: ``n_threads``, or with
+        ``None`` the caller's setting (joblib's workers limit it, so
+        parallel grid searches do not oversubscribe the cores).
 
     See Also
     --------
@@ -201,6 +212,7 @@ class RNNLM(RecurrentLM):
         min_count=1,
         max_vocab=None,
         device="auto",
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -227,6 +239,7 @@ class RNNLM(RecurrentLM):
             min_count=min_count,
             max_vocab=max_vocab,
             device=device,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )
