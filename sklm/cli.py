@@ -34,8 +34,25 @@ SMOOTHINGS = (
 # trained like any word (the PTB convention) and every model, stupid_backoff
 # included, can score the test part's unseen words.
 DEMO_MIN_COUNT = 2
+# The recurrent models of the demo: sized to train in well under a minute
+# each on two CPU cores and still reach the perplexity of the bigram models
+# (more epochs overfit this small corpus). --quick shrinks them further.
+DEMO_NEURAL = ("RNNLM", "LSTMLM", "GRULM")
+DEMO_NEURAL_PARAMS = dict(
+    embedding_dim=64,
+    hidden_size=128,
+    learning_rate=3e-3,
+    batch_size=32,
+    max_epochs=6,
+    softmax="adaptive",
+    min_count=DEMO_MIN_COUNT,
+)
+DEMO_NEURAL_QUICK = dict(embedding_dim=16, hidden_size=32, max_epochs=2)
+# `sklm fit --model NAME`: the estimator class each name fits.
+MODELS = {"ngram": "NGramLM", "rnn": "RNNLM", "lstm": "LSTMLM", "gru": "GRULM"}
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _ARPA_SUFFIXES = (".arpa", ".arpa.gz")
+_NPZ_SUFFIXES = (".npz",)
 
 
 class CommandError(Exception):
@@ -74,9 +91,11 @@ def _format(path):
         return "arpa"
     if name.endswith(_PICKLE_SUFFIXES):
         return "pickle"
+    if name.endswith(_NPZ_SUFFIXES):
+        return "npz"
     raise CommandError(
         f"{path}: cannot tell the model format from the file name; use "
-        + ", ".join(_PICKLE_SUFFIXES + _ARPA_SUFFIXES)
+        + ", ".join(_PICKLE_SUFFIXES + _ARPA_SUFFIXES + _NPZ_SUFFIXES)
     )
 
 
@@ -91,9 +110,11 @@ def _is_language_model(obj):
 
 
 def load_model(path):
-    """Load a model saved by ``sklm fit`` (or joblib/pickle), or an ARPA file.
+    """Load a model saved by ``sklm fit`` (or joblib/pickle), an ARPA file or a ``.npz`` file.
 
-    Pickle files run code when loaded: load only files you trust.
+    A ``.npz`` file is a neural model written by ``RecurrentLM.save`` (read
+    with ``RecurrentLM.load``, which runs no code from the file). Pickle
+    files run code when loaded: load only files you trust.
     """
     kind = _format(path)
     if not Path(path).is_file():
@@ -102,6 +123,15 @@ def load_model(path):
         from .ngram import NGramLM
 
         return NGramLM.from_arpa(path)
+    if kind == "npz":
+        from .neural import RecurrentLM
+
+        try:
+            return RecurrentLM.load(path)
+        except Exception as exc:  # a zip or npz that is not ours: many error types
+            raise CommandError(
+                f"{path}: not a neural model written by sklm ({type(exc).__name__}: {exc})"
+            ) from None
     import joblib
 
     try:
@@ -118,9 +148,29 @@ def load_model(path):
     return model
 
 
+def _check_format(model_name, path):
+    """Fail before any work when ``path``'s format cannot hold a ``model_name`` model."""
+    kind = _format(path)
+    if kind == "arpa" and model_name != "NGramLM":
+        raise CommandError(
+            f"{path}: ARPA files hold n-gram models only; save a {model_name} as "
+            ".npz (safe to share) or .pkl/.joblib"
+        )
+    if kind == "npz" and model_name == "NGramLM":
+        raise CommandError(
+            f"{path}: .npz files hold neural models (RNNLM, LSTMLM, GRULM) only; save an "
+            "NGramLM as .arpa/.arpa.gz or .pkl/.joblib"
+        )
+    return kind
+
+
 def save_model(model, path):
-    if _format(path) == "arpa":
+    """Save ``model`` in the format its file name says (see :func:`load_model`)."""
+    kind = _check_format(type(model).__name__, path)
+    if kind == "arpa":
         model.to_arpa(path)
+    elif kind == "npz":
+        model.save(path)
     else:
         import joblib
 
@@ -132,7 +182,8 @@ def _describe_model(model):
 
     lm = model[-1] if isinstance(model, Pipeline) else model
     params = lm.get_params(deep=False)
-    shown = {k: params[k] for k in ("order", "smoothing") if k in params}
+    names = ("order", "smoothing", "embedding_dim", "hidden_size", "num_layers")
+    shown = {k: params[k] for k in names if k in params}
     text = type(lm).__name__ + "(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
     if lm is not model:
         text = "Pipeline(..., " + text + ")"
@@ -142,31 +193,81 @@ def _describe_model(model):
 # fit / score / sample ----------------------------------------------------------
 
 
-def _run_fit(args, out):
-    from .ngram import NGramLM
+# The options of `sklm fit` that only one kind of model takes: option dest ->
+# the estimator parameter it sets.
+_NGRAM_OPTIONS = {
+    "order": "order", "smoothing": "smoothing", "alpha": "alpha",
+    "discount": "discount", "backoff": "backoff",
+}
+_NEURAL_OPTIONS = {
+    "embedding_dim": "embedding_dim", "hidden_size": "hidden_size",
+    "num_layers": "num_layers", "dropout": "dropout", "max_epochs": "max_epochs",
+    "max_time": "max_time", "learning_rate": "learning_rate", "batch_size": "batch_size",
+    "softmax": "softmax", "device": "device", "threads": "n_threads", "seed": "random_state",
+}
 
-    out_format = _format(args.output)  # fail before the work, not after it
+
+def _option(dest):
+    return "--" + dest.replace("_", "-")
+
+
+def _model_params(args):
+    """The estimator class name and parameters that the options of ``sklm fit`` ask for."""
+    neural = args.model != "ngram"
+    own, other = (_NEURAL_OPTIONS, _NGRAM_OPTIONS) if neural else (_NGRAM_OPTIONS, _NEURAL_OPTIONS)
+    wrong = [_option(dest) for dest in other if getattr(args, dest) is not None]
+    if wrong:
+        kind = "--model ngram" if neural else "the neural models (--model rnn, lstm, gru)"
+        raise CommandError(
+            f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} to {kind} "
+            f"only, not to --model {args.model}"
+        )
+    params = {"min_count": args.min_count}
+    if args.max_vocab is not None:
+        params["max_vocab"] = args.max_vocab
+    for dest, param in own.items():
+        if getattr(args, dest) is not None:
+            params[param] = getattr(args, dest)
+    if neural:
+        params["verbose"] = 0 if args.quiet else 1  # progress on stderr
+    else:
+        params.setdefault("order", 3)
+        params.setdefault("smoothing", "kneser_ney")
+    return MODELS[args.model], params
+
+
+def _estimator(name, params):
+    if name == "NGramLM":
+        from .ngram import NGramLM
+
+        return NGramLM(**params)
+    from . import neural
+
+    return getattr(neural, name)(**params)
+
+
+def _run_fit(args, out):
+    name, params = _model_params(args)
+    out_format = _check_format(name, args.output)  # fail before the work, not after it
     samples = _read_lines(args.train)
-    params = {"order": args.order, "smoothing": args.smoothing, "min_count": args.min_count}
-    for name in ("alpha", "discount", "backoff", "max_vocab"):
-        value = getattr(args, name)
-        if value is not None:
-            params[name] = value
-    model = NGramLM(**params)
+    model = _estimator(name, params)
     start = time.perf_counter()
     model.fit(samples)
     elapsed = time.perf_counter() - start
     n_tokens = sum(len(s.split()) for s in samples)
-    if out_format == "arpa" and args.smoothing == "stupid_backoff":
+    if out_format == "arpa" and params.get("smoothing") == "stupid_backoff":
         print(
             f"{PROG} fit: note: stupid_backoff scores are not probabilities; "
             "the ARPA file holds them as they are",
             file=sys.stderr,
         )
     save_model(model, args.output)
+    epochs = ""
+    if hasattr(model, "history_"):
+        epochs = f" ({len(model.history_)} epoch{'s' if len(model.history_) != 1 else ''})"
     print(
         f"fitted {_describe_model(model)} on {len(samples):,} lines, "
-        f"{n_tokens:,} tokens in {elapsed:.2f} s; wrote {args.output}",
+        f"{n_tokens:,} tokens in {elapsed:.2f} s{epochs}; wrote {args.output}",
         file=out,
     )
     return 0
@@ -234,6 +335,8 @@ class DemoContext:
     test: list = field(default_factory=list)
     models: dict = field(default_factory=dict)  # (smoothing, order) -> fitted NGramLM
     perplexities: dict = field(default_factory=dict)  # (smoothing, order) -> float
+    neural: dict = field(default_factory=dict)  # class name -> fitted RNNLM/LSTMLM/GRULM
+    neural_perplexities: dict = field(default_factory=dict)  # class name -> float
 
     def print(self, *parts, **kwargs):
         print(*parts, file=self.out, flush=True, **kwargs)
@@ -353,6 +456,94 @@ def _demo_perplexity(ctx):
     )
 
 
+def _demo_neural(ctx):
+    if not ctx.args.neural:
+        return
+    from . import neural
+    from .metrics import perplexity
+
+    params = dict(DEMO_NEURAL_PARAMS)
+    if ctx.args.quick:
+        params.update(DEMO_NEURAL_QUICK)
+    params.update(
+        max_time=ctx.args.max_time,
+        n_threads=ctx.args.threads,
+        random_state=ctx.args.seed,
+        verbose=1,
+    )
+    ctx.heading("Recurrent neural models")
+    ctx.print("RNNLM, LSTMLM and GRULM (sklm.neural, PyTorch), fitted and scored on the same")
+    ctx.print(f"sentences, with the same vocabulary (min_count={DEMO_MIN_COUNT}) as the n-grams:")
+    ctx.print(
+        f"  embedding_dim={params['embedding_dim']}, hidden_size={params['hidden_size']}, "
+        f"softmax={params['softmax']!r}, learning_rate={params['learning_rate']}, "
+        f"batch_size={params['batch_size']},"
+    )
+    ctx.print(
+        f"  at most {params['max_epochs']} epochs or {params['max_time']:g} s each "
+        f"(max_epochs, max_time), {params['n_threads']} CPU "
+        f"thread{'s' if params['n_threads'] != 1 else ''} (n_threads)."
+    )
+    ctx.print("  Progress on stderr (verbose=1): one line per epoch.")
+    total = time.perf_counter()
+    for name in DEMO_NEURAL:
+        model = getattr(neural, name)(**params)
+        ctx.print(f"  {name}: training ...")
+        start = time.perf_counter()
+        model.fit(ctx.train)
+        fit_s = time.perf_counter() - start
+        ppl = perplexity(model, ctx.test)
+        ctx.neural[name] = model
+        ctx.neural_perplexities[name] = ppl
+        n_epochs = len(model.history_)
+        stopped = "" if model.history_[-1]["complete"] else ", stopped by max_time"
+        ctx.print(
+            f"  {name:<20} {n_epochs} epoch{'s' if n_epochs != 1 else ' '}  "
+            f"fit {fit_s:5.2f} s   test perplexity {ppl:10.2f}   "
+            f"({model.n_parameters_:,} weights on {model.device_}{stopped})"
+        )
+    ctx.print(f"  ({len(DEMO_NEURAL)} models in {time.perf_counter() - total:.1f} s)")
+
+    # Side by side with the n-grams: the normalised kneser_ney models of
+    # every order (stupid_backoff's pseudo-perplexity does not compare).
+    rows = [(f"kneser_ney order {o}", p) for (sm, o), p in ctx.perplexities.items()
+            if sm == "kneser_ney"]
+    rows += list(ctx.neural_perplexities.items())
+    best_order, _ = ctx.best()
+    ctx.print()
+    ctx.print("Test perplexity, neural and n-gram (lower is better):")
+    ctx.print(f"  {'model':<24}{'perplexity':>12}")
+    best = min(rows, key=lambda r: r[1])[0]
+    for label, ppl in rows:
+        mark = "  <- lowest" if label == best else ""
+        ctx.print(f"  {label:<24}{ppl:12.2f}{mark}")
+    ngram_best = ctx.perplexities["kneser_ney", best_order]
+    neural_best = min(ctx.neural_perplexities, key=ctx.neural_perplexities.get)
+    ctx.print(
+        f"  Best n-gram: kneser_ney order {best_order} ({ngram_best:.2f}); "
+        f"best neural: {neural_best} ({ctx.neural_perplexities[neural_best]:.2f})."
+    )
+    if ngram_best <= ctx.neural_perplexities[neural_best]:
+        ctx.print("  On a corpus this small, counts with Kneser-Ney smoothing are hard to beat;")
+        ctx.print("  with more data and training (the Penn Treebank, WikiText) recurrent models")
+        ctx.print("  overtake them.")
+
+    seed = ctx.args.seed
+    detok = ctx.tokenizer.inverse_transform
+    prompt = ctx.tokenizer.tokenize("The default value")
+    ctx.print()
+    ctx.print(f"Samples (seed {seed}) of each: a sentence (temperature 1), and a continuation")
+    ctx.print("of a prompt (temperature 0.8, top_p 0.95):")
+    for name, model in ctx.neural.items():
+        free = model.sample(1, max_length=40, random_state=seed)[0]
+        cont = model.sample(
+            1, prompt=prompt, max_length=40, temperature=0.8, top_p=0.95, random_state=seed
+        )[0]
+        ctx.print(f"  {name}:")
+        ctx.print("    " + detok([free])[0])
+        ctx.print("    " + detok([prompt + cont])[0])
+
+
 def _demo_generation(ctx):
     # A trigram model: the higher orders mostly replay training sentences
     # word for word on a corpus this small.
@@ -408,6 +599,9 @@ def _demo_scoring(ctx):
     models = {f"kneser_ney {order}-gram": model}
     if ("kneser_ney", 1) in ctx.models:
         models["kneser_ney 1-gram"] = ctx.models["kneser_ney", 1]
+    if ctx.neural:
+        name = min(ctx.neural_perplexities, key=ctx.neural_perplexities.get)
+        models[name] = ctx.neural[name]
     rng = np.random.RandomState(ctx.args.seed)
     words = _SCORING_SENTENCE.split()
     candidates = [_SCORING_SENTENCE]
@@ -424,7 +618,7 @@ def _demo_scoring(ctx):
     _rank(ctx, list(_SCORING_VARIANTS), models)
 
 
-DEMO_SECTIONS = [_demo_corpus, _demo_perplexity, _demo_generation, _demo_scoring]
+DEMO_SECTIONS = [_demo_corpus, _demo_perplexity, _demo_neural, _demo_generation, _demo_scoring]
 
 
 def _run_demo(args, out):
@@ -447,16 +641,25 @@ def _positive_int(text):
     return value
 
 
+def _positive_float(text):
+    value = float(text)
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 _DESCRIPTION = """\
-Language models as scikit-learn estimators. Fit n-gram models on text
-files, score test files (perplexity, OOV figures), and generate text.
-Text files hold one sample (sentence) per line, split on whitespace as
-KenLM does; blank lines are skipped. Natural log throughout."""
+Language models as scikit-learn estimators. Fit n-gram and recurrent
+neural (RNN, LSTM, GRU) models on text files, score test files
+(perplexity, OOV figures), and generate text. Text files hold one sample
+(sentence) per line, split on whitespace as KenLM does; blank lines are
+skipped. Natural log throughout."""
 
 _EPILOG = """\
 examples:
   sklm demo                                  the tour, on the built-in corpus
   sklm fit train.txt -o model.arpa --order 5
+  sklm fit train.txt -o lstm.npz --model lstm --max-epochs 5
   sklm score model.arpa test.txt
   sklm sample model.pkl --n 3 --prompt "the" --seed 0
 
@@ -467,7 +670,7 @@ def _para(text):
     return textwrap.fill(text, width=79)
 
 
-_MODEL_HELP = "a saved model: .pkl/.pickle/.joblib (joblib) or .arpa/.arpa.gz"
+_MODEL_HELP = "a saved model: .pkl/.pickle/.joblib (joblib), .arpa/.arpa.gz or .npz (neural)"
 
 
 def build_parser():
@@ -486,14 +689,20 @@ def build_parser():
 
     demo = commands.add_parser(
         "demo",
-        help="fit and compare n-gram models on the built-in corpus",
+        help="fit and compare n-gram and neural models on the built-in corpus",
         description=_para(
             "Fit n-gram models of every order up to --max-order with each main smoothing "
-            "on the reference documentation shipped with Python (no download), then print "
-            "a perplexity table and the OOV rate, generate sentences, and rank candidate "
-            "sentences by probability."
+            "on the reference documentation shipped with Python (no download) and print "
+            "a perplexity table and the OOV rate; train small RNN, LSTM and GRU models "
+            "on the same data (a minute or so on two CPU cores, progress on stderr) and "
+            "print their perplexity next to the n-grams' with samples of their text; "
+            "then generate sentences and rank candidate sentences by probability."
         ),
-        epilog="examples:\n  sklm demo\n  sklm demo --max-order 3 --seed 1\n  sklm demo --quick",
+        epilog=(
+            "examples:\n  sklm demo\n  sklm demo --max-order 3 --seed 1\n"
+            "  sklm demo --no-neural          (n-grams only: a few seconds)\n"
+            "  sklm demo --quick              (a tenth of the corpus, tiny networks)"
+        ),
         formatter_class=fmt,
     )
     demo.add_argument(
@@ -502,24 +711,44 @@ def build_parser():
     )
     demo.add_argument(
         "--quick", action="store_true",
-        help="use a tenth of the corpus (a fast check that everything runs)",
+        help="use a tenth of the corpus and tiny networks (a fast check that everything runs)",
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: 0)")
+    demo.add_argument(
+        "--no-neural", dest="neural", action="store_false",
+        help="leave out the neural models (no PyTorch needed)",
+    )
+    demo.add_argument(
+        "--max-time", type=_positive_float, default=40.0, metavar="SECONDS",
+        help="training time limit of each neural model (default: 40)",
+    )
+    demo.add_argument(
+        "--threads", type=_positive_int, default=1, metavar="N",
+        help="CPU threads of each neural model (default: 1; small networks gain little "
+        "from more, and lose much on a busy machine)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0,
+        help="random seed of the neural models and the samples (default: 0)",
+    )
     demo.set_defaults(run=_run_demo)
 
     fit = commands.add_parser(
         "fit",
-        help="fit an n-gram model on a text file and save it",
+        help="fit an n-gram or neural model on a text file and save it",
         description=_para(
-            "Fit an NGramLM on TRAIN (one sample per line) and save it. The format follows "
-            "the output name: .pkl/.pickle/.joblib (joblib, exact, loads back any model) or "
-            ".arpa/.arpa.gz (the ARPA text format that KenLM, SRILM and others read)."
+            "Fit a model on TRAIN (one sample per line) and save it: an NGramLM (the "
+            "default), or with --model rnn, lstm or gru an RNNLM, LSTMLM or GRULM (progress "
+            "on stderr). The format follows the output name: .pkl/.pickle/.joblib (joblib, "
+            "exact, loads back any model), .arpa/.arpa.gz (n-grams: the ARPA text format "
+            "that KenLM, SRILM and others read) or .npz (neural models: JSON and arrays, "
+            "runs no code when loaded, safe to share)."
         ),
         epilog=(
             "examples:\n"
             "  sklm fit train.txt -o model.arpa.gz\n"
             "  sklm fit train.txt -o model.pkl --order 4 --smoothing witten_bell\n"
-            "  sklm fit train.txt -o addk.pkl --smoothing add_k --alpha 0.1 --min-count 2"
+            "  sklm fit train.txt -o addk.pkl --smoothing add_k --alpha 0.1 --min-count 2\n"
+            "  sklm fit train.txt -o lstm.npz --model lstm --hidden-size 256 --max-time 600"
         ),
         formatter_class=fmt,
     )
@@ -529,14 +758,10 @@ def build_parser():
     fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="where to save the model"
     )
-    fit.add_argument("--order", type=_positive_int, default=3, help="n-gram order (default: 3)")
     fit.add_argument(
-        "--smoothing", choices=SMOOTHINGS, default="kneser_ney",
-        help="smoothing method (default: kneser_ney)",
+        "--model", choices=tuple(MODELS), default="ngram",
+        help="ngram: NGramLM (default); rnn, lstm, gru: RNNLM, LSTMLM, GRULM",
     )
-    fit.add_argument("--alpha", type=float, help="add_k: pseudo-count added to every count")
-    fit.add_argument("--discount", type=float, help="absolute_discounting: the discount")
-    fit.add_argument("--backoff", type=float, help="stupid_backoff: the back-off factor")
     fit.add_argument(
         "--min-count", type=_positive_int, default=1, metavar="N",
         help="words seen fewer than N times become <unk> (default: 1)",
@@ -545,6 +770,39 @@ def build_parser():
         "--max-vocab", type=_positive_int, metavar="N",
         help="keep only the N most frequent words",
     )
+    ngram = fit.add_argument_group("n-gram options (--model ngram)")
+    ngram.add_argument(
+        "--order", type=_positive_int, metavar="N", help="n-gram order (default: 3)"
+    )
+    ngram.add_argument(
+        "--smoothing", choices=SMOOTHINGS, help="smoothing method (default: kneser_ney)"
+    )
+    ngram.add_argument("--alpha", type=float, help="add_k: pseudo-count added to every count")
+    ngram.add_argument("--discount", type=float, help="absolute_discounting: the discount")
+    ngram.add_argument("--backoff", type=float, help="stupid_backoff: the back-off factor")
+    nn_options = fit.add_argument_group("neural options (--model rnn, lstm, gru)")
+    nn_options.add_argument("--embedding-dim", type=_positive_int, metavar="N",
+                    help="size of the word embeddings (default: 64)")
+    nn_options.add_argument("--hidden-size", type=_positive_int, metavar="N",
+                    help="size of the recurrent state (default: 128)")
+    nn_options.add_argument("--num-layers", type=_positive_int, metavar="N",
+                    help="stacked recurrent layers (default: 1)")
+    nn_options.add_argument("--dropout", type=float, metavar="P", help="dropout rate (default: 0)")
+    nn_options.add_argument("--max-epochs", type=_positive_int, metavar="N",
+                    help="passes over the training data (default: 10)")
+    nn_options.add_argument("--max-time", type=_positive_float, metavar="SECONDS",
+                    help="stop training after this long (default: no limit)")
+    nn_options.add_argument("--learning-rate", type=_positive_float, metavar="LR",
+                    help="Adam's learning rate (default: 0.001)")
+    nn_options.add_argument("--batch-size", type=_positive_int, metavar="N",
+                    help="samples per batch (default: 20)")
+    nn_options.add_argument("--softmax", choices=("full", "adaptive"),
+                    help="output layer; adaptive is faster on large vocabularies (default: full)")
+    nn_options.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 or mps")
+    nn_options.add_argument("--threads", type=_positive_int, metavar="N",
+                    help="CPU threads of torch (default: torch's, one per core)")
+    nn_options.add_argument("--seed", type=int, help="random seed of the weights and batch order")
+    nn_options.add_argument("--quiet", action="store_true", help="no progress on stderr")
     fit.set_defaults(run=_run_fit)
 
     score = commands.add_parser(

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
 
-from sklm import NGramLM, Tokenizer
-from sklm.cli import DEMO_SECTIONS, SMOOTHINGS, DemoContext, build_parser, main
+from sklm import NGramLM, Tokenizer, generate
+from sklm.cli import (
+    DEMO_NEURAL,
+    DEMO_SECTIONS,
+    SMOOTHINGS,
+    DemoContext,
+    build_parser,
+    load_model,
+    main,
+)
 from sklm.metrics import oov_report, perplexity
 
 TRAIN = [
@@ -199,6 +207,87 @@ def test_pipeline_models(capsys, tmp_path):
     assert out.startswith("the cat ")  # decoded by the Tokenizer
 
 
+TINY_NEURAL = (
+    "--embedding-dim", 8, "--hidden-size", 12, "--max-epochs", 2, "--batch-size", 3,
+    "--seed", 0, "--device", "cpu", "--threads", 1,
+)
+
+
+@pytest.mark.parametrize(
+    "model, name, cls",
+    [("lstm", "lstm.npz", "LSTMLM"), ("gru", "gru.pkl", "GRULM"), ("rnn", "rnn.joblib", "RNNLM")],
+)
+def test_neural_fit_score_sample_round_trip(capsys, files, tmp_path, model, name, cls):
+    from sklm import neural
+
+    train, test = files
+    path = tmp_path / name
+    code, out, err = _run(capsys, "fit", train, "-o", path, "--model", model, *TINY_NEURAL)
+    assert code == 0, err
+    assert path.is_file()
+    assert f"fitted {cls}(embedding_dim=8, hidden_size=12, num_layers=1)" in out
+    assert "6 lines" in out and "(2 epochs)" in out
+    assert "epoch 2/2" in err  # progress on stderr
+    saved = load_model(path)
+    assert type(saved).__name__ == cls and saved.n_threads == 1
+    reference = getattr(neural, cls)(
+        embedding_dim=8, hidden_size=12, max_epochs=2, batch_size=3, random_state=0,
+        device="cpu", n_threads=1,
+    ).fit(TRAIN)
+    np.testing.assert_allclose(saved.score_samples(TEST), reference.score_samples(TEST), rtol=1e-5)
+
+    code, out, err = _run(capsys, "score", path, test)
+    assert code == 0, err
+    expected = oov_report(saved, TEST)
+    assert float(_field(out, "perplexity")) == pytest.approx(expected["perplexity"], abs=6e-5)
+    assert int(_field(out, "OOVs")) == expected["n_oov"] == 1  # "bird"
+
+    args = ("sample", path, "--n", 3, "--seed", 3, "--prompt", "the cat", "--max-length", 5)
+    code, first, err = _run(capsys, *args)
+    assert code == 0, err
+    assert _run(capsys, *args)[1] == first  # same seed, same samples
+    assert first.splitlines() == generate(
+        saved, "the cat", n_samples=3, max_length=5, random_state=3
+    )
+    assert all(line.startswith("the cat") for line in first.splitlines())
+
+
+def test_neural_fit_quiet(capsys, files, tmp_path):
+    train, _ = files
+    code, _, err = _run(
+        capsys, "fit", train, "-o", tmp_path / "m.npz", "--model", "gru", *TINY_NEURAL, "--quiet"
+    )
+    assert code == 0, err
+    assert "epoch" not in err
+
+
+def test_fit_options_belong_to_one_kind_of_model(capsys, files, tmp_path):
+    train, _ = files
+    code, _, err = _run(capsys, "fit", train, "-o", tmp_path / "m.pkl", "--model", "lstm",
+                        "--order", 3, "--alpha", 0.5)
+    _assert_clean_error(code, err, "--order, --alpha apply to --model ngram only")
+    code, _, err = _run(capsys, "fit", train, "-o", tmp_path / "m.pkl", "--hidden-size", 8)
+    _assert_clean_error(code, err, "--hidden-size applies to the neural models")
+    # The format is checked before any training.
+    code, _, err = _run(capsys, "fit", train, "-o", tmp_path / "m.arpa", "--model", "lstm")
+    _assert_clean_error(code, err, "ARPA files hold n-gram models only", ".npz")
+    code, _, err = _run(capsys, "fit", train, "-o", tmp_path / "m.npz")
+    _assert_clean_error(code, err, ".npz files hold neural models", ".arpa")
+    assert not list(tmp_path.glob("m.*"))
+    code, _, err = _run(capsys, "fit", train, "-o", tmp_path / "m.npz", "--model", "gru",
+                        "--max-time", 0)
+    assert code == 2 and "positive number" in err
+
+
+def test_unreadable_npz_files(capsys, files, tmp_path):
+    _, test = files
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    np.savez(tmp_path / "arrays.npz", a=np.arange(3))
+    for name in ("junk.npz", "arrays.npz"):
+        code, _, err = _run(capsys, "score", tmp_path / name, test)
+        _assert_clean_error(code, err, name, "not a neural model written by sklm")
+
+
 # errors -------------------------------------------------------------------------
 
 
@@ -273,6 +362,25 @@ def test_demo_quick(capsys):
     for title in ("The corpus", "Perplexity", "Out-of-vocabulary", "Generation", "Scoring"):
         assert title in out
     assert "Demo finished in" in out
+    # The neural section: a line per model, the table next to the n-grams, samples.
+    assert "Recurrent neural models" in out
+    table = out.split("Test perplexity, neural and n-gram")[1].split("\n\n")[0]
+    for name in DEMO_NEURAL:
+        assert re.search(rf"^  {name}\s+\d epochs?\s+fit\s+[\d.]+ s\s+test perplexity\s+[\d.]+",
+                         out, re.MULTILINE)
+        assert re.search(rf"^  {name}\s+[\d.]+", table, re.MULTILINE)
+        assert re.search(rf"^  {name}:\n    \S.*\n    the default value", out, re.MULTILINE)
+    assert re.search(r"^  kneser_ney order 2\s+[\d.]+", table, re.MULTILINE)
+    assert "epoch 1/2" in err  # progress, on stderr
+
+
+def test_demo_no_neural(capsys):
+    code, out, err = _run(capsys, "demo", "--quick", "--max-order", 1, "--no-neural")
+    assert code == 0, err
+    assert "Scoring" in out and "Demo finished in" in out
+    for name in ("neural", *DEMO_NEURAL):
+        assert name not in out
+    assert "epoch" not in err
 
 
 def test_demo_sections_compute_what_they_print(capsys):
@@ -293,6 +401,12 @@ def test_demo_sections_compute_what_they_print(capsys):
     assert ppl["kneser_ney", 2] < ppl["kneser_ney", 1]
     text = ctx.out.getvalue()
     assert f"{ppl['kneser_ney', 2]:.2f}" in text
+    assert set(ctx.neural) == set(ctx.neural_perplexities) == set(DEMO_NEURAL)
+    for name, model in ctx.neural.items():
+        assert type(model).__name__ == name and model.n_threads_ == 1
+        assert model.get_params()["hidden_size"] == 32  # --quick's tiny networks
+        assert 1 < ctx.neural_perplexities[name] == pytest.approx(perplexity(model, ctx.test))
+        assert f"{ctx.neural_perplexities[name]:.2f}" in text
     # The word-order ranking: sorted by the first column, and the unigram
     # column identical for every shuffle (a unigram model cannot see order).
     block = text.split("Word order")[1].split("\n\n")[0]
