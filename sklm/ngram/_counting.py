@@ -158,7 +158,9 @@ def count_ngrams(ids, offsets, n_classes, order):
         keys.append(table)
         bos_initial.append(bos_initial[-1][table // base])
         if k < order:
-            previous = np.empty(n_positions, dtype=inverse.dtype)
+            if previous is padded or previous.dtype != inverse.dtype:
+                previous = np.empty(n_positions, dtype=inverse.dtype)
+            # Otherwise the (k-1)-gram indexes are read no more: overwrite them.
             previous[0] = -1
             previous[1:] = inverse
         del inverse
@@ -175,7 +177,8 @@ def continuation_counts(counts, k):
     """
     raw = counts.counts[k - 1]
     if k == counts.order:
-        adjusted = raw.copy()
+        # Read only by every caller: no copy (the highest order is the largest).
+        adjusted = raw if k > 1 else raw.copy()
     else:
         adjusted = np.bincount(counts.suffix[k], minlength=len(raw)).astype(raw.dtype)
         initial = counts.bos_initial[k - 1]

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
 from ..base import LanguageModel
-from ..preprocessing._vocabulary import Vocabulary
+from ..preprocessing._vocabulary import Encoded, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import count_ngrams
 from ._smoothing import estimate, make_smoothing
@@ -175,6 +175,14 @@ class NGramLM(LanguageModel):
         self.max_vocab = max_vocab
 
     # hooks -------------------------------------------------------------------
+
+    def _learn_vocabulary(self, X):
+        vocabulary, corpus = super()._learn_vocabulary(X)
+        if len(vocabulary) < 2**31:
+            # Counting reads the ids only once; held at half the size, the
+            # corpus weighs less on the peak memory of a large fit.
+            corpus = Encoded(corpus.ids.astype(np.int32), corpus.offsets)
+        return vocabulary, corpus
 
     def _fit_encoded(self, corpus, vocabulary):
         counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)

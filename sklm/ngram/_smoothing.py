@@ -339,14 +339,13 @@ def estimate(counts, smoothing):
     p = own + gamma / n_classes if smoothing.interpolated else own
     # <s> is never predicted; like KenLM, store probability 1 as a placeholder.
     previous = np.append(p, 1.0)
-    log_prob = [_log(previous)]
+    log_prob = [previous]
     log_backoff = []
     for k in range(2, counts.order + 1):
         context = counts.context(k)
         own, gamma = smoothing.ngram(k, context)
         if smoothing.interpolated:
             _add_gathered_product(own, previous, counts.suffix[k - 1], gamma, context)
-        previous = None
         has_children = np.zeros(len(gamma), dtype=bool)
         has_children[context] = True
         del context
@@ -355,15 +354,18 @@ def estimate(counts, smoothing):
         backoff[~has_children] = smoothing.unseen_log_backoff
         log_backoff.append(backoff)
         del gamma, backoff, has_children
-        if k < counts.order:
-            previous = own
-            log_prob.append(_log(own))
-        else:
-            with np.errstate(divide="ignore"):
-                log_prob.append(np.log(own, out=own))
+        # The probabilities of order k - 1 have served: log them in place,
+        # so that no order is held twice.
+        with np.errstate(divide="ignore"):
+            log_prob[k - 2] = np.log(log_prob[k - 2], out=log_prob[k - 2])
+        log_prob.append(own)
+        previous = own
         del own
         # Large corpora: drop the counts no later order reads.
         counts.release(k)
+    previous = None
+    with np.errstate(divide="ignore"):
+        log_prob[-1] = np.log(log_prob[-1], out=log_prob[-1])
     # The highest order is no context: its backoff weights are never read.
     log_backoff.append(np.zeros(0))
     tables = BackoffTables(
