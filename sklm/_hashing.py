@@ -34,7 +34,9 @@ class HashIndex:
         spread = 4 if n < 2**21 else 2
         bits = max(int(np.ceil(np.log2(spread * n + 1))), 4)
         self.shift = np.uint64(64 - bits)
-        index_type = np.int32 if n < 2**31 else np.int64
+        # intp for small tables, so that lookups gather without a conversion;
+        # int32 for large ones, which would otherwise double their slots' size.
+        index_type = np.intp if n < 2**21 or n >= 2**31 else np.int32
         rank = np.arange(n, dtype=np.int64)
         if bits <= 31:
             # Home slot and index packed in one int64: a plain (vectorized) sort
