@@ -199,7 +199,9 @@ class Progress:
     """One self-updating line on stderr: epoch, share done, loss, tokens/s.
 
     A dependency-free stand-in for a progress bar: redrawn at most a few
-    times a second so that it never slows training down.
+    times a second so that it never slows training down. When the stream is
+    not a terminal (a log file, a captured pipe) only the line that ends each
+    epoch is written.
     """
 
     def __init__(self, verbose, max_epochs, tokens_per_epoch, stream=None):
@@ -207,11 +209,14 @@ class Progress:
         self.max_epochs = max_epochs
         self.tokens_per_epoch = max(tokens_per_epoch, 1)
         self.stream = stream if stream is not None else sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        self.live = bool(isatty is not None and isatty())
         self._last = 0.0
+        self._width = 0
 
     def update(self, epoch, tokens, loss, seconds):
         """Called after every batch."""
-        if not self.verbose:
+        if not (self.verbose and self.live):
             return
         now = time.perf_counter()
         if now - self._last < 0.25:
@@ -219,10 +224,12 @@ class Progress:
         self._last = now
         share = min(tokens / self.tokens_per_epoch, 1.0)
         bar = "#" * int(20 * share)
-        self.stream.write(
-            f"\repoch {epoch}/{self.max_epochs} [{bar:<20}] {100 * share:3.0f}% "
+        line = (
+            f"epoch {epoch}/{self.max_epochs} [{bar:<20}] {100 * share:3.0f}% "
             f"loss {loss:.4f} {tokens / max(seconds, 1e-9):,.0f} tokens/s"
         )
+        self._width = max(self._width, len(line))
+        self.stream.write("\r" + line)
         self.stream.flush()
 
     def end_epoch(self, record):
@@ -230,11 +237,14 @@ class Progress:
             return
         valid = record["valid_perplexity"]
         valid = "" if valid is None else f" valid perplexity {valid:.3f}"
-        self.stream.write(
-            f"\repoch {record['epoch']}/{self.max_epochs} train loss {record['train_loss']:.4f}"
+        line = (
+            f"epoch {record['epoch']}/{self.max_epochs} train loss {record['train_loss']:.4f}"
             f"{valid} grad norm {record['grad_norm']:.3f} "
-            f"{record['tokens_per_s']:,.0f} tokens/s {record['seconds']:.1f}s\n"
+            f"{record['tokens_per_s']:,.0f} tokens/s {record['seconds']:.1f}s"
         )
+        if self.live:  # overwrite the progress bar, leftovers included
+            line = "\r" + line.ljust(self._width)
+        self.stream.write(line + "\n")
         self.stream.flush()
 
 

@@ -1,6 +1,8 @@
 """Training behaviour: bad input, failed fits, divergence, warm start,
 early stopping, interruption, time budget and progress output."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -238,3 +240,30 @@ def test_fit_does_not_mutate_input(tiny, corpus):
     copy = [list(s) for s in X]
     tiny(GRULM).fit(X).score(X)
     assert X == copy
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_redraws_only_on_a_terminal(tty, monkeypatch):
+    clock = iter(range(100))
+    monkeypatch.setattr(_training.time, "perf_counter", lambda: float(next(clock)))
+    stream = _Stream(tty)
+    progress = _training.Progress(1, 2, 100, stream=stream)
+    progress.update(1, 50, 2.5, 1.0)
+    progress.end_epoch({"epoch": 1, "train_loss": 2.0, "valid_perplexity": None,
+                        "grad_norm": 0.5, "tokens_per_s": 100.0, "seconds": 1.0})
+    out = stream.getvalue()
+    lines = out.split("\n")
+    assert lines[-1] == "" and lines[-2].lstrip("\r").startswith("epoch 1/2 train loss 2.0000")
+    if tty:
+        assert out.startswith("\repoch 1/2 [##########") and "\r" in lines[-2]
+    else:
+        assert "\r" not in out and "[" not in out and len(lines) == 2
