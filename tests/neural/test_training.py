@@ -253,7 +253,7 @@ class _Stream(io.StringIO):
 
 @pytest.mark.parametrize("tty", [True, False])
 def test_progress_redraws_only_on_a_terminal(tty, monkeypatch):
-    clock = iter(range(100))
+    clock = iter(range(10, 100))
     monkeypatch.setattr(_training.time, "perf_counter", lambda: float(next(clock)))
     stream = _Stream(tty)
     progress = _training.Progress(1, 2, 100, stream=stream)
