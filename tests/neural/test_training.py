@@ -267,3 +267,60 @@ def test_progress_redraws_only_on_a_terminal(tty, monkeypatch):
         assert out.startswith("\repoch 1/2 [##########") and "\r" in lines[-2]
     else:
         assert "\r" not in out and "[" not in out and len(lines) == 2
+
+
+class _InOrder:
+    """A stand-in random generator that keeps the batches in length order."""
+
+    def permutation(self, n):
+        return np.arange(n)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_training_is_a_plain_truncated_bptt_loop(cell, corpus):
+    # The oracle: a hand-written loop over the same padded batches (inputs
+    # <s> w1..wn, targets w1..wn </s>, -100 on padding), windows of bptt
+    # steps with the state carried and detached, mean cross-entropy, clipped
+    # SGD. With the same initial weights and no dropout both must end with
+    # identical weights.
+    from sklm.neural._modules import build_module
+
+    lm = LSTMLM(embedding_dim=6, hidden_size=5, num_layers=2, dropout=0.0)
+    vocab, encoded = lm._learn_vocabulary([line.split() * 3 for line in corpus])
+    config = {**lm._module_config(len(vocab)), "cell": cell}
+    torch.manual_seed(0)
+    ours, plain = build_module(config), build_module(config)
+    plain.load_state_dict(ours.state_dict())
+    _training.train(
+        ours, encoded, None, optimizer="sgd", learning_rate=2.0, lr_schedule=None,
+        batch_size=2, bptt=4, max_epochs=2, clip_grad_norm=0.5, early_stopping=False,
+        n_iter_no_change=2, max_time=None, rng=_InOrder(), device=torch.device("cpu"),
+        verbose=0,
+    )
+    opt = torch.optim.SGD(plain.parameters(), lr=2.0)
+    order = np.argsort(encoded.lengths, kind="stable")
+    for _ in range(2):
+        for b in range(0, len(order), 2):
+            rows = order[b : b + 2]
+            samples = [encoded.ids[encoded.offsets[r] : encoded.offsets[r + 1]] for r in rows]
+            steps = max(len(s) for s in samples)
+            x = torch.full((steps, len(rows)), plain.bos_id, dtype=torch.long)
+            y = torch.full((steps, len(rows)), -100, dtype=torch.long)
+            for j, ids in enumerate(samples):
+                x[1 : len(ids), j] = torch.as_tensor(ids[:-1])
+                y[: len(ids), j] = torch.as_tensor(ids)
+            state = None
+            for start in range(0, steps, 4):
+                if state is not None:
+                    state = tuple(s.detach() for s in state) if cell == "lstm" else state.detach()
+                hidden, state = plain.rnn(plain.embedding(x[start : start + 4]), state)
+                logits = plain.decoder(hidden).reshape(-1, plain.n_classes)
+                loss = torch.nn.functional.cross_entropy(
+                    logits, y[start : start + 4].reshape(-1), ignore_index=-100
+                )
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(plain.parameters(), 0.5)
+                opt.step()
+    for name, value in ours.state_dict().items():
+        torch.testing.assert_close(value, plain.state_dict()[name], rtol=1e-5, atol=1e-6)
