@@ -13,28 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def pad_samples(ids, offsets, bos):
-    """Put ``bos`` in front of every sample of a flat id array.
-
-    Returns
-    -------
-    padded : ndarray of int64
-        The ids with one ``bos`` before each sample.
-    position : ndarray of int64
-        The position of every entry of ``padded`` inside its sample
-        (0 for the ``bos``).
-    """
-    n_samples = len(offsets) - 1
-    starts = offsets[:-1] + np.arange(n_samples, dtype=np.int64)
-    padded = np.empty(len(ids) + n_samples, dtype=np.int64)
-    is_token = np.ones(len(padded), dtype=bool)
-    is_token[starts] = False
-    padded[starts] = bos
-    padded[is_token] = ids
-    position = np.arange(len(padded), dtype=np.int64)
-    position -= np.repeat(starts, np.diff(offsets) + 1)
-    return padded, position
+from ._memory import release_free_memory
 
 
 @dataclass
@@ -72,8 +51,11 @@ class NGramCounts:
         return self.n_classes + 1
 
     def context(self, k):
-        """Index in table ``k - 1`` of the first ``k - 1`` words of each k-gram."""
-        return self.keys[k - 1] // self.base
+        """Index in table ``k - 1`` of the first ``k - 1`` words of each k-gram.
+
+        Sorted, as the keys are; int32 where table ``k - 1`` allows it.
+        """
+        return _prefix(self.keys[k - 1], self.base, len(self.keys[k - 2]))
 
     def word(self, k):
         """Last word of each k-gram."""
@@ -87,83 +69,148 @@ class NGramCounts:
             self.bos_initial[k - 2] = None
 
 
-def _ngram_groups(previous, padded, too_short, base, want_inverse):
-    """Sort the k-grams of every position into groups of equal n-grams.
+def _prefix(keys, base, n_prefixes):
+    """``keys // base``, int32 where ``n_prefixes`` allows it."""
+    out = np.empty(len(keys), dtype=np.int32 if n_prefixes < 2**31 else np.int64)
+    # Divided into the narrower type directly: no int64 copy of the order.
+    return np.floor_divide(keys, base, out=out, casting="unsafe")
 
-    The key of the k-gram ending at position ``p + 1`` is
-    ``previous[p] * base + padded[p + 1]``, or -1 where ``too_short[p]`` (no
-    k-gram fits there). Returns the distinct keys (sorted), the sorting
-    permutation, the start of each group in sorted order, and the group of
-    every position (int32 where it fits, to keep large corpora lean; only
-    if ``want_inverse``).
+
+# Positions grouped in one sort. Each order is counted part by part, every
+# part a range of contexts, so that the sort's keys, permutation and buffers
+# exist for one part at a time, not for a whole order of a large corpus.
+_PART = 1 << 20
+
+
+def _context_ranges(context_counts, n_positions, part_size):
+    """Boundaries of context ranges that hold about ``part_size`` positions each.
+
+    ``context_counts[c]`` bounds the number of positions whose context is
+    ``c`` (the raw count of ``c``).
     """
-    key = previous[:-1].astype(np.int64)
-    key *= base
-    key += padded[1:]
-    key[too_short] = -1
-    # A stable sort is the faster one on n-gram keys, which arrive in long
-    # partly ordered runs.
-    perm = np.argsort(key, kind="stable")
-    ordered = key[perm]
-    del key
-    new = np.empty(len(ordered), dtype=bool)
-    new[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    table = ordered[starts]
-    del ordered
-    if not want_inverse:
-        return table, perm, starts, None
-    index_type = np.int32 if len(starts) < 2**31 else np.int64
-    inverse = np.empty(len(perm), dtype=index_type)
-    inverse[perm] = np.cumsum(new, dtype=index_type) - 1
-    return table, perm, starts, inverse
+    n_contexts = len(context_counts)
+    n_parts = -(-n_positions // part_size)
+    if n_parts <= 1:
+        return np.array([0, n_contexts])
+    cumulative = np.cumsum(context_counts, dtype=np.int64)
+    targets = np.arange(1, n_parts) * (cumulative[-1] / n_parts)
+    cuts = np.searchsorted(cumulative, targets, side="right")
+    return np.unique(np.concatenate([[0], cuts, [n_contexts]]))
 
 
-def count_ngrams(ids, offsets, n_classes, order):
+def _count_order(context, ids, previous, base, ranges, next_index, count_type):
+    """Group the k-grams of every position, one range of contexts at a time.
+
+    The k-gram ending at position ``p`` is ``(context[p], ids[p])``, where
+    ``context[p]`` is the index of its first ``k - 1`` words in table
+    ``k - 1`` (-1 where no k-gram ends at ``p``), and ``previous[p]`` that of
+    its last ``k - 1`` words. Returns the sorted distinct keys, their counts
+    and suffixes. If ``next_index`` is given, the index of the k-gram ending
+    at each position (-1 where none) is written into it; it may be
+    ``previous`` itself, which each range reads only at its own positions
+    before writing them.
+    """
+    index_type = context.dtype
+    inside = context >= 0
+    # At most one distinct k-gram per position: room enough, and the pages
+    # never written are never mapped in.
+    n_fit = int(np.count_nonzero(inside))
+    table = np.empty(n_fit, dtype=np.int64)
+    counts = np.empty(n_fit, dtype=count_type)
+    suffix = np.empty(n_fit, dtype=index_type)
+    below = np.empty(len(context), dtype=bool)
+    n_groups = 0
+    for lo, hi in zip(ranges[:-1].tolist(), ranges[1:].tolist()):
+        np.greater_equal(context, lo, out=inside)
+        np.less(context, hi, out=below)
+        inside &= below
+        position = np.flatnonzero(inside)
+        key = context[position].astype(np.int64)
+        key *= base
+        key += ids[position]
+        # A stable sort is the faster one on n-gram keys, which arrive in
+        # long partly ordered runs.
+        perm = np.argsort(key, kind="stable")
+        ordered = key[perm]
+        del key
+        new = np.empty(len(ordered), dtype=bool)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        done = n_groups + len(starts)
+        table[n_groups:done] = ordered[starts]
+        del ordered
+        counts[n_groups:done] = np.diff(starts, append=len(perm))
+        # Every position of a group has the same suffix; read the first's.
+        suffix[n_groups:done] = previous[position[perm[starts]]]
+        del starts
+        if next_index is not None:
+            group = np.cumsum(new, dtype=index_type)
+            group += n_groups - 1
+            next_index[position[perm]] = group
+            del group
+        n_groups = done
+        del position, perm, new
+    del inside, below
+    if next_index is not None:
+        next_index[context < 0] = -1
+    for array in (table, counts, suffix):
+        # Only this function holds them: shrink in place, without a copy.
+        array.resize(n_groups, refcheck=False)
+    return table, counts, suffix
+
+
+def count_ngrams(ids, offsets, n_classes, order, *, part_size=_PART):
     """Count the n-grams of orders 1 to ``order`` of an encoded corpus.
 
     Each sample is read as ``<s> ids... `` (the ids end with ``</s>``); no
-    n-gram reaches back past its sample's ``<s>``.
+    n-gram reaches back past its sample's ``<s>``. The ``<s>`` are implicit:
+    every position of ``ids`` is where one n-gram of each order ends, if it
+    fits after its sample's ``<s>``.
     """
     bos = n_classes
     base = n_classes + 1
-    padded, position = pad_samples(ids, offsets, bos)
-    if base < 2**31:
-        padded = padded.astype(np.int32)
-    n_positions = len(padded)
+    ids = np.asarray(ids)
+    n_positions = len(ids)
+    index_type = np.int32 if max(n_positions, base) < 2**31 else np.int64
+    count_type = np.int32 if n_positions + len(offsets) < 2**31 else np.int64
+    first = np.asarray(offsets[:-1], dtype=np.int64)
+    first = first[first < n_positions]
     keys = [np.arange(base, dtype=np.int64)]
-    count_type = np.int32 if len(padded) < 2**31 else np.int64
-    counts = [np.bincount(padded, minlength=base).astype(count_type)]
+    unigrams = np.bincount(ids, minlength=base).astype(count_type)
+    unigrams[bos] = len(offsets) - 1
+    counts = [unigrams]
     suffix = [None]
     bos_initial = [keys[0] == bos]
-    # Only "at least k - 1 words after <s>" matters; a byte keeps it small.
-    position = np.minimum(position, order).astype(np.uint8)
-    # Index of the (k-1)-gram ending at each position (-1 where none fits).
-    previous = padded
+    # previous[p]: index of the (k-1)-gram ending at position p, -1 where
+    # none fits; for unigrams, the word itself.
+    previous = ids
+    context = np.empty(n_positions if order > 1 else 0, dtype=index_type)
     for k in range(2, order + 1):
-        table, perm, starts, inverse = _ngram_groups(
-            previous, padded, position[1:] < k - 1, base, want_inverse=k < order
+        # The k-gram ending at p extends the (k-1)-gram ending at p - 1; at a
+        # sample's first position, only <s> precedes (a whole context for
+        # bigrams only).
+        context[1:] = previous[:-1]
+        context[first] = bos if k == 2 else -1
+        if k == order:
+            next_index = None
+        elif previous is ids:
+            next_index = np.empty(n_positions, dtype=index_type)
+        else:
+            # The (k-1)-gram indexes are read no more once replaced.
+            next_index = previous
+        ranges = _context_ranges(counts[-1], n_positions, part_size)
+        table, order_counts, order_suffix = _count_order(
+            context, ids, previous, base, ranges, next_index, count_type
         )
-        ends = np.append(starts[1:], len(perm))
-        if len(table) and table[0] == -1:
-            # Drop the group of positions where no k-gram fits.
-            table, starts, ends = table[1:], starts[1:], ends[1:]
-            if inverse is not None:
-                inverse -= 1
-        counts.append((ends - starts).astype(count_type))
-        # Every position of a group has the same suffix; read the first's.
-        suffix.append(previous[perm[starts] + 1])
-        del perm
+        if k == order:
+            del context
+        previous = next_index
         keys.append(table)
-        bos_initial.append(bos_initial[-1][table // base])
-        if k < order:
-            if previous is padded or previous.dtype != inverse.dtype:
-                previous = np.empty(n_positions, dtype=inverse.dtype)
-            # Otherwise the (k-1)-gram indexes are read no more: overwrite them.
-            previous[0] = -1
-            previous[1:] = inverse
-        del inverse
+        counts.append(order_counts)
+        suffix.append(order_suffix)
+        bos_initial.append(bos_initial[-1][_prefix(table, base, len(keys[-2]))])
+        release_free_memory()
     return NGramCounts(n_classes, keys, counts, suffix, bos_initial)
 
 

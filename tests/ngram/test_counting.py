@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from sklm.ngram._counting import continuation_counts, count_ngrams, counts_of_counts, pad_samples
+from sklm.ngram._counting import continuation_counts, count_ngrams, counts_of_counts
 from sklm.ngram._tables import HashIndex
 
 
@@ -27,14 +27,9 @@ def decode(counts, k):
     return [prefixes[c] + (w,) for c, w in zip(counts.context(k), counts.word(k))]
 
 
-def test_pad_samples():
-    padded, position = pad_samples(np.array([5, 1, 1, 6, 7, 1]), np.array([0, 2, 3, 6]), bos=9)
-    assert padded.tolist() == [9, 5, 1, 9, 1, 9, 6, 7, 1]
-    assert position.tolist() == [0, 1, 2, 0, 1, 0, 1, 2, 3]
-
-
+@pytest.mark.parametrize("part_size", [1, 7, 1 << 20])
 @pytest.mark.parametrize("order", [1, 2, 3, 5])
-def test_counts_match_a_dictionary(order):
+def test_counts_match_a_dictionary(order, part_size):
     samples, ids, offsets, n_classes = random_encoded(order)
     bos = n_classes
     expected = [Counter() for _ in range(order + 1)]
@@ -43,7 +38,7 @@ def test_counts_match_a_dictionary(order):
         for end in range(len(seq)):
             for k in range(1, min(order, end + 1) + 1):
                 expected[k][tuple(seq[end - k + 1 : end + 1])] += 1
-    counts = count_ngrams(ids, offsets, n_classes, order)
+    counts = count_ngrams(ids, offsets, n_classes, order, part_size=part_size)
     assert counts.order == order
     for k in range(1, order + 1):
         grams = decode(counts, k)
@@ -56,6 +51,30 @@ def test_counts_match_a_dictionary(order):
             suffixes = decode(counts, k - 1)
             assert [suffixes[s] for s in counts.suffix[k - 1]] == [g[1:] for g in grams]
         assert [g[0] == bos for g in grams] == counts.bos_initial[k - 1].tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_counting_in_parts_equals_one_sort(dtype):
+    # Each order counted in many small ranges of contexts, or in one.
+    samples, ids, offsets, n_classes = random_encoded(11, n_samples=400, n_classes=9)
+    whole = count_ngrams(ids.astype(dtype), offsets, n_classes, 4, part_size=1 << 20)
+    parts = count_ngrams(ids.astype(dtype), offsets, n_classes, 4, part_size=50)
+    for name in ("keys", "counts", "suffix", "bos_initial"):
+        for a, b in zip(getattr(whole, name), getattr(parts, name)):
+            if a is None:
+                assert b is None
+            else:
+                np.testing.assert_array_equal(a, b)
+
+
+def test_counting_reads_empty_samples():
+    # An empty sample is a lone <s>: it counts as a unigram and ends no n-gram.
+    ids = np.array([4, 1, 1, 5, 1], dtype=np.int64)
+    for offsets in ([0, 2, 2, 3, 5, 5], [0, 0, 2, 3, 5]):
+        counts = count_ngrams(ids, np.array(offsets), 6, 3)
+        assert counts.counts[0][6] == len(offsets) - 1
+        assert sorted(decode(counts, 2)) == [(4, 1), (5, 1), (6, 1), (6, 4), (6, 5)]
+        assert sorted(decode(counts, 3)) == [(6, 4, 1), (6, 5, 1)]
 
 
 def test_continuation_counts_follow_kenlm_rules():
