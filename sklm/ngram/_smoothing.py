@@ -20,12 +20,39 @@ import warnings
 import numpy as np
 
 from ._counting import continuation_counts, counts_of_counts
+from ._memory import release_free_memory
 from ._tables import BackoffTables
 
 
-def _sum_by(index, values, size):
-    # float64 even for an empty index (bincount then returns integers)
-    return np.bincount(index, weights=values, minlength=size).astype(np.float64, copy=False)
+# Per-n-gram products are formed a block at a time, so that no temporary the
+# size of a whole order exists next to the tables of a large corpus.
+_BLOCK = 1 << 20
+
+
+def _sum_by(index, values, size, dtype=np.float64):
+    """Sum of ``values`` (ones if None) per entry of the sorted ``index``.
+
+    An integer ``dtype`` holds sums of integer values exactly, at half the
+    size of float64 for int32.
+
+    Summed a block at a time, each block ending where the index changes, so
+    that every sum is made of the same additions in the same order as one
+    ``bincount`` over the whole array, without its intp copy of ``index``
+    and float64 copy of ``values``.
+    """
+    out = np.zeros(size, dtype=dtype)
+    n = len(index)
+    start = 0
+    while start < n:
+        stop = min(start + _BLOCK, n)
+        if stop < n:
+            # Close the block after the last run it reaches into.
+            stop += int(np.searchsorted(index[stop:], index[stop - 1], side="right"))
+        lo, hi = int(index[start]), int(index[stop - 1]) + 1
+        block_values = None if values is None else values[start:stop]
+        out[lo:hi] = np.bincount(index[start:stop] - lo, weights=block_values, minlength=hi - lo)
+        start = stop
+    return out
 
 
 def _divide(num, den):
@@ -33,11 +60,6 @@ def _divide(num, den):
     out = np.zeros(np.broadcast(num, den).shape)
     np.divide(num, den, out=out, where=den != 0)
     return out
-
-
-# Per-n-gram products are formed a block at a time, so that no temporary the
-# size of a whole order exists next to the tables of a large corpus.
-_BLOCK = 1 << 20
 
 
 def _divide_gathered(values, by, index):
@@ -89,6 +111,7 @@ class Smoothing:
         return self.raw(1)[: self.counts.n_classes].astype(np.float64)
 
     def _context_totals(self, k, context, values=None):
+        # ``context`` is sorted: it comes from the sorted keys of order k.
         return _sum_by(context, values, len(self.counts.keys[k - 2]))
 
 
@@ -289,9 +312,13 @@ class KneserNey(Smoothing):
 
     def ngram(self, k, context):
         adjusted = continuation_counts(self.counts, k)
-        total = self._context_totals(k, context, adjusted)
+        # Sums of counts: exact as integers, and smaller than float64.
+        total = _sum_by(context, adjusted, len(self.counts.keys[k - 2]), adjusted.dtype)
         by_count = np.concatenate([[0.0], self.discounts[k - 1]])
-        discount = by_count[np.minimum(adjusted, 3)]
+        discount = np.empty(len(adjusted))
+        for start in range(0, len(adjusted), _BLOCK):
+            block = slice(start, start + _BLOCK)
+            discount[block] = by_count[np.minimum(adjusted[block], 3)]
         gamma = self._context_totals(k, context, discount)
         np.divide(gamma, total, out=gamma, where=total != 0)
         # a - D(a), in the discount's own memory
@@ -363,6 +390,7 @@ def estimate(counts, smoothing):
         del own
         # Large corpora: drop the counts no later order reads.
         counts.release(k)
+        release_free_memory()
     previous = None
     with np.errstate(divide="ignore"):
         log_prob[-1] = np.log(log_prob[-1], out=log_prob[-1])
