@@ -67,12 +67,22 @@ class Vocabulary:
             raise ValueError("a vocabulary must start with '<unk>', '</s>'.")
         self.tokens = tokens
         self.index = {token: i for i, token in enumerate(tokens)}
-        # The map used to read text. A literal '<s>' or '</s>' inside a sample
-        # is read as an unknown word: '<s>' is never a class, and '</s>' may
-        # only close a sample, never sit inside one.
-        self._reader = dict(self.index)
-        self._reader[BOS] = UNK_ID
-        self._reader[EOS] = UNK_ID
+
+    @property
+    def _reader(self):
+        """The map used to read text, built on first use.
+
+        A literal '<s>' or '</s>' inside a sample is read as an unknown word:
+        '<s>' is never a class, and '</s>' may only close a sample, never sit
+        inside one. Not built while a model learns its vocabulary, where a
+        second map of a large vocabulary would only add to the peak memory.
+        """
+        reader = self.__dict__.get("_read_map")
+        if reader is None:
+            reader = self._read_map = dict(self.index)
+            reader[BOS] = UNK_ID
+            reader[EOS] = UNK_ID
+        return reader
 
     @classmethod
     def learn(cls, samples, *, min_count=1, max_vocab=None):
@@ -194,10 +204,17 @@ class Vocabulary:
         return Encoded(tokens, offsets)
 
     def __getstate__(self):
-        # The text encoder is a cache, rebuilt on first use.
+        # The text encoder and the reading map are caches, rebuilt on first use.
         state = dict(self.__dict__)
         state.pop("_text_encoder", None)
+        state.pop("_read_map", None)
         return state
+
+    def __setstate__(self, state):
+        # Pickles of earlier versions hold the reading map as "_reader".
+        state = dict(state)
+        state.pop("_reader", None)
+        self.__dict__.update(state)
 
     def decode(self, ids):
         """Map ids back to tokens."""
