@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
 from ..base import LanguageModel
-from ..preprocessing._vocabulary import Encoded, Vocabulary
+from ..preprocessing._vocabulary import Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import count_ngrams
 from ._smoothing import estimate, make_smoothing
@@ -177,15 +177,18 @@ class NGramLM(LanguageModel):
     # hooks -------------------------------------------------------------------
 
     def _learn_vocabulary(self, X):
+        # The corpus is handed on as its n-gram counts: counted here, its ids
+        # are freed before the estimation, which peaks higher on large data.
         vocabulary, corpus = super()._learn_vocabulary(X)
+        ids, offsets = corpus.ids, corpus.offsets
+        del corpus
         if len(vocabulary) < 2**31:
-            # Counting reads the ids only once; held at half the size, the
-            # corpus weighs less on the peak memory of a large fit.
-            corpus = Encoded(corpus.ids.astype(np.int32), corpus.offsets)
-        return vocabulary, corpus
+            # Held at half the size, the ids weigh less on the peak memory of
+            # the counting.
+            ids = ids.astype(np.int32)
+        return vocabulary, count_ngrams(ids, offsets, len(vocabulary), self.order)
 
-    def _fit_encoded(self, corpus, vocabulary):
-        counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
+    def _fit_encoded(self, counts, vocabulary):
         tables, fitted = estimate(counts, make_smoothing(self))
         return {
             "discounts_": None,
