@@ -128,8 +128,9 @@ class NGramLM(LanguageModel):
 
     Counting, estimation and every query are whole-array numpy operations:
     n-grams are int64 keys ``prefix_index * (V + 1) + word`` built order by
-    order with one sort each, and looked up through an open-addressing hash
-    built on first use.
+    order (each order sorted a range of contexts at a time, so that a large
+    corpus is never sorted whole), and looked up through an open-addressing
+    hash built on first use.
 
     Examples
     --------
