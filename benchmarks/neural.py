@@ -25,7 +25,7 @@ speed
     the median of the paired tokens/s ratios is reported (target >= 1.0),
     with tokens per CPU-second next to it. With ``--plain-tuned-malloc`` the
     plain loop also runs with the C-allocator thresholds that sklm sets for
-    its own training (``sklm/neural/_allocator.py``), which shows how much of
+    its own training (``sklm/_allocator.py``), which shows how much of
     the difference is that setting. Short alternating runs keep the
     ratio meaningful on a machine whose other jobs come and go.
 word
@@ -57,6 +57,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -68,7 +69,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
 
 from sklm.metrics import perplexity  # noqa: E402
-from sklm.neural import GRULM, LSTMLM, RNNLM, _allocator  # noqa: E402
+from sklm import _allocator  # noqa: E402
+from sklm.neural import GRULM, LSTMLM, RNNLM  # noqa: E402
 
 WORD_CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
                    optim="sgd", lr=20.0, clip=0.25)
@@ -126,7 +128,7 @@ def run_sklm(lm, train, test=None):
 
 def plain_env(tuned):
     """The plain loop's environment; ``tuned`` gives its C allocator the
-    thresholds sklm sets for itself (``sklm/neural/_allocator.py``), through
+    thresholds sklm sets for itself (``sklm/_allocator.py``), through
     glibc's environment variables, so the allocator's share of a difference
     shows."""
     env = dict(os.environ)
@@ -243,18 +245,12 @@ def speed_suite(args, results):
                 if pl:
                     row["plain_tokens_per_cpu_s_runs"] = pl_cpu
                     row["plain_tokens_per_s_runs"] = pl
-                    ratios = sorted(a / b for a, b in zip(sk, pl))
-                    row["speed_ratio_runs"] = ratios
-                    mid = len(ratios) // 2
-                    row["speed_ratio"] = ratios[mid] if len(ratios) % 2 else (
-                        ratios[mid - 1] + ratios[mid]) / 2
+                    row["speed_ratio_runs"] = sorted(a / b for a, b in zip(sk, pl))
+                    row["speed_ratio"] = statistics.median(row["speed_ratio_runs"])
                 if pt:
                     row["plain_tuned_tokens_per_s_runs"] = pt
-                    ratios = sorted(a / b for a, b in zip(sk, pt))
-                    row["speed_ratio_tuned_runs"] = ratios
-                    mid = len(ratios) // 2
-                    row["speed_ratio_tuned"] = ratios[mid] if len(ratios) % 2 else (
-                        ratios[mid - 1] + ratios[mid]) / 2
+                    row["speed_ratio_tuned_runs"] = sorted(a / b for a, b in zip(sk, pt))
+                    row["speed_ratio_tuned"] = statistics.median(row["speed_ratio_tuned_runs"])
                 report(row)
                 results.append(row)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._memory import release_free_memory
+from .._allocator import release_free_memory
 
 
 @dataclass

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from ._counting import continuation_counts, counts_of_counts
-from ._memory import release_free_memory
+from .._allocator import release_free_memory
 from ._tables import BackoffTables
 
 
