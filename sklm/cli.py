@@ -50,6 +50,13 @@ DEMO_NEURAL_PARAMS = dict(
 DEMO_NEURAL_QUICK = dict(embedding_dim=16, hidden_size=32, max_epochs=2)
 # `sklm fit --model NAME`: the estimator class each name fits.
 MODELS = {"ngram": "NGramLM", "rnn": "RNNLM", "lstm": "LSTMLM", "gru": "GRULM"}
+
+
+def _estimator_class(name):
+    # sklm imports torch only when a neural class is asked for.
+    import sklm
+
+    return getattr(sklm, name)
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _ARPA_SUFFIXES = (".arpa", ".arpa.gz")
 _NPZ_SUFFIXES = (".npz",)
@@ -236,21 +243,11 @@ def _model_params(args):
     return MODELS[args.model], params
 
 
-def _estimator(name, params):
-    if name == "NGramLM":
-        from .ngram import NGramLM
-
-        return NGramLM(**params)
-    from . import neural
-
-    return getattr(neural, name)(**params)
-
-
 def _run_fit(args, out):
     name, params = _model_params(args)
     out_format = _check_format(name, args.output)  # fail before the work, not after it
     samples = _read_lines(args.train)
-    model = _estimator(name, params)
+    model = _estimator_class(name)(**params)
     start = time.perf_counter()
     model.fit(samples)
     elapsed = time.perf_counter() - start
@@ -459,7 +456,6 @@ def _demo_perplexity(ctx):
 def _demo_neural(ctx):
     if not ctx.args.neural:
         return
-    from . import neural
     from .metrics import perplexity
 
     params = dict(DEMO_NEURAL_PARAMS)
@@ -487,7 +483,7 @@ def _demo_neural(ctx):
     ctx.print("  Progress on stderr (verbose=1): one line per epoch.")
     total = time.perf_counter()
     for name in DEMO_NEURAL:
-        model = getattr(neural, name)(**params)
+        model = _estimator_class(name)(**params)
         ctx.print(f"  {name}: training ...")
         start = time.perf_counter()
         model.fit(ctx.train)
