@@ -343,11 +343,6 @@ def make_smoothing(model):
     return StupidBackoff(model.backoff)
 
 
-def _log(p):
-    with np.errstate(divide="ignore"):
-        return np.log(p)
-
-
 def estimate(counts, smoothing):
     """Build the backoff tables of ``smoothing`` on ``counts`` (consumed).
 
