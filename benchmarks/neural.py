@@ -6,7 +6,7 @@ Usage::
         [--suite speed word adaptive char] [--protocols P1 P2]
         [--cells lstm gru rnn_tanh rnn_relu] [--epochs 1] [--repeats 1] [--threads 2]
         [--speed-seconds 30] [--softmax full adaptive] [--plain-tuned-malloc]
-        [--budget 600] [--json results.json]
+        [--budget 600] [--concurrent] [--constant-lr] [--json results.json]
 
 ``PATH/TO/CORPORA`` holds the public corpora of ``benchmarks/_corpora.py``.
 ``--plain`` is a plain PyTorch recurrent LM script with a ``--per-line`` mode
@@ -137,14 +137,32 @@ def plain_env(tuned):
     return env
 
 
+class PlainRun:
+    """The plain loop as a child process: started now, its result read by ``result()``.
+
+    Only one child runs at a time, so the children's CPU time counted by the
+    kernel between start and end is this child's.
+    """
+
+    def __init__(self, script, args, tuned=False):
+        cmd = [sys.executable, str(script), *map(str, args)]
+        self._cpu0 = cpu_seconds(resource.RUSAGE_CHILDREN)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                                      env=plain_env(tuned))
+
+    def result(self):
+        out, _ = self._proc.communicate()
+        if self._proc.returncode:
+            raise subprocess.CalledProcessError(self._proc.returncode, self._proc.args)
+        result = json.loads(out.strip().splitlines()[-1])
+        # Whole-process CPU time (start-up, reading and evaluation included).
+        result["process_cpu_seconds"] = round(
+            cpu_seconds(resource.RUSAGE_CHILDREN) - self._cpu0, 2)
+        return result
+
+
 def run_plain(script, args, tuned=False):
-    cmd = [sys.executable, str(script), *map(str, args)]
-    c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=plain_env(tuned))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    # Whole-process CPU time (start-up, reading and evaluation included).
-    result["process_cpu_seconds"] = round(cpu_seconds(resource.RUSAGE_CHILDREN) - c0, 2)
-    return result
+    return PlainRun(script, args, tuned).result()
 
 
 def plain_args(cfg, cell, seed, threads):
@@ -163,15 +181,39 @@ def word_suite(args, results):
             plain_cmd = ["--per-line", "--train", files[0], "--valid", files[1],
                          "--epochs", args.epochs,
                          *plain_args(WORD_CONFIG, cell, args.seed, args.threads)]
+            schedule = {}
+            if args.constant_lr:
+                plain_cmd += ["--anneal", 1]
+                schedule["lr_schedule"] = None
+            row["constant_lr"] = args.constant_lr
             sk_runs, plain_runs = [], []
+            if args.concurrent:
+                row["concurrent"] = True
+                for r in range(args.repeats):
+                    child = None
+                    if args.plain:
+                        extra = ["--no-eval"] if r else []
+                        child = PlainRun(args.plain, plain_cmd + extra)
+                    lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=args.epochs,
+                                    **schedule)
+                    try:
+                        sk_runs.append(run_sklm(lm, train, None if sk_runs else test))
+                    except ValueError as exc:  # divergence: record it, go on
+                        row["sklm_error"] = str(exc)
+                        print(f"{protocol} {cell}: sklm {exc}", flush=True)
+                    if child is not None:
+                        plain_runs.append(child.result())
+                    if "sklm_error" in row:
+                        break
             # Alternate the order (AB, BA, ...) so that a load change on a
             # shared machine does not favour one side; only the first run of
             # each side is evaluated (the same seed gives the same model).
-            for r in range(args.repeats):
+            for r in range(0 if args.concurrent else args.repeats):
                 sides = ["sklm", "plain"] if r % 2 == 0 else ["plain", "sklm"]
                 for side in sides:
                     if side == "sklm":
-                        lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=args.epochs)
+                        lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=args.epochs,
+                                        **schedule)
                         try:
                             sk_runs.append(run_sklm(lm, train, None if sk_runs else test))
                         except ValueError as exc:  # divergence: record it, go on
@@ -182,6 +224,9 @@ def word_suite(args, results):
                         extra = ["--no-eval"] if plain_runs else []
                         plain_runs.append(run_plain(args.plain, plain_cmd + extra))
             if not sk_runs:
+                if plain_runs:
+                    row["plain"] = plain_runs[0]
+                    print(f"{protocol} {cell}: plain ppl {plain_runs[0]['valid_ppl']}", flush=True)
                 results.append(row)
                 continue
             row["sklm"] = sk_runs[0]
@@ -284,13 +329,19 @@ def char_suite(args, results):
     train, test = char_lines(train_text), char_lines(test_text)
     for cell in args.cells:
         row = {"suite": "char", "protocol": "C3", "cell": cell, "budget_s": args.budget}
+        child = None
+        if args.plain:
+            plain_cmd = [
+                "--char", "--train", Path(args.data) / "tinyshakespeare.txt", "--valid-frac", 0.1,
+                "--epochs", 10_000, "--max-seconds", args.budget,
+                *plain_args(CHAR_CONFIG, cell, args.seed, args.threads)]
+            if args.concurrent:
+                row["concurrent"] = True
+                child = PlainRun(args.plain, plain_cmd)
         lm = sklm_model(cell, CHAR_CONFIG, args.seed, max_epochs=10_000, max_time=args.budget)
         row["sklm"] = run_sklm(lm, train, test)
         if args.plain:
-            plain = run_plain(args.plain, [
-                "--char", "--train", Path(args.data) / "tinyshakespeare.txt", "--valid-frac", 0.1,
-                "--epochs", 10_000, "--max-seconds", args.budget,
-                *plain_args(CHAR_CONFIG, cell, args.seed, args.threads)])
+            plain = child.result() if child is not None else run_plain(args.plain, plain_cmd)
             plain.pop("curve", None)
             row["plain"] = plain
         report(row)
@@ -357,6 +408,13 @@ def main():
     p.add_argument("--plain-tuned-malloc", action="store_true",
                    help="speed suite: also time the plain loop with the allocator "
                         "thresholds sklm sets for itself (glibc environment variables)")
+    p.add_argument("--concurrent", action="store_true",
+                   help="word and char suites: run the plain loop at the same time as "
+                        "sklm instead of after it (use with --threads 1 on a 2-core "
+                        "machine: one core each)")
+    p.add_argument("--constant-lr", action="store_true",
+                   help="word suite: no learning-rate schedule on either side (sklm "
+                        "lr_schedule=None, the plain loop --anneal 1)")
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
