@@ -111,7 +111,10 @@ class LanguageModel(BaseEstimator):
 
     def _encode(self, X, *, eos):
         check_is_fitted(self)
-        samples, texts = check_texts_or_corpus(X)
+        return self._encode_checked(*check_texts_or_corpus(X), eos=eos)
+
+    def _encode_checked(self, samples, texts, *, eos):
+        """Encode what :func:`check_texts_or_corpus` returned."""
         if texts:
             return self._vocabulary.encode_texts(samples, eos=eos)
         return self._vocabulary.encode(samples, eos=eos)

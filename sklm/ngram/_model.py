@@ -7,8 +7,10 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
+from .._parallel import map_threads, resolve_threads, split
+from .._validation import check_texts_or_corpus
 from ..base import LanguageModel
-from ..preprocessing._vocabulary import Vocabulary
+from ..preprocessing._vocabulary import Encoded, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import count_ngrams
 from ._smoothing import estimate, make_smoothing
@@ -94,6 +96,13 @@ class NGramLM(LanguageModel):
     max_vocab : int, default=None
         Keep at most this many words (besides ``<unk>`` and ``</s>``), the
         most frequent first.
+    n_threads : int, default=None
+        Threads that ``score`` and ``score_samples`` use on a large input
+        (200,000 characters or tokens per thread at least), each scoring a
+        contiguous part of it; the results do not depend on it. ``None``:
+        the CPU cores this process may use, capped by ``OMP_NUM_THREADS``
+        where it is set (as joblib sets it in the workers of a parallel
+        grid search). ``1`` scores in the calling thread only.
 
     Attributes
     ----------
@@ -154,6 +163,7 @@ class NGramLM(LanguageModel):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "discount": [Interval(Real, 0, 1, closed="both"), None],
         "backoff": [Interval(Real, 0, 1, closed="right")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -166,6 +176,7 @@ class NGramLM(LanguageModel):
         backoff=0.4,
         min_count=1,
         max_vocab=None,
+        n_threads=None,
     ):
         self.order = order
         self.smoothing = smoothing
@@ -174,6 +185,7 @@ class NGramLM(LanguageModel):
         self.backoff = backoff
         self.min_count = min_count
         self.max_vocab = max_vocab
+        self.n_threads = n_threads
 
     # hooks -------------------------------------------------------------------
 
@@ -201,6 +213,30 @@ class NGramLM(LanguageModel):
 
     def _log_prob_tokens(self, corpus):
         return self.tables_.score_corpus(corpus.ids, corpus.offsets)
+
+    def _score_tokens(self, X):
+        # A large input is cut into contiguous parts scored by threads (numpy
+        # releases the GIL); every position is scored as in one piece.
+        check_is_fitted(self)
+        samples, texts = check_texts_or_corpus(X)
+        sizes = map(len, samples)
+        parts = split(samples, np.fromiter(sizes, np.int64, len(samples)),
+                      resolve_threads(self.n_threads))
+
+        def score_part(part):
+            corpus = self._encode_checked(part, texts, eos=True)
+            return self._log_prob_tokens(corpus), corpus
+
+        if len(parts) > 1:
+            # The lazily built lookup structures, built once before sharing.
+            if texts:
+                self._vocabulary.text_encoder()
+            self.tables_.build_indexes()
+        scored = map_threads(score_part, parts)
+        if len(scored) == 1:
+            return scored[0]
+        return (np.concatenate([log_probs for log_probs, _ in scored]),
+                Encoded.concatenate([corpus for _, corpus in scored]))
 
     def _distribution(self, tail):
         log_proba = self.tables_.next_log_proba(tail)

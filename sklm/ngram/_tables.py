@@ -87,6 +87,13 @@ class BackoffTables:
             index = self._hashes[k] = HashIndex(self.keys[k - 1])
         return index.lookup(keys)
 
+    def build_indexes(self):
+        """Build every order's hash index now (before threads share the tables)."""
+        for k in range(2, self.order + 1):
+            if k not in self._hashes:
+                self._hashes[k] = HashIndex(self.keys[k - 1])
+            self._backoff_lookup(k)
+
     @property
     def order(self):
         return len(self.log_prob)

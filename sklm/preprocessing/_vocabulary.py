@@ -39,6 +39,17 @@ class Encoded:
     def sample(self, i):
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
+    @classmethod
+    def concatenate(cls, parts):
+        """One corpus holding the samples of ``parts`` in order."""
+        ids = np.concatenate([part.ids for part in parts])
+        starts = np.cumsum([0] + [len(part.ids) for part in parts[:-1]])
+        offsets = np.concatenate(
+            [parts[0].offsets[:1]]
+            + [part.offsets[1:] + start for part, start in zip(parts, starts)]
+        )
+        return cls(ids, offsets)
+
     def sample_index(self):
         """The sample number of every position of ``ids``."""
         return np.repeat(np.arange(self.n_samples), self.lengths)
@@ -177,6 +188,13 @@ class Vocabulary:
         np.cumsum(lengths, out=offsets[1:])
         return Encoded(tokens, offsets)
 
+    def text_encoder(self):
+        """The :class:`TextEncoder` of this vocabulary, built on first use."""
+        encoder = self.__dict__.get("_text_encoder")
+        if encoder is None:
+            encoder = self._text_encoder = TextEncoder(self._reader, UNK_ID)
+        return encoder
+
     def encode_texts(self, texts, *, eos=True):
         """Encode texts, each split on whitespace, as an :class:`Encoded` corpus.
 
@@ -190,10 +208,7 @@ class Vocabulary:
         eos : bool, default=True
             Whether every sample ends with ``</s>``.
         """
-        encoder = self.__dict__.get("_text_encoder")
-        if encoder is None:
-            encoder = self._text_encoder = TextEncoder(self._reader, UNK_ID)
-        encoded = encoder.encode(texts)
+        encoded = self.text_encoder().encode(texts)
         if encoded is None:
             return self.encode(list(map(str.split, texts)), eos=eos)
         tokens, lengths = encoded

@@ -124,12 +124,38 @@ def test_fitted_attributes():
         ({"discount": 1.5}, "discount"),
         ({"backoff": 0.0}, "backoff"),
         ({"max_vocab": 0}, "max_vocab"),
+        ({"n_threads": 0}, "n_threads"),
+        ({"n_threads": 1.5}, "n_threads"),
     ],
 )
 def test_bad_parameters_raise_at_fit(params, match):
     lm = NGramLM(**params)  # __init__ only stores
     with pytest.raises(ValueError, match=match):
         lm.fit(TRAIN)
+
+
+@pytest.mark.parametrize("as_tokens", [False, True])
+def test_threaded_scoring_equals_scoring_in_one_piece(monkeypatch, as_tokens):
+    from sklm import _parallel
+
+    rng = np.random.default_rng(0)
+    words = np.array("the cat dog sat on a mat log ran bird sang saw".split())
+    test = [" ".join(rng.choice(words, rng.integers(0, 12))) for _ in range(3000)]
+    test += ["zebra unicorn", ""] * 50  # unknown words, empty samples
+    if as_tokens:
+        test = [t.split() for t in test]
+    lm = fit("kneser_ney", 3, n_threads=1)
+    one_piece = lm.score_samples(test)
+    # Parts of a few thousand characters: the corpus is cut into three.
+    monkeypatch.setattr(_parallel, "MIN_PART", 2_000)
+    sizes = [len(t) for t in test]
+    assert len(_parallel.split(test, sizes, 3)) == 3
+    threaded = lm.set_params(n_threads=3)
+    np.testing.assert_array_equal(threaded.score_samples(test), one_piece)
+    n_tokens = sum(len(t) if as_tokens else len(t.split()) for t in test)
+    threaded_score = threaded.score(test)
+    assert threaded_score == pytest.approx(one_piece.sum() / (n_tokens + len(test)), rel=1e-12)
+    assert threaded_score == lm.set_params(n_threads=1).score(test)
 
 
 def test_failed_fit_leaves_the_model_unchanged():

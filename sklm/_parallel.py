@@ -1,0 +1,64 @@
+"""Threads for the numpy-bound work of scoring.
+
+NumPy releases the GIL inside its array operations, so a large corpus cut
+into a few contiguous parts is scored by that many threads at once.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+# Below this many characters (or tokens) a part costs more to hand to a
+# thread than it gains.
+MIN_PART = 200_000
+
+
+def available_threads():
+    """The CPU cores this process may use, capped by ``OMP_NUM_THREADS``.
+
+    joblib's worker processes (``n_jobs`` of a grid search) set
+    ``OMP_NUM_THREADS`` to their share of the cores, as torch reads it too,
+    so models scored inside a parallel search do not oversubscribe the CPU.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
+    return max(cores, 1)
+
+
+def resolve_threads(n_threads):
+    """``n_threads`` as a count: ``None`` means :func:`available_threads`."""
+    return available_threads() if n_threads is None else int(n_threads)
+
+
+def split(samples, sizes, n_parts, min_part=None):
+    """Cut ``samples`` into at most ``n_parts`` contiguous runs of similar ``sizes`` total.
+
+    Returns a list of slices of ``samples``, each of total size
+    ``min_part`` (default :data:`MIN_PART`) at least; one slice (the whole
+    list) when the total is below ``2 * min_part`` or ``n_parts`` is 1.
+    """
+    if min_part is None:
+        min_part = MIN_PART
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = int(sizes.sum())
+    n_parts = min(n_parts, total // min_part, len(samples))
+    if n_parts <= 1:
+        return [samples]
+    ends = np.cumsum(sizes)
+    cuts = np.searchsorted(ends, total * np.arange(1, n_parts) / n_parts, side="right")
+    bounds = np.unique(np.concatenate([[0], cuts, [len(samples)]]))
+    return [samples[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
+def map_threads(func, parts):
+    """``[func(part) for part in parts]``, one thread per part when there are several."""
+    if len(parts) == 1:
+        return [func(parts[0])]
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        return list(pool.map(func, parts))
