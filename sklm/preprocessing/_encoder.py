@@ -15,6 +15,7 @@ whose hash meets another token's is looked up in the dict instead.
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .._hashing import HashIndex
 
@@ -59,18 +60,12 @@ class _Tokens:
 
     def _word_at(self, offset):
         """The 8 bytes from each byte offset, as little-endian uint64."""
-        q = offset >> 3
-        r = (offset & 7).astype(np.uint64)
-        r <<= np.uint64(3)
-        low = self.buffer[q]
-        low >>= r
-        q += 1
-        high = self.buffer[q]
-        # Two shifts, so that r = 0 shifts the high word out entirely.
-        high <<= np.uint64(1)
-        high <<= np.uint64(63) - r
-        low |= high
-        return low
+        # Every byte offset seen as the start of an 8-byte row: one gather of
+        # rows reads them all.
+        data = self.buffer.view(np.uint8)
+        rows = as_strided(data, shape=(len(data) - _WORD + 1, _WORD), strides=(1, 1),
+                          writeable=False)
+        return rows[offset].view("<u8").ravel()
 
     def _hash_long(self):
         start = self.starts[self.long]
