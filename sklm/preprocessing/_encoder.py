@@ -15,7 +15,6 @@ whose hash meets another token's is looked up in the dict instead.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .._hashing import HashIndex
 
@@ -50,8 +49,8 @@ class _Tokens:
         self.lengths = bounds[:, 1] - self.starts
         word = self._word_at(self.starts)
         short = np.minimum(self.lengths, _WORD)
-        word &= _MASK[short]
-        word |= _END[short]
+        word &= np.take(_MASK, short)
+        word |= np.take(_END, short)
         self.keys = word
         self.long = np.flatnonzero(self.lengths > _WORD)
         self.long_words = []
@@ -60,12 +59,11 @@ class _Tokens:
 
     def _word_at(self, offset):
         """The 8 bytes from each byte offset, as little-endian uint64."""
-        # Every byte offset seen as the start of an 8-byte row: one gather of
-        # rows reads them all.
+        # The buffer read as one (unaligned) uint64 at every byte offset: one
+        # gather reads them all.
         data = self.buffer.view(np.uint8)
-        rows = as_strided(data, shape=(len(data) - _WORD + 1, _WORD), strides=(1, 1),
-                          writeable=False)
-        return rows[offset].view("<u8").ravel()
+        words = np.ndarray((len(data) - _WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
+        return words[offset]
 
     def _hash_long(self):
         start = self.starts[self.long]
@@ -163,7 +161,7 @@ class TextEncoder:
         found = self.index.lookup(tokens.keys.view(np.int64))
         if len(tokens.long):
             self._confirm(tokens, found, data)
-        ids = np.take(self.ids, found)
+        ids = self.ids[found]  # found is -1 for unknown tokens: see HashIndex._probe
         # Texts are joined by one newline: text i spans [char_start, +len).
         text_lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
         edges = np.empty(len(texts) + 1, dtype=np.intp)
