@@ -1,6 +1,7 @@
 """The two ways sklm talks to the C allocator (glibc only; nothing elsewhere).
 
-:func:`keep_large_buffers` (recurrent training on the CPU). Every step of a
+:func:`keep_large_buffers` (recurrent training on the CPU, and n-gram
+scoring of large inputs). Every step of a
 word-level model allocates, uses and frees the same few large tensors (the
 logits and their gradient: steps x batch x vocabulary floats, tens of
 megabytes for a WikiText-sized vocabulary). glibc serves allocations above its
@@ -8,11 +9,14 @@ mmap threshold (at most 32 MiB by default) with fresh ``mmap`` calls and
 returns them to the system when they are freed, so the next step pays for the
 kernel to map and zero the same memory again: about 14 ms per 38 MB buffer, a
 third of the step time of an LSTM 2x200 on WikiText-2 on a 2-core CPU
-(measured in ``docs/benchmarks/neural.md``). Raising glibc's mmap and trim
+(measured in ``docs/benchmarks/neural.md``). Scoring a large corpus with an
+n-gram model makes a few dozen temporary arrays of its length: about 5,500
+page faults, a quarter of the CPU time of scoring 824k tokens, when each call
+maps them afresh (``docs/benchmarks/ngram.md``). Raising glibc's mmap and trim
 thresholds, once per process, lets these buffers come from the heap and be
 reused; up to :data:`THRESHOLD` bytes of freed memory may then stay with the
 process. It is a process-wide setting of the C library: set the environment
-variable ``SKLM_MALLOC_TUNING=0`` before training to leave it alone.
+variable ``SKLM_MALLOC_TUNING=0`` before training or scoring to leave it alone.
 
 :func:`release_free_memory` (n-gram fits). Counting and estimation free arrays
 of tens of megabytes at every order; memory freed inside glibc's heap stays

@@ -7,7 +7,8 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
-from .._parallel import map_threads, resolve_threads, split
+from .._allocator import keep_large_buffers
+from .._parallel import MIN_PART, map_threads, resolve_threads, split
 from .._validation import check_texts_or_corpus
 from ..base import LanguageModel
 from ..preprocessing._vocabulary import Encoded, Vocabulary
@@ -102,7 +103,10 @@ class NGramLM(LanguageModel):
         contiguous part of it; the results do not depend on it. ``None``:
         the CPU cores this process may use, capped by ``OMP_NUM_THREADS``
         where it is set (as joblib sets it in the workers of a parallel
-        grid search). ``1`` scores in the calling thread only.
+        grid search). ``1`` scores in the calling thread only. A large
+        input also makes the call raise glibc's allocator thresholds for the
+        process, so that its temporary arrays are reused (see the user
+        guide; ``SKLM_MALLOC_TUNING=0`` opts out).
 
     Attributes
     ----------
@@ -219,14 +223,17 @@ class NGramLM(LanguageModel):
         # releases the GIL); every position is scored as in one piece.
         check_is_fitted(self)
         samples, texts = check_texts_or_corpus(X)
-        sizes = map(len, samples)
-        parts = split(samples, np.fromiter(sizes, np.int64, len(samples)),
-                      resolve_threads(self.n_threads))
+        sizes = np.fromiter(map(len, samples), np.int64, len(samples))
+        parts = split(samples, sizes, resolve_threads(self.n_threads))
 
         def score_part(part):
             corpus = self._encode_checked(part, texts, eos=True)
             return self._log_prob_tokens(corpus), corpus
 
+        if sizes.sum() >= MIN_PART:
+            # Tens of megabytes of temporary arrays per call: reused from the
+            # heap instead of being mapped and zeroed again by the kernel.
+            keep_large_buffers()
         if len(parts) > 1:
             # The lazily built lookup structures, built once before sharing.
             if texts:
