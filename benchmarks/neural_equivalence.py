@@ -25,6 +25,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
+import _plain  # noqa: E402
 
 from sklm import LSTMLM  # noqa: E402
 from sklm.neural import _training  # noqa: E402
@@ -42,14 +43,8 @@ class InOrder:
 
 def plain_epoch(module, corpus):
     opt = torch.optim.SGD(module.parameters(), lr=LR)
-    for rows in _training.length_batches(corpus.lengths, BATCH):
-        samples = [corpus.ids[corpus.offsets[r] : corpus.offsets[r + 1]] for r in rows]
-        steps = max(len(s) for s in samples)
-        x = torch.full((steps, len(rows)), module.bos_id, dtype=torch.long)
-        y = torch.full((steps, len(rows)), -100, dtype=torch.long)
-        for j, ids in enumerate(samples):
-            x[1 : len(ids), j] = torch.as_tensor(ids[:-1])
-            y[: len(ids), j] = torch.as_tensor(ids)
+    for x, y in _plain.padded_batches(module, corpus, BATCH, _training.length_batches):
+        steps = x.shape[0]
         state = None
         for start in range(0, steps, BPTT):
             if state is not None:

@@ -44,6 +44,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
+import _plain  # noqa: E402
 
 from sklm import LSTMLM  # noqa: E402
 from sklm.metrics import perplexity  # noqa: E402
@@ -64,16 +65,12 @@ def plain_loop(module, corpus, device, seconds, seed, bf16=False):
     module.to(device).train()
     opt = torch.optim.SGD(module.parameters(), lr=CONFIG["learning_rate"])
     bptt = CONFIG["bptt"]
-    batches = []
-    for rows in _training.length_batches(corpus.lengths, CONFIG["batch_size"]):
-        samples = [corpus.ids[corpus.offsets[r] : corpus.offsets[r + 1]] for r in rows]
-        steps = max(len(s) for s in samples)
-        x = torch.full((steps, len(rows)), module.bos_id, dtype=torch.long)
-        y = torch.full((steps, len(rows)), -100, dtype=torch.long)
-        for j, ids in enumerate(samples):
-            x[1 : len(ids), j] = torch.as_tensor(ids[:-1])
-            y[: len(ids), j] = torch.as_tensor(ids)
-        batches.append((x.to(device), y.to(device), int((y != -100).sum())))
+    batches = [
+        (x.to(device), y.to(device), int((y != -100).sum()))
+        for x, y in _plain.padded_batches(
+            module, corpus, CONFIG["batch_size"], _training.length_batches
+        )
+    ]
     order = np.random.default_rng(seed).permutation(len(batches))
     tokens, elapsed = 0, 0.0
     synchronize(device)
