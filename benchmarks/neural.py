@@ -172,6 +172,17 @@ def plain_args(cfg, cell, seed, threads):
             "--clip", cfg["clip"], "--seed", seed, "--threads", threads]
 
 
+def word_run(row, args, schedule, train, test):
+    """One sklm fit of the word suite; None (the error kept in ``row``) if it diverged."""
+    lm = sklm_model(row["cell"], WORD_CONFIG, args.seed, max_epochs=args.epochs, **schedule)
+    try:
+        return run_sklm(lm, train, test)
+    except ValueError as exc:  # divergence: record it, go on
+        row["sklm_error"] = str(exc)
+        print(f"{row['protocol']} {row['cell']}: sklm {exc}", flush=True)
+        return None
+
+
 def word_suite(args, results):
     for protocol in args.protocols:
         train, test = LOADERS[protocol](args.data)
@@ -194,13 +205,9 @@ def word_suite(args, results):
                     if args.plain:
                         extra = ["--no-eval"] if r else []
                         child = PlainRun(args.plain, plain_cmd + extra)
-                    lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=args.epochs,
-                                    **schedule)
-                    try:
-                        sk_runs.append(run_sklm(lm, train, None if sk_runs else test))
-                    except ValueError as exc:  # divergence: record it, go on
-                        row["sklm_error"] = str(exc)
-                        print(f"{protocol} {cell}: sklm {exc}", flush=True)
+                    run = word_run(row, args, schedule, train, None if sk_runs else test)
+                    if run is not None:
+                        sk_runs.append(run)
                     if child is not None:
                         plain_runs.append(child.result())
                     if "sklm_error" in row:
@@ -212,14 +219,10 @@ def word_suite(args, results):
                 sides = ["sklm", "plain"] if r % 2 == 0 else ["plain", "sklm"]
                 for side in sides:
                     if side == "sklm":
-                        lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=args.epochs,
-                                        **schedule)
-                        try:
-                            sk_runs.append(run_sklm(lm, train, None if sk_runs else test))
-                        except ValueError as exc:  # divergence: record it, go on
-                            row["sklm_error"] = str(exc)
-                            print(f"{protocol} {cell}: sklm {exc}", flush=True)
+                        run = word_run(row, args, schedule, train, None if sk_runs else test)
+                        if run is None:
                             break
+                        sk_runs.append(run)
                     elif args.plain:
                         extra = ["--no-eval"] if plain_runs else []
                         plain_runs.append(run_plain(args.plain, plain_cmd + extra))
