@@ -3,20 +3,26 @@
 Usage::
 
     python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--lines 600]
+        [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
 
-Takes the first ``--lines`` lines of protocol P2's training part, builds one
-LSTM 2x200 network (no dropout) and trains two copies of it for one epoch with
-SGD at learning rate 20 and gradient norm clipped at 0.25, in length-sorted
-batches of 20 lines kept in order: one with sklm's training loop, one with a
-plain truncated-BPTT loop written here. Prints the largest weight difference
-(0.0 when both compute the same thing) and the perplexity of the sklm-trained
-network on the first 400 test lines, once by sklm's scoring and once by a
+Takes the first ``--lines`` lines of protocol P2's training part (0: all of
+them), builds one LSTM 2x200 network (dropout ``--dropout``) and trains two
+copies of it for one epoch with SGD at learning rate 20 and gradient norm
+clipped at 0.25, in length-sorted batches of 20 lines: one with sklm's
+training loop, one with a plain truncated-BPTT loop written here. The
+batches are taken in length order, or in one random order drawn from
+``--shuffle-seed`` and given to both loops; torch is seeded alike before
+each loop, so the two draw the same dropout masks. Prints the largest weight
+difference (0.0 when both compute the same thing), each loop's tokens/s, the
+test perplexity of both trained networks on the first ``--test-lines`` test
+lines (0: all) by sklm's scoring, and that of the sklm-trained network by a
 per-line evaluation written here.
 """
 
 import argparse
 import copy
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,23 +40,36 @@ from sklm.neural._modules import build_module  # noqa: E402
 BATCH, BPTT, LR, CLIP = 20, 35, 20.0, 0.25
 
 
-class InOrder:
-    """Keeps the batches in length order (no shuffling), for both loops."""
+class FixedOrder:
+    """Gives sklm's loop the batch order that the plain loop uses."""
+
+    def __init__(self, seed):
+        self.seed = seed
 
     def permutation(self, n):
-        return np.arange(n)
+        if self.seed is None:
+            return np.arange(n)
+        return np.random.default_rng(self.seed).permutation(n)
 
 
-def plain_epoch(module, corpus):
+def plain_epoch(module, corpus, order):
+    """One epoch of hand-written truncated BPTT; returns the tokens trained on."""
+    module.train()
     opt = torch.optim.SGD(module.parameters(), lr=LR)
-    for x, y in _plain.padded_batches(module, corpus, BATCH, _training.length_batches):
+    batches = list(_plain.padded_batches(module, corpus, BATCH, _training.length_batches))
+    tokens = 0
+    for b in order.permutation(len(batches)):
+        x, y = batches[b]
         steps = x.shape[0]
         state = None
+        tokens += int((y != -100).sum())
         for start in range(0, steps, BPTT):
             if state is not None:
                 state = tuple(s.detach() for s in state)
-            hidden, state = module.rnn(module.embedding(x[start : start + BPTT]), state)
-            logits = module.decoder(hidden).reshape(-1, module.n_classes)
+            hidden, state = module.rnn(
+                module.drop(module.embedding(x[start : start + BPTT])), state
+            )
+            logits = module.decoder(module.drop(hidden)).reshape(-1, module.n_classes)
             loss = nn.functional.cross_entropy(
                 logits, y[start : start + BPTT].reshape(-1), ignore_index=-100
             )
@@ -58,6 +77,7 @@ def plain_epoch(module, corpus):
             loss.backward()
             nn.utils.clip_grad_norm_(module.parameters(), CLIP)
             opt.step()
+    return tokens
 
 
 @torch.no_grad()
@@ -78,33 +98,52 @@ def plain_perplexity(module, vocabulary, lines):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="folder of the public corpora")
-    p.add_argument("--lines", type=int, default=600)
+    p.add_argument("--lines", type=int, default=600, help="training lines (0: all)")
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--shuffle-seed", type=int, help="one random batch order for both loops")
+    p.add_argument("--test-lines", type=int, default=400, help="test lines (0: all)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="torch seed (weights, dropout)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     train, test = _corpora.load_p2(args.data)
-    lm = LSTMLM(embedding_dim=200, hidden_size=200, num_layers=2, dropout=0.0)
-    vocabulary, corpus = lm._learn_vocabulary(train[: args.lines])
+    if args.lines:
+        train = train[: args.lines]
+    if args.test_lines:
+        test = test[: args.test_lines]
+    lm = LSTMLM(embedding_dim=200, hidden_size=200, num_layers=2, dropout=args.dropout)
+    vocabulary, corpus = lm._learn_vocabulary(train)
     ours = build_module(lm._module_config(len(vocabulary)))
     plain = copy.deepcopy(ours)
-    _training.train(
+    device = torch.device("cpu")
+    torch.manual_seed(args.seed + 1)
+    history = _training.train(
         ours, corpus, None, optimizer="sgd", learning_rate=LR, lr_schedule=None,
         batch_size=BATCH, bptt=BPTT, max_epochs=1, clip_grad_norm=CLIP,
-        early_stopping=False, n_iter_no_change=2, max_time=None, rng=InOrder(),
-        device=torch.device("cpu"), verbose=0,
+        early_stopping=False, n_iter_no_change=2, max_time=None,
+        rng=FixedOrder(args.shuffle_seed), device=device, verbose=0,
     )
-    plain_epoch(plain, corpus)
+    torch.manual_seed(args.seed + 1)
+    start = time.perf_counter()
+    tokens = plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
+    plain_seconds = time.perf_counter() - start
     diff = max(
         (a - b).abs().max().item()
         for a, b in zip(ours.state_dict().values(), plain.state_dict().values())
     )
+    print(f"{len(train):,} training lines, {tokens:,} tokens, dropout {args.dropout}, "
+          f"batch order {'in length order' if args.shuffle_seed is None else 'shuffled'}")
     print(f"largest weight difference after one epoch: {diff}")
-    test = test[:400]
+    print(f"tokens/s (training steps): sklm {history[0]['tokens_per_s']:,.0f}, "
+          f"plain {tokens / plain_seconds:,.0f}")
     encoded = vocabulary.encode([line.split() for line in test], eos=True)
-    log_prob = _training.log_prob_tokens(ours, encoded, torch.device("cpu"))
-    print(f"test perplexity, sklm's scoring: {np.exp(-log_prob.mean()):.4f}; "
-          f"per-line evaluation: {plain_perplexity(ours, vocabulary, test):.4f}")
+    plain.eval()
+    ppl = [np.exp(-_training.log_prob_tokens(m, encoded, device).mean()) for m in (ours, plain)]
+    print(f"test perplexity ({len(test):,} lines), sklm's scoring: sklm-trained {ppl[0]:.4f}, "
+          f"plain-trained {ppl[1]:.4f} ({100 * (ppl[0] / ppl[1] - 1):+.4f}%)")
+    print(f"sklm-trained network, per-line evaluation written here: "
+          f"{plain_perplexity(ours, vocabulary, test):.4f}")
 
 
 if __name__ == "__main__":
