@@ -2,10 +2,11 @@
 
 Usage::
 
-    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--lines 600]
-        [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
+    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--protocol P2]
+        [--lines 600] [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
+        [--plain-first]
 
-Takes the first ``--lines`` lines of protocol P2's training part (0: all of
+Takes the first ``--lines`` lines of the protocol's training part (0: all of
 them), builds one LSTM 2x200 network (dropout ``--dropout``) and trains two
 copies of it for one epoch with SGD at learning rate 20 and gradient norm
 clipped at 0.25, in length-sorted batches of 20 lines: one with sklm's
@@ -98,16 +99,18 @@ def plain_perplexity(module, vocabulary, lines):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="folder of the public corpora")
+    p.add_argument("--protocol", choices=["P1", "P2"], default="P2")
     p.add_argument("--lines", type=int, default=600, help="training lines (0: all)")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--shuffle-seed", type=int, help="one random batch order for both loops")
     p.add_argument("--test-lines", type=int, default=400, help="test lines (0: all)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--plain-first", action="store_true", help="run the plain loop first")
     p.add_argument("--seed", type=int, default=0, help="torch seed (weights, dropout)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    train, test = _corpora.load_p2(args.data)
+    train, test = {"P1": _corpora.load_p1, "P2": _corpora.load_p2}[args.protocol](args.data)
     if args.lines:
         train = train[: args.lines]
     if args.test_lines:
@@ -117,22 +120,34 @@ def main():
     ours = build_module(lm._module_config(len(vocabulary)))
     plain = copy.deepcopy(ours)
     device = torch.device("cpu")
-    torch.manual_seed(args.seed + 1)
-    history = _training.train(
-        ours, corpus, None, optimizer="sgd", learning_rate=LR, lr_schedule=None,
-        batch_size=BATCH, bptt=BPTT, max_epochs=1, clip_grad_norm=CLIP,
-        early_stopping=False, n_iter_no_change=2, max_time=None,
-        rng=FixedOrder(args.shuffle_seed), device=device, verbose=0,
-    )
-    torch.manual_seed(args.seed + 1)
-    start = time.perf_counter()
-    tokens = plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
-    plain_seconds = time.perf_counter() - start
+
+    def run_sklm():
+        torch.manual_seed(args.seed + 1)
+        return _training.train(
+            ours, corpus, None, optimizer="sgd", learning_rate=LR, lr_schedule=None,
+            batch_size=BATCH, bptt=BPTT, max_epochs=1, clip_grad_norm=CLIP,
+            early_stopping=False, n_iter_no_change=2, max_time=None,
+            rng=FixedOrder(args.shuffle_seed), device=device, verbose=0,
+        )
+
+    def run_plain():
+        torch.manual_seed(args.seed + 1)
+        start = time.perf_counter()
+        tokens = plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
+        return tokens, time.perf_counter() - start
+
+    if args.plain_first:
+        tokens, plain_seconds = run_plain()
+        history = run_sklm()
+    else:
+        history = run_sklm()
+        tokens, plain_seconds = run_plain()
     diff = max(
         (a - b).abs().max().item()
         for a, b in zip(ours.state_dict().values(), plain.state_dict().values())
     )
-    print(f"{len(train):,} training lines, {tokens:,} tokens, dropout {args.dropout}, "
+    print(f"{args.protocol}: {len(train):,} training lines, {tokens:,} tokens, "
+          f"dropout {args.dropout}, "
           f"batch order {'in length order' if args.shuffle_seed is None else 'shuffled'}")
     print(f"largest weight difference after one epoch: {diff}")
     print(f"tokens/s (training steps): sklm {history[0]['tokens_per_s']:,.0f}, "
