@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--protocol P2]
         [--lines 600] [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
-        [--plain-first]
+        [--plain-first] [--only-plain]
 
 Takes the first ``--lines`` lines of the protocol's training part (0: all of
 them), builds one LSTM 2x200 network (dropout ``--dropout``) and trains two
@@ -54,11 +54,16 @@ class FixedOrder:
 
 
 def plain_epoch(module, corpus, order):
-    """One epoch of hand-written truncated BPTT; returns the tokens trained on."""
+    """One epoch of hand-written truncated BPTT.
+
+    Returns the tokens trained on and the seconds of the training steps
+    (batches are padded beforehand, as sklm does before its clock starts).
+    """
     module.train()
     opt = torch.optim.SGD(module.parameters(), lr=LR)
     batches = list(_plain.padded_batches(module, corpus, BATCH, _training.length_batches))
     tokens = 0
+    start = time.perf_counter()
     for b in order.permutation(len(batches)):
         x, y = batches[b]
         steps = x.shape[0]
@@ -78,7 +83,7 @@ def plain_epoch(module, corpus, order):
             loss.backward()
             nn.utils.clip_grad_norm_(module.parameters(), CLIP)
             opt.step()
-    return tokens
+    return tokens, time.perf_counter() - start
 
 
 @torch.no_grad()
@@ -106,6 +111,8 @@ def main():
     p.add_argument("--test-lines", type=int, default=400, help="test lines (0: all)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--plain-first", action="store_true", help="run the plain loop first")
+    p.add_argument("--only-plain", action="store_true",
+                   help="time the plain loop alone (no sklm training, no comparison)")
     p.add_argument("--seed", type=int, default=0, help="torch seed (weights, dropout)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -132,10 +139,15 @@ def main():
 
     def run_plain():
         torch.manual_seed(args.seed + 1)
-        start = time.perf_counter()
-        tokens = plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
-        return tokens, time.perf_counter() - start
+        return plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
 
+    if args.only_plain:
+        # Speed of this loop alone, in a process of its own (nothing of sklm's
+        # training has run: glibc's allocator keeps its default settings).
+        tokens, plain_seconds = run_plain()
+        print(f"{args.protocol}: plain loop alone, {tokens:,} tokens in {plain_seconds:.2f} s: "
+              f"{tokens / plain_seconds:,.0f} tokens/s")
+        return
     if args.plain_first:
         tokens, plain_seconds = run_plain()
         history = run_sklm()
