@@ -63,7 +63,7 @@ def plain_epoch(module, corpus, order):
     opt = torch.optim.SGD(module.parameters(), lr=LR)
     batches = list(_plain.padded_batches(module, corpus, BATCH, _training.length_batches))
     tokens = 0
-    start = time.perf_counter()
+    clock = time.perf_counter()
     for b in order.permutation(len(batches)):
         x, y = batches[b]
         steps = x.shape[0]
@@ -83,7 +83,7 @@ def plain_epoch(module, corpus, order):
             loss.backward()
             nn.utils.clip_grad_norm_(module.parameters(), CLIP)
             opt.step()
-    return tokens, time.perf_counter() - start
+    return tokens, time.perf_counter() - clock
 
 
 @torch.no_grad()
