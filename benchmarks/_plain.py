@@ -1,6 +1,7 @@
 """Pieces of the hand-written PyTorch loops of ``benchmarks/``, shared by the scripts."""
 
 import torch
+from torch import nn
 
 
 def padded_batches(module, corpus, batch_size, length_batches):
@@ -20,3 +21,31 @@ def padded_batches(module, corpus, batch_size, length_batches):
             x[1 : len(ids), j] = torch.as_tensor(ids[:-1])
             y[: len(ids), j] = torch.as_tensor(ids)
         yield x, y
+
+
+def train_batch(module, opt, x, y, bptt, clip, bf16=False):
+    """Truncated BPTT over one padded batch, as a plain loop writes it.
+
+    Embedding, dropout, the recurrent layers, dropout, the linear decoder
+    (the layers of ``module``), mean cross-entropy over the real targets,
+    gradient norm clipped at ``clip``, one optimizer step per window of
+    ``bptt`` steps; the state is carried across windows, detached. With
+    ``bf16`` the forward pass runs under ``torch.autocast`` in bfloat16 (the
+    loss in float32).
+    """
+    state = None
+    for start in range(0, x.shape[0], bptt):
+        if state is not None:
+            state = tuple(s.detach() for s in state)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            hidden, state = module.rnn(
+                module.drop(module.embedding(x[start : start + bptt])), state
+            )
+            logits = module.decoder(module.drop(hidden)).reshape(-1, module.n_classes)
+        loss = nn.functional.cross_entropy(
+            logits.float(), y[start : start + bptt].reshape(-1), ignore_index=-100
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(module.parameters(), clip)
+        opt.step()

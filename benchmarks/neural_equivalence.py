@@ -66,23 +66,8 @@ def plain_epoch(module, corpus, order):
     clock = time.perf_counter()
     for b in order.permutation(len(batches)):
         x, y = batches[b]
-        steps = x.shape[0]
-        state = None
         tokens += int((y != -100).sum())
-        for start in range(0, steps, BPTT):
-            if state is not None:
-                state = tuple(s.detach() for s in state)
-            hidden, state = module.rnn(
-                module.drop(module.embedding(x[start : start + BPTT])), state
-            )
-            logits = module.decoder(module.drop(hidden)).reshape(-1, module.n_classes)
-            loss = nn.functional.cross_entropy(
-                logits, y[start : start + BPTT].reshape(-1), ignore_index=-100
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(module.parameters(), CLIP)
-            opt.step()
+        _plain.train_batch(module, opt, x, y, BPTT, CLIP)
     return tokens, time.perf_counter() - clock
 
 

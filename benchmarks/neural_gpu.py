@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
@@ -78,20 +77,7 @@ def plain_loop(module, corpus, device, seconds, seed, bf16=False):
     while elapsed < seconds:
         for b in order:
             x, y, n_real = batches[b]
-            state = None
-            for s in range(0, x.shape[0], bptt):
-                if state is not None:
-                    state = tuple(t.detach() for t in state)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    hidden, state = module.rnn(module.embedding(x[s : s + bptt]), state)
-                    logits = module.decoder(hidden).reshape(-1, module.n_classes)
-                    loss = nn.functional.cross_entropy(
-                        logits.float(), y[s : s + bptt].reshape(-1), ignore_index=-100
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(module.parameters(), CONFIG["clip_grad_norm"])
-                opt.step()
+            _plain.train_batch(module, opt, x, y, bptt, CONFIG["clip_grad_norm"], bf16=bf16)
             tokens += n_real
             synchronize(device)
             elapsed = time.perf_counter() - start
