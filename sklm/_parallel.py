@@ -6,6 +6,7 @@ into a few contiguous parts is scored by that many threads at once.
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
 
 import numpy as np
 
@@ -32,8 +33,17 @@ def available_threads():
 
 
 def resolve_threads(n_threads):
-    """``n_threads`` as a count: ``None`` means :func:`available_threads`."""
-    return available_threads() if n_threads is None else int(n_threads)
+    """``n_threads`` as a count: ``None`` means :func:`available_threads`.
+
+    Checked here as well as at ``fit``: ``set_params`` on a fitted model
+    changes it without a new fit.
+    """
+    if n_threads is None:
+        return available_threads()
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, Integral) \
+            or n_threads < 1:
+        raise ValueError(f"n_threads must be an int >= 1 or None; got {n_threads!r}.")
+    return int(n_threads)
 
 
 def split(samples, sizes, n_parts, min_part=None):

@@ -50,13 +50,6 @@ DEMO_NEURAL_PARAMS = dict(
 DEMO_NEURAL_QUICK = dict(embedding_dim=16, hidden_size=32, max_epochs=2)
 # `sklm fit --model NAME`: the estimator class each name fits.
 MODELS = {"ngram": "NGramLM", "rnn": "RNNLM", "lstm": "LSTMLM", "gru": "GRULM"}
-
-
-def _estimator_class(name):
-    # sklm imports torch only when a neural class is asked for.
-    import sklm
-
-    return getattr(sklm, name)
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _ARPA_SUFFIXES = (".arpa", ".arpa.gz")
 _NPZ_SUFFIXES = (".npz",)
@@ -241,6 +234,13 @@ def _model_params(args):
         params.setdefault("order", 3)
         params.setdefault("smoothing", "kneser_ney")
     return MODELS[args.model], params
+
+
+def _estimator_class(name):
+    # sklm imports torch only when a neural class is asked for.
+    import sklm
+
+    return getattr(sklm, name)
 
 
 def _run_fit(args, out):

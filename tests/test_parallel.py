@@ -51,3 +51,9 @@ def test_map_threads_keeps_the_order():
     parts = [[1, 2], [3], [4, 5, 6]]
     assert _parallel.map_threads(sum, parts) == [3, 3, 15]
     assert _parallel.map_threads(sum, [[7]]) == [7]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_resolve_threads_rejects_what_is_not_a_positive_int(bad):
+    with pytest.raises(ValueError, match="n_threads"):
+        _parallel.resolve_threads(bad)

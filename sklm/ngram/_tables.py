@@ -80,18 +80,21 @@ class BackoffTables:
         state.setdefault("_extended", {})
         self.__dict__.update(state)
 
-    def _find(self, k, keys):
-        """Index in table ``k`` of each key, -1 where absent."""
+    def _hash(self, k):
+        """The hash index of table ``k``, built on first use."""
         index = self._hashes.get(k)
         if index is None:
             index = self._hashes[k] = HashIndex(self.keys[k - 1])
-        return index.lookup(keys)
+        return index
+
+    def _find(self, k, keys):
+        """Index in table ``k`` of each key, -1 where absent."""
+        return self._hash(k).lookup(keys)
 
     def build_indexes(self):
-        """Build every order's hash index now (before threads share the tables)."""
+        """Build every lookup structure now (before threads share the tables)."""
         for k in range(2, self.order + 1):
-            if k not in self._hashes:
-                self._hashes[k] = HashIndex(self.keys[k - 1])
+            self._hash(k)
             self._backoff_lookup(k)
 
     @property

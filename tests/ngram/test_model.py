@@ -158,6 +158,15 @@ def test_threaded_scoring_equals_scoring_in_one_piece(monkeypatch, as_tokens):
     assert threaded_score == lm.set_params(n_threads=1).score(test)
 
 
+def test_bad_n_threads_set_after_fit_raises_at_score_and_keeps_the_model():
+    lm = fit("kneser_ney", 3)
+    before = lm.score_samples(TEST)
+    lm.set_params(n_threads=0)
+    with pytest.raises(ValueError, match="n_threads"):
+        lm.score(TEST)
+    np.testing.assert_array_equal(lm.set_params(n_threads=1).score_samples(TEST), before)
+
+
 def test_failed_fit_leaves_the_model_unchanged():
     lm = fit("kneser_ney", 3)
     before = lm.score_samples(TEST)
