@@ -5,6 +5,8 @@ Usage::
     python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--protocol P2]
         [--lines 600] [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
         [--plain-first] [--only-plain]
+    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA --speed-against PATH/TO/plain_torch_lm.py
+        [--protocol P2] [--lines 0] [--dropout 0.2] [--shuffle-seed 1] [--chunk 10]
 
 Takes the first ``--lines`` lines of the protocol's training part (0: all of
 them), builds one LSTM 2x200 network (dropout ``--dropout``) and trains two
@@ -18,10 +20,20 @@ difference (0.0 when both compute the same thing), each loop's tokens/s, the
 test perplexity of both trained networks on the first ``--test-lines`` test
 lines (0: all) by sklm's scoring, and that of the sklm-trained network by a
 per-line evaluation written here.
+
+With ``--speed-against``, nothing is compared but speed: the hand-written
+loop (on sklm's network) and the plain script's own per-line step (its
+``RecurrentLM`` network, imported from the script, and the body of its
+``--per-line`` training loop, copied here as written there) each train one
+epoch over the same padded batches in the same order, in one process,
+taking turns every ``--chunk`` batches (who goes first alternates), so that
+the machine's drifts fall on both alike. Prints each one's tokens/s and the
+ratio.
 """
 
 import argparse
 import copy
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -71,6 +83,57 @@ def plain_epoch(module, corpus, order):
     return tokens, time.perf_counter() - clock
 
 
+def load_script(path):
+    """The plain script at ``path``, imported as a module (its ``main`` does not run)."""
+    spec = importlib.util.spec_from_file_location("plain_torch_lm", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def speed_against_script(script, module, corpus, order, dropout, chunk):
+    """Tokens/s of this script's loop and of the plain script's step, taking turns."""
+    theirs = script.RecurrentLM(module.n_classes + 1, "lstm", 200, 200, 2, dropout)
+    theirs.train()
+    module.train()
+    opt_ours = torch.optim.SGD(module.parameters(), lr=LR)
+    opt_theirs = torch.optim.SGD(theirs.parameters(), lr=LR)
+
+    def step_ours(x, y):
+        _plain.train_batch(module, opt_ours, x, y, BPTT, CLIP)
+
+    def step_theirs(x, y):
+        # The body of the plain script's --per-line training loop, as written there.
+        state = theirs.initial_state(x.size(1))
+        for start in range(0, x.size(0), BPTT):
+            xs, ys = x[start : start + BPTT], y[start : start + BPTT]
+            n_real = int((ys != -100).sum())
+            if n_real == 0:
+                break
+            state = script.detach_state(state)
+            logits, state = theirs(xs, state)
+            loss = nn.functional.cross_entropy(logits, ys.reshape(-1), ignore_index=-100)
+            opt_theirs.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(theirs.parameters(), CLIP)
+            opt_theirs.step()
+
+    batches = list(_plain.padded_batches(module, corpus, BATCH, _training.length_batches))
+    steps = order.permutation(len(batches))
+    seconds = {"this loop": 0.0, "plain script": 0.0}
+    for k in range(0, len(steps), chunk):
+        turns = [("this loop", step_ours), ("plain script", step_theirs)]
+        if (k // chunk) % 2:
+            turns.reverse()
+        for name, step in turns:
+            clock = time.perf_counter()
+            for b in steps[k : k + chunk]:
+                step(*batches[b])
+            seconds[name] += time.perf_counter() - clock
+    tokens = sum(int((batches[b][1] != -100).sum()) for b in steps)
+    return tokens, seconds
+
+
 @torch.no_grad()
 def plain_perplexity(module, vocabulary, lines):
     total, count = 0.0, 0
@@ -99,6 +162,9 @@ def main():
     p.add_argument("--only-plain", action="store_true",
                    help="time the plain loop alone (no sklm training, no comparison)")
     p.add_argument("--seed", type=int, default=0, help="torch seed (weights, dropout)")
+    p.add_argument("--speed-against", metavar="SCRIPT",
+                   help="time this loop against the plain script's step, taking turns")
+    p.add_argument("--chunk", type=int, default=10, help="batches per turn (--speed-against)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -126,6 +192,16 @@ def main():
         torch.manual_seed(args.seed + 1)
         return plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
 
+    if args.speed_against:
+        tokens, seconds = speed_against_script(
+            load_script(args.speed_against), plain, corpus, FixedOrder(args.shuffle_seed),
+            args.dropout, args.chunk,
+        )
+        rate = {name: tokens / s for name, s in seconds.items()}
+        print(f"{args.protocol}: one epoch each, {tokens:,} tokens, turns of {args.chunk} batches: "
+              + ", ".join(f"{name} {r:,.0f} tokens/s" for name, r in rate.items())
+              + f"; this loop / plain script {rate['this loop'] / rate['plain script']:.3f}")
+        return
     if args.only_plain:
         # Speed of this loop alone, in a process of its own (nothing of sklm's
         # training has run: glibc's allocator keeps its default settings).
