@@ -1,5 +1,7 @@
 """Pieces of the hand-written PyTorch loops of ``benchmarks/``, shared by the scripts."""
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -31,19 +33,24 @@ def train_batch(module, opt, x, y, bptt, clip, bf16=False):
     gradient norm clipped at ``clip``, one optimizer step per window of
     ``bptt`` steps; the state is carried across windows, detached. With
     ``bf16`` the forward pass runs under ``torch.autocast`` in bfloat16 (the
-    loss in float32).
+    loss in float32); without it there is no autocast context at all.
     """
     state = None
     for start in range(0, x.shape[0], bptt):
         if state is not None:
             state = tuple(s.detach() for s in state)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        autocast = (
+            torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        )
+        with autocast:
             hidden, state = module.rnn(
                 module.drop(module.embedding(x[start : start + bptt])), state
             )
             logits = module.decoder(module.drop(hidden)).reshape(-1, module.n_classes)
+        if bf16:
+            logits = logits.float()
         loss = nn.functional.cross_entropy(
-            logits.float(), y[start : start + bptt].reshape(-1), ignore_index=-100
+            logits, y[start : start + bptt].reshape(-1), ignore_index=-100
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
