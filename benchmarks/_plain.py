@@ -37,8 +37,10 @@ def train_batch(module, opt, x, y, bptt, clip, bf16=False):
     """
     state = None
     for start in range(0, x.shape[0], bptt):
-        if state is not None:
+        if isinstance(state, tuple):  # LSTM: (hidden, cell)
             state = tuple(s.detach() for s in state)
+        elif state is not None:
+            state = state.detach()
         autocast = (
             torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         )

@@ -2,14 +2,15 @@
 
 Usage::
 
-    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--protocol P2]
+    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--protocol P2] [--cell lstm]
         [--lines 600] [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
         [--plain-first] [--only-plain]
     python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA --speed-against PATH/TO/plain_torch_lm.py
-        [--protocol P2] [--lines 0] [--dropout 0.2] [--shuffle-seed 1] [--chunk 10]
+        [--protocol P2] [--cell lstm] [--lines 0] [--dropout 0.2] [--shuffle-seed 1] [--chunk 10]
 
 Takes the first ``--lines`` lines of the protocol's training part (0: all of
-them), builds one LSTM 2x200 network (dropout ``--dropout``) and trains two
+them), builds one network of two layers of 200 units (``--cell``: LSTM by
+default; dropout ``--dropout``) and trains two
 copies of it for one epoch with SGD at learning rate 20 and gradient norm
 clipped at 0.25, in length-sorted batches of 20 lines: one with sklm's
 training loop, one with a plain truncated-BPTT loop written here. The
@@ -48,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
 import _plain  # noqa: E402
 
-from sklm import LSTMLM  # noqa: E402
+from sklm import GRULM, LSTMLM, RNNLM  # noqa: E402
 from sklm.neural import _training  # noqa: E402
 from sklm.neural._modules import build_module  # noqa: E402
 
@@ -93,9 +94,9 @@ def load_script(path):
     return script
 
 
-def speed_against_script(script, module, corpus, order, dropout, chunk):
+def speed_against_script(script, module, corpus, order, cell, dropout, chunk):
     """Tokens/s of this script's loop and of the plain script's step, taking turns."""
-    theirs = script.RecurrentLM(module.n_classes + 1, "lstm", 200, 200, 2, dropout)
+    theirs = script.RecurrentLM(module.n_classes + 1, cell, 200, 200, 2, dropout)
     theirs.train()
     module.train()
     opt_ours = torch.optim.SGD(module.parameters(), lr=LR)
@@ -164,6 +165,7 @@ def main():
     p.add_argument("--data", required=True, help="folder of the public corpora")
     p.add_argument("--protocol", choices=["P1", "P2"], default="P2")
     p.add_argument("--lines", type=int, default=600, help="training lines (0: all)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn_tanh", "rnn_relu"], default="lstm")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--shuffle-seed", type=int, help="one random batch order for both loops")
     p.add_argument("--test-lines", type=int, default=400, help="test lines (0: all)")
@@ -183,7 +185,12 @@ def main():
         train = train[: args.lines]
     if args.test_lines:
         test = test[: args.test_lines]
-    lm = LSTMLM(embedding_dim=200, hidden_size=200, num_layers=2, dropout=args.dropout)
+    estimator = {
+        "lstm": LSTMLM, "gru": GRULM,
+        "rnn_tanh": lambda **kw: RNNLM(nonlinearity="tanh", **kw),
+        "rnn_relu": lambda **kw: RNNLM(nonlinearity="relu", **kw),
+    }[args.cell]
+    lm = estimator(embedding_dim=200, hidden_size=200, num_layers=2, dropout=args.dropout)
     vocabulary, corpus = lm._learn_vocabulary(train)
     ours = build_module(lm._module_config(len(vocabulary)))
     plain = copy.deepcopy(ours)
@@ -205,10 +212,10 @@ def main():
     if args.speed_against:
         tokens, seconds = speed_against_script(
             load_script(args.speed_against), plain, corpus, FixedOrder(args.shuffle_seed),
-            args.dropout, args.chunk,
+            args.cell, args.dropout, args.chunk,
         )
         rate = {name: tokens / s for name, s in seconds.items()}
-        print(f"{args.protocol}: one epoch each, {tokens:,} tokens, turns of {args.chunk} batches: "
+        print(f"{args.protocol}, {args.cell}: one epoch each, {tokens:,} tokens, turns of {args.chunk} batches: "
               + ", ".join(f"{name} {r:,.0f} tokens/s" for name, r in rate.items())
               + f"; this loop / plain script {rate['this loop'] / rate['plain script']:.3f}")
         return
@@ -229,7 +236,7 @@ def main():
         (a - b).abs().max().item()
         for a, b in zip(ours.state_dict().values(), plain.state_dict().values())
     )
-    print(f"{args.protocol}: {len(train):,} training lines, {tokens:,} tokens, "
+    print(f"{args.protocol}, {args.cell}: {len(train):,} training lines, {tokens:,} tokens, "
           f"dropout {args.dropout}, "
           f"batch order {'in length order' if args.shuffle_seed is None else 'shuffled'}")
     print(f"largest weight difference after one epoch: {diff}")
