@@ -56,6 +56,18 @@ def resolve_device(device):
     return resolved
 
 
+def check_bfloat16(device):
+    """Raise a ValueError when ``mixed_precision=True`` cannot train on ``device``."""
+    if device.type == "cpu":
+        return
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return
+    raise ValueError(
+        f"mixed_precision=True trains in bfloat16, which device {str(device)!r} does not "
+        "support here; use mixed_precision=False, or device='cpu'."
+    )
+
+
 def _available(device):
     device = torch.device(device)
     if device.type == "cuda":
@@ -108,6 +120,7 @@ class RecurrentLM(LanguageModel):
         "softmax": [StrOptions({"full", "adaptive"})],
         "cutoffs": [list, tuple, None],
         "device": [str],
+        "mixed_precision": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -138,6 +151,7 @@ class RecurrentLM(LanguageModel):
         min_count=1,
         max_vocab=None,
         device="auto",
+        mixed_precision=False,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -164,6 +178,7 @@ class RecurrentLM(LanguageModel):
         self.min_count = min_count
         self.max_vocab = max_vocab
         self.device = device
+        self.mixed_precision = mixed_precision
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -246,6 +261,8 @@ class RecurrentLM(LanguageModel):
     def _train(self, corpus, vocabulary):
         config = self._module_config(len(vocabulary))
         device = resolve_device(self.device)
+        if self.mixed_precision:
+            check_bfloat16(device)
         warm = self._is_warm()
         if warm:
             old = dict(self.module_.config)
@@ -294,6 +311,7 @@ class RecurrentLM(LanguageModel):
                 max_time=self.max_time,
                 rng=rng,
                 device=device,
+                mixed_precision=self.mixed_precision,
                 verbose=self.verbose,
                 first_epoch=len(history) + 1,
             )

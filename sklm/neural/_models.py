@@ -96,6 +96,15 @@ _PARAMETERS = """
         ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. ``"cpu"``,
         ``"cuda"``, ``"cuda:1"``, ``"mps"`` name a device; naming one this
         machine lacks raises a ``ValueError`` at ``fit``.
+    mixed_precision : bool, default=False
+        Train with the forward pass and the loss's logits in bfloat16
+        (:class:`torch.autocast`); the weights, gradients and optimizer stay
+        in float32, and scoring, ``predict_proba``, ``sample`` and the
+        validation perplexity run in float32. Much faster on CPUs with
+        bfloat16 instructions (AVX-512 BF16, AMX) and on GPUs that support
+        it, slower on other CPUs; results differ slightly from float32
+        training. Needs the CPU or a CUDA device with bfloat16 support
+        (checked at ``fit``).
     n_threads : int or None, default=None
         CPU threads torch may use in ``fit``, scoring, ``predict_proba`` and
         ``sample``; the caller's setting (``torch.get_num_threads()``) is
@@ -212,6 +221,7 @@ class RNNLM(RecurrentLM):
         min_count=1,
         max_vocab=None,
         device="auto",
+        mixed_precision=False,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -239,6 +249,7 @@ class RNNLM(RecurrentLM):
             min_count=min_count,
             max_vocab=max_vocab,
             device=device,
+            mixed_precision=mixed_precision,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,

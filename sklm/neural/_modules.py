@@ -134,8 +134,9 @@ class RecurrentNet(nn.Module):
             keep = targets >= 0
             if not bool(keep.all()):
                 hidden, targets = hidden[keep], targets[keep]
-            return self.decoder(hidden, targets).loss
-        return F.cross_entropy(self._logits(hidden), targets, ignore_index=-1)
+            return self.decoder(hidden, targets).loss.float()
+        # float(): under bfloat16 autocast the logits are bfloat16; the loss is not.
+        return F.cross_entropy(self._logits(hidden).float(), targets, ignore_index=-1)
 
     def log_proba(self, hidden):
         """The full log-distribution over classes after each hidden row."""

@@ -6,6 +6,7 @@ sample ``w1 .. wn </s>`` becomes the inputs ``<s> w1 .. wn`` and the targets
 during training is exactly what ``score`` gives afterwards.
 """
 
+import contextlib
 import math
 import sys
 import time
@@ -281,6 +282,12 @@ def _windows(inputs, targets, bptt, device):
     return out
 
 
+def _autocast(device, bfloat16):
+    if not bfloat16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def _state_copy(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -303,6 +310,7 @@ def train(
     rng,
     device,
     verbose,
+    mixed_precision=False,
     first_epoch=1,
 ):
     """Train ``module`` in place; return the per-epoch history.
@@ -310,7 +318,9 @@ def train(
     With a validation corpus the module ends with the weights of its best
     validation epoch. A KeyboardInterrupt stops training with a warning,
     keeping those best weights (or, without validation, the current ones).
-    Raises :class:`NonFiniteLossError` on a NaN/inf loss or gradient.
+    Raises :class:`NonFiniteLossError` on a NaN/inf loss or gradient. With
+    ``mixed_precision`` the forward pass and the loss run under
+    ``torch.autocast`` in bfloat16 (the loss itself in float32).
     """
     if device.type == "cpu":
         keep_large_buffers()
@@ -338,8 +348,9 @@ def train(
                 state = None
                 for x, y, n_real in batches[b]:
                     state = _detach(state)
-                    hidden, state = module(x, state)
-                    loss = module.loss(hidden.reshape(-1, hidden.shape[-1]), y)
+                    with _autocast(device, mixed_precision):
+                        hidden, state = module(x, state)
+                        loss = module.loss(hidden.reshape(-1, hidden.shape[-1]), y)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     norm = nn.utils.clip_grad_norm_(params, max_norm)

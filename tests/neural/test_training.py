@@ -46,6 +46,7 @@ def _assert_unchanged(lm, X, snap):
         ({"max_epochs": 0}, "max_epochs"),
         ({"device": 3}, "device"),
         ({"device": "tpu9"}, "device='tpu9'"),
+        ({"mixed_precision": "yes"}, "mixed_precision"),
         ({"tie_weights": True}, "tie_weights=True needs embedding_dim == hidden_size"),
         ({"tie_weights": True, "embedding_dim": 12, "softmax": "adaptive"}, "softmax='full'"),
         ({"softmax": "adaptive", "cutoffs": [5, 3]}, "cutoffs"),
@@ -324,3 +325,57 @@ def test_training_is_a_plain_truncated_bptt_loop(cell, corpus):
                 opt.step()
     for name, value in ours.state_dict().items():
         torch.testing.assert_close(value, plain.state_dict()[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [(LSTMLM, {}), (GRULM, {"num_layers": 2, "dropout": 0.2}), (LSTMLM, {"softmax": "adaptive"})],
+    ids=["lstm", "gru-2-layers", "lstm-adaptive"],
+)
+def test_mixed_precision_trains_in_bfloat16_and_scores_in_float32(cls, params, tiny, corpus):
+    seen = []
+
+    def record(layer, inputs, output):
+        out = output.output if hasattr(output, "output") else output
+        seen.append((layer.training, out.dtype))
+
+    lm = tiny(cls, mixed_precision=True, max_epochs=8, learning_rate=0.02, **params)
+    # The hook rides along on the module that fit builds.
+    build = _training.train
+
+    def train(module, *args, **kwargs):
+        module.decoder.register_forward_hook(record)
+        return build(module, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_training, "train", train)
+        lm.fit(corpus * 3)
+    assert {dtype for training, dtype in seen if training} == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in lm.module_.parameters())
+    losses = [h["train_loss"] for h in lm.history_]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+    seen.clear()
+    proba = lm.predict_proba(["the cat", "a"])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    scores = lm.score_samples(corpus)
+    assert seen and {dtype for _, dtype in seen} == {torch.float32}
+    assert np.isfinite(scores).all()
+
+    again = clone(lm).fit(corpus * 3)  # the same seed, the same model
+    np.testing.assert_array_equal(again.score_samples(corpus), scores)
+    full = clone(lm).set_params(mixed_precision=False).fit(corpus * 3)
+    plain = full.score_samples(corpus)
+    assert not np.array_equal(plain, scores)  # bfloat16 did change the training...
+    np.testing.assert_allclose(scores, plain, rtol=0.1)  # ...but only slightly
+
+
+def test_mixed_precision_needs_a_device_with_bfloat16(monkeypatch):
+    from sklm.neural._base import check_bfloat16
+
+    check_bfloat16(torch.device("cpu"))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(ValueError, match="mixed_precision=True.*'cuda'"):
+        check_bfloat16(torch.device("cuda"))
+    with pytest.raises(ValueError, match="mixed_precision=True.*'mps'"):
+        check_bfloat16(torch.device("mps"))
