@@ -41,10 +41,8 @@ def train_batch(module, opt, x, y, bptt, clip, bf16=False):
             state = tuple(s.detach() for s in state)
         elif state is not None:
             state = state.detach()
-        autocast = (
-            torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        )
-        with autocast:
+        bfloat16 = torch.autocast(x.device.type, dtype=torch.bfloat16)
+        with bfloat16 if bf16 else contextlib.nullcontext():
             hidden, state = module.rnn(
                 module.drop(module.embedding(x[start : start + bptt])), state
             )

@@ -5,7 +5,8 @@ Usage::
     python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA [--protocol P2] [--cell lstm]
         [--lines 600] [--dropout 0.0] [--shuffle-seed N] [--test-lines 400] [--threads 2]
         [--plain-first] [--only-plain]
-    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA --speed-against PATH/TO/plain_torch_lm.py
+    python benchmarks/neural_equivalence.py --data PATH/TO/CORPORA
+        --speed-against PATH/TO/plain_torch_lm.py
         [--protocol P2] [--cell lstm] [--lines 0] [--dropout 0.2] [--shuffle-seed 1] [--chunk 10]
 
 Takes the first ``--lines`` lines of the protocol's training part (0: all of
@@ -46,10 +47,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _corpora  # noqa: E402
 import _plain  # noqa: E402
+from neural import LOADERS, WORD_CONFIG, sklm_model  # noqa: E402
 
-from sklm import GRULM, LSTMLM, RNNLM  # noqa: E402
 from sklm.neural import _training  # noqa: E402
 from sklm.neural._modules import build_module  # noqa: E402
 
@@ -180,17 +180,12 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    train, test = {"P1": _corpora.load_p1, "P2": _corpora.load_p2}[args.protocol](args.data)
+    train, test = LOADERS[args.protocol](args.data)
     if args.lines:
         train = train[: args.lines]
     if args.test_lines:
         test = test[: args.test_lines]
-    estimator = {
-        "lstm": LSTMLM, "gru": GRULM,
-        "rnn_tanh": lambda **kw: RNNLM(nonlinearity="tanh", **kw),
-        "rnn_relu": lambda **kw: RNNLM(nonlinearity="relu", **kw),
-    }[args.cell]
-    lm = estimator(embedding_dim=200, hidden_size=200, num_layers=2, dropout=args.dropout)
+    lm = sklm_model(args.cell, WORD_CONFIG, args.seed, dropout=args.dropout)
     vocabulary, corpus = lm._learn_vocabulary(train)
     ours = build_module(lm._module_config(len(vocabulary)))
     plain = copy.deepcopy(ours)
@@ -215,7 +210,8 @@ def main():
             args.cell, args.dropout, args.chunk,
         )
         rate = {name: tokens / s for name, s in seconds.items()}
-        print(f"{args.protocol}, {args.cell}: one epoch each, {tokens:,} tokens, turns of {args.chunk} batches: "
+        print(f"{args.protocol}, {args.cell}: one epoch each, {tokens:,} tokens, "
+              f"turns of {args.chunk} batches: "
               + ", ".join(f"{name} {r:,.0f} tokens/s" for name, r in rate.items())
               + f"; this loop / plain script {rate['this loop'] / rate['plain script']:.3f}")
         return

@@ -60,6 +60,18 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
+def sklm_fit(args, train, test, mixed_precision=False):
+    """LSTMLM trained on ``args.device`` for ``args.seconds``.
+
+    Returns the model, its training tokens/s and its test perplexity.
+    """
+    lm = LSTMLM(**CONFIG, device=args.device, max_epochs=10_000, max_time=args.seconds,
+                random_state=args.seed, mixed_precision=mixed_precision)
+    lm.fit(train)
+    tokens_per_s = sum(h["tokens"] for h in lm.history_) / sum(h["seconds"] for h in lm.history_)
+    return lm, tokens_per_s, perplexity(lm, test)
+
+
 def plain_loop(module, corpus, device, seconds, seed, bf16=False):
     """Hand-written truncated BPTT over per-line batches, for ``seconds``; tokens/s."""
     module.to(device).train()
@@ -127,12 +139,9 @@ def main():
         "command": " ".join(sys.argv),
     }
 
-    lm = LSTMLM(**CONFIG, device=args.device, max_epochs=10_000, max_time=args.seconds,
-                random_state=args.seed)
-    lm.fit(train)
-    tokens = sum(h["tokens"] for h in lm.history_)
-    result["sklm_tokens_per_s"] = tokens / sum(h["seconds"] for h in lm.history_)
-    result["sklm_device_perplexity"] = perplexity(lm, test)
+    lm, result["sklm_tokens_per_s"], result["sklm_device_perplexity"] = sklm_fit(
+        args, train, test
+    )
     print(f"sklm on {lm.device_}: {result['sklm_tokens_per_s']:,.0f} tokens/s, "
           f"test perplexity {result['sklm_device_perplexity']:.4f}", flush=True)
 
@@ -151,13 +160,9 @@ def main():
         )
         print(f"plain loop, bfloat16 autocast: {result['plain_bf16_tokens_per_s']:,.0f} "
               "tokens/s", flush=True)
-        mixed = LSTMLM(**CONFIG, device=args.device, max_epochs=10_000, max_time=args.seconds,
-                       random_state=args.seed, mixed_precision=True)
-        mixed.fit(train)
-        result["sklm_bf16_tokens_per_s"] = (
-            sum(h["tokens"] for h in mixed.history_) / sum(h["seconds"] for h in mixed.history_)
+        _, result["sklm_bf16_tokens_per_s"], result["sklm_bf16_device_perplexity"] = sklm_fit(
+            args, train, test, mixed_precision=True
         )
-        result["sklm_bf16_device_perplexity"] = perplexity(mixed, test)
         result["speed_ratio_bf16"] = (
             result["sklm_bf16_tokens_per_s"] / result["plain_bf16_tokens_per_s"]
         )

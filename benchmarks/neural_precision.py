@@ -2,17 +2,18 @@
 
 Usage::
 
-    python benchmarks/neural_precision.py --data PATH/TO/CORPORA [--protocols P1 P2]
-        [--seeds 1 2 3] [--epochs 1] [--threads 2] [--json results.json]
+    python benchmarks/neural_precision.py --data PATH/TO/CORPORA
+        [--protocols P1 P2] [--seeds 1 2 3] [--epochs 1] [--threads 2] [--json results.json]
 
 For each protocol and seed, fits the word configuration of
-``benchmarks/neural.py`` (LSTM 2x200, embeddings of 200, dropout 0.2, BPTT
-35, batch 20, SGD at learning rate 20 held constant, clipping at 0.25) twice
-on the CPU with the same ``random_state``: in float32 and with
-``mixed_precision=True`` (bfloat16 autocast), in alternating order from seed
-to seed. Prints each fit's training tokens/s (from ``history_``) and test
-perplexity (``exp(-score(test))``, always computed in float32), then the
-medians over the seeds and their ratios.
+``benchmarks/neural.py`` (with its ``sklm_model`` and ``run_sklm``: LSTM
+2x200, embeddings of 200, dropout 0.2, BPTT 35, batch 20, SGD at learning
+rate 20 held constant, clipping at 0.25) twice on the CPU with the same
+``random_state``: in float32 and with ``mixed_precision=True`` (bfloat16
+autocast), in alternating order from seed to seed. Prints each fit's
+training tokens/s (from ``history_``) and test perplexity
+(``sklm.metrics.perplexity``, always computed in float32), then the medians
+over the seeds and their ratios.
 """
 
 import argparse
@@ -23,26 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _corpora  # noqa: E402
-
-from sklm import LSTMLM  # noqa: E402
-
-CONFIG = dict(embedding_dim=200, hidden_size=200, num_layers=2, dropout=0.2, bptt=35,
-              batch_size=20, optimizer="sgd", learning_rate=20.0, lr_schedule=None,
-              clip_grad_norm=0.25, device="cpu")
-LOADERS = {"P1": _corpora.load_p1, "P2": _corpora.load_p2}
+from neural import LOADERS, WORD_CONFIG, run_sklm, sklm_model  # noqa: E402
 
 
 def one_fit(train, test, seed, epochs, mixed):
-    lm = LSTMLM(**CONFIG, max_epochs=epochs, random_state=seed, mixed_precision=mixed)
-    lm.fit(train)
-    tokens = sum(h["tokens"] for h in lm.history_)
-    seconds = sum(h["seconds"] for h in lm.history_)
-    return {"tokens_per_s": tokens / seconds, "test_perplexity": float(np.exp(-lm.score(test)))}
+    lm = sklm_model("lstm", WORD_CONFIG, seed, max_epochs=epochs, lr_schedule=None,
+                    mixed_precision=mixed)
+    run = run_sklm(lm, train, test)
+    return {"tokens_per_s": run["tokens_per_s"], "test_perplexity": run["test_perplexity"]}
 
 
 def main():

@@ -370,12 +370,21 @@ def test_mixed_precision_trains_in_bfloat16_and_scores_in_float32(cls, params, t
     np.testing.assert_allclose(scores, plain, rtol=0.1)  # ...but only slightly
 
 
-def test_mixed_precision_needs_a_device_with_bfloat16(monkeypatch):
-    from sklm.neural._base import check_bfloat16
+def test_mixed_precision_needs_a_device_with_bfloat16(tiny, corpus, monkeypatch):
+    from sklm.neural import _base
 
-    check_bfloat16(torch.device("cpu"))
+    _base.check_bfloat16(torch.device("cpu"))
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     with pytest.raises(ValueError, match="mixed_precision=True.*'cuda'"):
-        check_bfloat16(torch.device("cuda"))
+        _base.check_bfloat16(torch.device("cuda"))
     with pytest.raises(ValueError, match="mixed_precision=True.*'mps'"):
-        check_bfloat16(torch.device("mps"))
+        _base.check_bfloat16(torch.device("mps"))
+
+    # In fit: the error comes before any training, and a fitted model stays as it was.
+    lm = tiny(LSTMLM).fit(corpus)
+    snap = _snapshot(lm, corpus)
+    monkeypatch.setattr(_base, "resolve_device", lambda device: torch.device("mps"))
+    lm.set_params(mixed_precision=True)
+    with pytest.raises(ValueError, match="mixed_precision=True.*'mps'"):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
