@@ -109,8 +109,7 @@ class Report:
 
 def token_log10(lm, test):
     """Per-token log10 probabilities of the whole test set, in order."""
-    log_probs, _ = lm._score_tokens(test)
-    return log_probs / LN10
+    return np.concatenate(lm.score_tokens(test)) / LN10
 
 
 def main(argv=None):

@@ -1,6 +1,7 @@
 """The one validator of ``X`` that every public method calls."""
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Set
 from itertools import chain, islice
 
 import numpy as np
@@ -145,3 +146,42 @@ def check_sample(sample, *, name="prompt"):
     if isinstance(sample, str):
         return sample.split()
     return check_corpus([sample], name=name)[0]
+
+
+def read_vocabulary(vocabulary, *, name="vocabulary"):
+    """The words of a ``vocabulary`` parameter, as a list of str.
+
+    A list or tuple keeps its order; a set is sorted (so that a fit is
+    deterministic); a str or path-like names a UTF-8 file with one word per
+    line (blank lines skipped, surrounding whitespace stripped), as SRILM's
+    ``-vocab`` reads it.
+    """
+    if isinstance(vocabulary, (str, os.PathLike)):
+        try:
+            with open(vocabulary, encoding="utf-8") as file:
+                words = [line.strip() for line in file]
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"{name}: cannot read the word file {vocabulary!r}: {error}") from None
+        words = [word for word in words if word]
+    elif isinstance(vocabulary, Set):
+        words = list(vocabulary)
+        _check_words(words, name)
+        words.sort()
+    elif isinstance(vocabulary, (list, tuple)):
+        words = list(vocabulary)
+    else:
+        raise TypeError(
+            f"{name} must be a list, tuple or set of str, or the path of a file with "
+            f"one word per line; got {_describe(vocabulary)}."
+        )
+    _check_words(words, name)
+    return words
+
+
+def _check_words(words, name):
+    for i, word in enumerate(words):
+        if not isinstance(word, str) or not word or word.split() != [word]:
+            raise ValueError(
+                f"{name}[{i}] is {_describe(word)}; every word must be a non-empty str "
+                "without whitespace."
+            )

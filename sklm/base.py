@@ -6,7 +6,7 @@ validates input, learns the vocabulary, and implements ``score``,
 few small hooks that a model fills:
 
 ``_fit_encoded(corpus, vocabulary) -> dict``
-    Estimate the model from an :class:`~sklm.preprocessing.Encoded` corpus
+    Estimate the model from an :class:`Encoded` corpus
     (each sample ends with ``</s>``) and return the fitted attributes as a
     dict. The hook must not touch ``self``: the base class assigns the dict
     only once everything succeeded, so a failed ``fit`` leaves a fitted model
@@ -24,6 +24,10 @@ Generation uses two more hooks with working defaults,
 when it can carry a state forward more cheaply than re-reading the context.
 """
 
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from itertools import chain, repeat
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,8 +36,261 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._sklearn import Interval, _fit_context, validate_params
-from ._validation import check_sample, check_texts_or_corpus, iter_corpus
-from .preprocessing._vocabulary import EOS_ID, UNK_ID, Encoded, Vocabulary
+from ._allocator import keep_large_buffers
+from ._parallel import MIN_PART, map_threads, split
+from ._validation import check_sample, check_texts_or_corpus, iter_corpus, read_vocabulary
+from ._text_encoding import TextEncoder
+
+# The contract's data: special tokens, the encoded corpus and the vocabulary.
+
+UNK = "<unk>"
+BOS = "<s>"
+EOS = "</s>"
+UNK_ID = 0
+EOS_ID = 1
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A corpus of samples as one flat id array.
+
+    Sample ``i`` is ``ids[offsets[i]:offsets[i + 1]]``. When the corpus was
+    encoded with ``eos=True`` every sample ends with the ``</s>`` id, so each
+    position of ``ids`` is exactly one prediction (the ``<s>`` that opens
+    every sample is implicit and never stored).
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def n_samples(self):
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self):
+        return np.diff(self.offsets)
+
+    def sample(self, i):
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    @classmethod
+    def concatenate(cls, parts):
+        """One corpus holding the samples of ``parts`` in order."""
+        ids = np.concatenate([part.ids for part in parts])
+        starts = np.cumsum([0] + [len(part.ids) for part in parts[:-1]])
+        offsets = np.concatenate(
+            [parts[0].offsets[:1]]
+            + [part.offsets[1:] + start for part, start in zip(parts, starts)]
+        )
+        return cls(ids, offsets)
+
+    def sample_index(self):
+        """The sample number of every position of ``ids``."""
+        return np.repeat(np.arange(self.n_samples), self.lengths)
+
+    def positions(self):
+        """The position of every id inside its own sample (0 for the first)."""
+        return np.arange(len(self.ids)) - np.repeat(self.offsets[:-1], self.lengths)
+
+
+class Vocabulary:
+    """Token <-> id mapping with ``<unk>`` at 0 and ``</s>`` at 1.
+
+    ``<s>`` is never a class: it is only ever context. The other tokens follow
+    in order of decreasing count, ties broken alphabetically, so a vocabulary
+    learnt from the same data is always the same.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+        The classes in id order; must start with ``"<unk>"``, ``"</s>"``.
+    """
+
+    def __init__(self, tokens):
+        tokens = list(tokens)
+        if tokens[:2] != [UNK, EOS]:
+            raise ValueError("a vocabulary must start with '<unk>', '</s>'.")
+        self.tokens = tokens
+        self.index = {token: i for i, token in enumerate(tokens)}
+
+    @property
+    def _reader(self):
+        """The map used to read text, built on first use.
+
+        A literal '<s>' or '</s>' inside a sample is read as an unknown word:
+        '<s>' is never a class, and '</s>' may only close a sample, never sit
+        inside one. Not built while a model learns its vocabulary, where a
+        second map of a large vocabulary would only add to the peak memory.
+        """
+        reader = self.__dict__.get("_read_map")
+        if reader is None:
+            reader = self._read_map = dict(self.index)
+            reader[BOS] = UNK_ID
+            reader[EOS] = UNK_ID
+        return reader
+
+    @classmethod
+    def from_tokens(cls, tokens):
+        """The vocabulary of the given words (the ``vocabulary`` parameter).
+
+        ``<unk>`` and ``</s>`` come first whether listed or not; ``<s>`` is
+        dropped (never a class); repeats keep their first place.
+        """
+        words = dict.fromkeys(t for t in tokens if t not in (UNK, EOS, BOS))
+        return cls([UNK, EOS, *words])
+
+    @classmethod
+    def learn(cls, samples, *, min_count=1, max_vocab=None):
+        """Learn the vocabulary of token lists.
+
+        Parameters
+        ----------
+        samples : list of list of str
+            Validated samples.
+        min_count : int, default=1
+            Tokens seen fewer times become ``<unk>``.
+        max_vocab : int or None, default=None
+            Keep at most this many tokens besides ``<unk>`` and ``</s>``, the
+            most frequent first.
+        """
+        counts = Counter(chain.from_iterable(samples))
+        for special in (UNK, EOS, BOS):
+            counts.pop(special, None)
+        kept = [token for token, count in counts.items() if count >= min_count]
+        kept.sort(key=lambda token: (-counts[token], token))
+        if max_vocab is not None:
+            kept = kept[:max_vocab]
+        return cls([UNK, EOS, *kept])
+
+    @classmethod
+    def learn_encode(cls, chunks, *, min_count=1, max_vocab=None):
+        """Learn the vocabulary of a corpus and encode it, in one pass.
+
+        Parameters
+        ----------
+        chunks : iterable of list of list of str
+            Validated samples, chunk by chunk (see
+            :func:`sklm._validation.iter_corpus`); read once, so a generator
+            of a large corpus is never held in memory as strings.
+        min_count, max_vocab
+            As in :meth:`learn`.
+
+        Returns
+        -------
+        vocabulary : Vocabulary
+        corpus : Encoded
+            Every sample followed by ``</s>``.
+        """
+        # Provisional ids in order of first appearance: a defaultdict whose
+        # factory is its own length numbers every new token as it is seen,
+        # all inside C-level map().
+        provisional = defaultdict()
+        provisional.default_factory = provisional.__len__
+        pieces, lengths = [], []
+        for chunk in chunks:
+            chunk_lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+            n_tokens = int(chunk_lengths.sum())
+            pieces.append(
+                np.fromiter(
+                    map(provisional.__getitem__, chain.from_iterable(chunk)),
+                    dtype=np.int64,
+                    count=n_tokens,
+                )
+            )
+            lengths.append(chunk_lengths)
+        tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+        lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+        types = list(provisional)
+        counts = np.bincount(tokens, minlength=len(types))
+        is_special = np.array([t in (UNK, EOS, BOS) for t in types], dtype=bool)
+        eligible = np.flatnonzero((counts >= min_count) & ~is_special)
+        # Decreasing count, ties alphabetical: stable sort of the alphabetical order.
+        alphabetical = eligible[np.argsort(np.array([types[i] for i in eligible], dtype=object), kind="stable")]
+        kept = alphabetical[np.argsort(-counts[alphabetical], kind="stable")]
+        if max_vocab is not None:
+            kept = kept[:max_vocab]
+        vocabulary = cls([UNK, EOS, *(types[i] for i in kept)])
+        remap = np.full(len(types), UNK_ID, dtype=np.int64)
+        remap[kept] = np.arange(2, len(kept) + 2)
+        return vocabulary, _with_eos(remap[tokens], lengths)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def encode(self, samples, *, eos=True):
+        """Encode validated token lists as an :class:`Encoded` corpus."""
+        lengths = np.fromiter(map(len, samples), dtype=np.int64, count=len(samples))
+        n_tokens = int(lengths.sum())
+        tokens = np.fromiter(
+            map(self._reader.get, chain.from_iterable(samples), repeat(UNK_ID)),
+            dtype=np.int64,
+            count=n_tokens,
+        )
+        if eos:
+            return _with_eos(tokens, lengths)
+        offsets = np.zeros(len(samples) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Encoded(tokens, offsets)
+
+    def text_encoder(self):
+        """The :class:`TextEncoder` of this vocabulary, built on first use."""
+        encoder = self.__dict__.get("_text_encoder")
+        if encoder is None:
+            encoder = self._text_encoder = TextEncoder(self._reader, UNK_ID)
+        return encoder
+
+    def encode_texts(self, texts, *, eos=True):
+        """Encode texts, each split on whitespace, as an :class:`Encoded` corpus.
+
+        The same ids as ``encode([t.split() for t in texts])``; ASCII texts
+        are split and mapped in whole-array passes over their bytes.
+
+        Parameters
+        ----------
+        texts : list of str
+            Validated samples.
+        eos : bool, default=True
+            Whether every sample ends with ``</s>``.
+        """
+        encoded = self.text_encoder().encode(texts)
+        if encoded is None:
+            return self.encode(list(map(str.split, texts)), eos=eos)
+        tokens, lengths = encoded
+        if eos:
+            return _with_eos(tokens, lengths)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Encoded(tokens, offsets)
+
+    def __getstate__(self):
+        # The text encoder and the reading map are caches, rebuilt on first use.
+        state = dict(self.__dict__)
+        state.pop("_text_encoder", None)
+        state.pop("_read_map", None)
+        return state
+
+    def __setstate__(self, state):
+        # Pickles of earlier versions hold the reading map as "_reader".
+        state = dict(state)
+        state.pop("_reader", None)
+        self.__dict__.update(state)
+
+    def decode(self, ids):
+        """Map ids back to tokens."""
+        return [self.tokens[i] for i in ids]
+
+
+def _with_eos(tokens, lengths):
+    """Lay out token ids as an :class:`Encoded` corpus with ``</s>`` after each sample."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=offsets[1:])
+    ids = np.full(offsets[-1], EOS_ID, dtype=np.int64)
+    is_token = np.ones(offsets[-1], dtype=bool)
+    is_token[offsets[1:] - 1] = False
+    ids[is_token] = tokens
+    return Encoded(ids, offsets)
+
 
 
 def segment_sum(values, offsets):
@@ -56,6 +313,7 @@ class LanguageModel(BaseEstimator):
     _parameter_constraints = {
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_vocab": [Interval(Integral, 1, None, closed="left"), None],
+        "vocabulary": [list, tuple, set, frozenset, str, os.PathLike, None],
     }
 
     # scikit-learn estimator plumbing ---------------------------------------
@@ -70,15 +328,49 @@ class LanguageModel(BaseEstimator):
 
     # fit ---------------------------------------------------------------------
 
-    def _learn_vocabulary(self, X):
-        """Validate ``X``, learn the vocabulary and encode ``X`` with it.
+    def _keeps_vocabulary(self):
+        """Hook: whether ``fit`` keeps the fitted vocabulary (``warm_start``)."""
+        return False
 
-        Returns ``(vocabulary, corpus)``. Models that keep their vocabulary
-        across fits (``warm_start``) override this.
+    def _fixed_vocabulary(self):
+        """The :class:`Vocabulary` of the ``vocabulary`` parameter, or None."""
+        vocabulary = getattr(self, "vocabulary", None)
+        if vocabulary is None:
+            return None
+        return Vocabulary.from_tokens(read_vocabulary(vocabulary))
+
+    def _learn_vocabulary(self, X):
+        """Validate ``X``, learn (or take) the vocabulary and encode ``X`` with it.
+
+        Returns ``(vocabulary, corpus)``. The ids are held as
+        ``_fit_ids_dtype`` where the vocabulary fits in it.
         """
-        return Vocabulary.learn_encode(
-            iter_corpus(X), min_count=self.min_count, max_vocab=self.max_vocab
-        )
+        if self._keeps_vocabulary():
+            vocabulary = self._vocabulary
+        else:
+            vocabulary = self._fixed_vocabulary()
+        if vocabulary is not None:
+            corpus = Encoded.concatenate(
+                [vocabulary.encode(chunk, eos=True) for chunk in iter_corpus(X)]
+            )
+        else:
+            vocabulary, corpus = Vocabulary.learn_encode(
+                iter_corpus(X), min_count=self.min_count, max_vocab=self.max_vocab
+            )
+        dtype = np.dtype(self._fit_ids_dtype)
+        if corpus.ids.dtype != dtype and len(vocabulary) <= np.iinfo(dtype).max:
+            corpus = Encoded(corpus.ids.astype(dtype), corpus.offsets)
+        return vocabulary, corpus
+
+    #: The integer type of the ids handed to ``_fit_encoded`` (a model that
+    #: keeps the encoded corpus while it estimates may ask for int32).
+    _fit_ids_dtype = np.int64
+
+    def _set_vocabulary(self, vocabulary):
+        """Set the fitted vocabulary: the one place that does (fit and every loader)."""
+        self.vocabulary_ = dict(vocabulary.index)
+        self.classes_ = np.array(vocabulary.tokens, dtype=object)
+        self._vocabulary = vocabulary
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -102,9 +394,7 @@ class LanguageModel(BaseEstimator):
         fitted = self._fit_encoded(corpus, vocabulary)
         # Assigned only now, all at once: a failed fit changes nothing.
         self.__dict__.update(fitted)
-        self.vocabulary_ = dict(vocabulary.index)
-        self.classes_ = np.array(vocabulary.tokens, dtype=object)
-        self._vocabulary = vocabulary
+        self._set_vocabulary(vocabulary)
         return self
 
     # scoring ---------------------------------------------------------------
@@ -119,10 +409,62 @@ class LanguageModel(BaseEstimator):
             return self._vocabulary.encode_texts(samples, eos=eos)
         return self._vocabulary.encode(samples, eos=eos)
 
+    def _scoring_threads(self):
+        """Hook: how many threads ``score*`` may use on a large input (default 1)."""
+        return 1
+
+    def _prepare_shared_scoring(self):
+        """Hook: build, before threads share the model, what it builds lazily."""
+
     def _score_tokens(self, X):
-        """Per-token log-probabilities of ``X`` with the encoded corpus."""
-        corpus = self._encode(X, eos=True)
-        return self._log_prob_tokens(corpus), corpus
+        """Per-token log-probabilities of ``X`` with the encoded corpus.
+
+        A large input is cut into contiguous parts scored by
+        ``_scoring_threads()`` threads (numpy and torch release the GIL);
+        every position is scored as in one piece.
+        """
+        check_is_fitted(self)
+        samples, texts = check_texts_or_corpus(X)
+        sizes = np.fromiter(map(len, samples), np.int64, len(samples))
+        parts = split(samples, sizes, self._scoring_threads())
+
+        def score_part(part):
+            corpus = self._encode_checked(part, texts, eos=True)
+            return self._log_prob_tokens(corpus), corpus
+
+        if sizes.sum() >= MIN_PART:
+            # Tens of megabytes of temporary arrays per call: reused from the
+            # heap instead of being mapped and zeroed again by the kernel.
+            keep_large_buffers()
+        if len(parts) > 1:
+            if texts:
+                self._vocabulary.text_encoder()
+            self._prepare_shared_scoring()
+        scored = map_threads(score_part, parts)
+        if len(scored) == 1:
+            return scored[0]
+        return (
+            np.concatenate([log_probs for log_probs, _ in scored]),
+            Encoded.concatenate([corpus for _, corpus in scored]),
+        )
+
+    def score_tokens(self, X):
+        """Log-probability of every predicted token of each sample.
+
+        Parameters
+        ----------
+        X : iterable of str or of sequences of str
+
+        Returns
+        -------
+        log_probs : list of ndarray
+            One 1-D float array per sample: the natural-log probability of
+            each of its tokens, then of its closing ``</s>`` (``n + 1``
+            values for ``n`` tokens). Each array sums to that sample's
+            :meth:`score_samples`.
+        """
+        log_probs, corpus = self._score_tokens(X)
+        return np.split(log_probs, corpus.offsets[1:-1])
 
     def score_samples(self, X):
         """Total log-probability of each sample.
@@ -347,4 +689,14 @@ def _draw(log_proba, rng, temperature, top_k, top_p):
     return np.minimum(drawn, n_classes - 1)
 
 
-__all__ = ["LanguageModel", "segment_sum", "EOS_ID", "UNK_ID"]
+__all__ = [
+    "BOS",
+    "EOS",
+    "EOS_ID",
+    "Encoded",
+    "LanguageModel",
+    "UNK",
+    "UNK_ID",
+    "Vocabulary",
+    "segment_sum",
+]

@@ -47,9 +47,11 @@ def test_score_is_mean_per_prediction(lm):
 
 
 def test_each_sample_predicts_its_tokens_and_eos(lm):
-    log_probs, corpus = lm._score_tokens(["a b", "", "zzz"])
-    assert len(log_probs) == 3 + 1 + 2
-    assert corpus.ids[-2] == 0  # zzz is <unk>
+    per_sample = lm.score_tokens(["a b", "", "zzz"])
+    assert [len(p) for p in per_sample] == [3, 1, 2]
+    assert np.allclose([p.sum() for p in per_sample], lm.score_samples(["a b", "", "zzz"]))
+    # zzz is scored as <unk>
+    assert per_sample[2][0] == pytest.approx(lm.score_tokens([["<unk>"]])[0][0])
 
 
 def test_chain_rule_and_rows_sum_to_one(lm):

@@ -1,5 +1,5 @@
 """Perplexity and scorers for language models."""
 
-from ._perplexity import neg_perplexity_scorer, oov_report, perplexity
+from ._perplexity import neg_perplexity_scorer, oov_flags, oov_report, perplexity
 
-__all__ = ["neg_perplexity_scorer", "oov_report", "perplexity"]
+__all__ = ["neg_perplexity_scorer", "oov_flags", "oov_report", "perplexity"]

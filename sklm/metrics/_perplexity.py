@@ -3,7 +3,12 @@
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ..preprocessing._vocabulary import UNK_ID
+from itertools import chain
+
+from .._validation import check_corpus
+from ..base import BOS, EOS, UNK
+
+_READ_AS_UNK = frozenset((UNK, BOS, EOS))
 
 
 def _final_model(estimator, X):
@@ -94,9 +99,11 @@ def oov_report(lm, X):
     1
     """
     model, Xt = _final_model(lm, X)
-    log_probs, corpus = model._score_tokens(Xt)
-    oov = corpus.ids == UNK_ID
-    n_samples = corpus.n_samples
+    samples = check_corpus(Xt)
+    per_sample = model.score_tokens(samples)
+    log_probs = np.concatenate(per_sample)
+    oov = oov_flags(model, samples)
+    n_samples = len(samples)
     n_predictions = len(log_probs)
     n_oov = int(oov.sum())
     n_in = n_predictions - n_oov
@@ -112,3 +119,32 @@ def oov_report(lm, X):
             float(np.exp(-log_probs[~oov].sum() / n_in)) if n_in else float("nan")
         ),
     }
+
+
+def oov_flags(lm, X):
+    """Which predicted tokens of ``X`` are out of the vocabulary of ``lm``.
+
+    Parameters
+    ----------
+    lm : fitted language model
+    X : iterable of str or of sequences of str
+
+    Returns
+    -------
+    oov : ndarray of bool
+        One flag per prediction, in the order of :meth:`score_tokens`
+        concatenated (each sample's tokens, then its ``</s>``, never OOV).
+        A literal ``<unk>`` (or a ``<s>``/``</s>`` inside a sample, read as
+        ``<unk>``) counts as OOV, as in KenLM.
+    """
+    samples = check_corpus(X)
+    vocabulary = lm.vocabulary_
+    lengths = np.fromiter(map(len, samples), np.int64, len(samples))
+    tokens = list(chain.from_iterable(samples))
+    known = np.fromiter(map(vocabulary.__contains__, tokens), bool, len(tokens))
+    special = np.fromiter(map(_READ_AS_UNK.__contains__, tokens), bool, len(tokens))
+    flags = np.zeros(len(tokens) + len(samples), dtype=bool)
+    is_token = np.ones(len(flags), dtype=bool)
+    is_token[np.cumsum(lengths + 1) - 1] = False
+    flags[is_token] = ~known | special
+    return flags

@@ -13,9 +13,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
-from .._validation import check_corpus
 from ..base import LanguageModel
-from ..preprocessing._vocabulary import BOS, Vocabulary
+from ..base import Vocabulary
 from . import _training
 from ._modules import build_module, count_parameters, default_cutoffs
 
@@ -150,6 +149,7 @@ class RecurrentLM(LanguageModel):
         cutoffs=None,
         min_count=1,
         max_vocab=None,
+        vocabulary=None,
         device="auto",
         mixed_precision=False,
         n_threads=None,
@@ -177,6 +177,7 @@ class RecurrentLM(LanguageModel):
         self.cutoffs = cutoffs
         self.min_count = min_count
         self.max_vocab = max_vocab
+        self.vocabulary = vocabulary
         self.device = device
         self.mixed_precision = mixed_precision
         self.n_threads = n_threads
@@ -193,12 +194,10 @@ class RecurrentLM(LanguageModel):
     def _is_warm(self):
         return self.warm_start and hasattr(self, "module_")
 
-    def _learn_vocabulary(self, X):
+    def _keeps_vocabulary(self):
         # warm_start continues the same network, so the output layer (the
         # vocabulary) must stay what it was.
-        if self._is_warm():
-            return self._vocabulary, self._vocabulary.encode(check_corpus(X), eos=True)
-        return super()._learn_vocabulary(X)
+        return self._is_warm()
 
     def _module_config(self, n_classes):
         if self.tie_weights and self.embedding_dim != self.hidden_size:
@@ -477,9 +476,7 @@ class RecurrentLM(LanguageModel):
         model.device_ = str(device)
         model.n_parameters_ = count_parameters(model.module_)
         model.n_threads_ = meta["n_threads"]
-        model.vocabulary_ = {k: v for k, v in vocabulary.index.items() if k != BOS}
-        model.classes_ = np.array(vocabulary.tokens, dtype=object)
-        model._vocabulary = vocabulary
+        model._set_vocabulary(vocabulary)
         return model
 
 

@@ -92,6 +92,13 @@ _PARAMETERS = """
         Tokens seen fewer times in training become ``<unk>``.
     max_vocab : int or None, default=None
         Keep at most this many tokens besides ``<unk>`` and ``</s>``.
+    vocabulary : list, tuple or set of str, str or path-like, default=None
+        A fixed vocabulary (the classes besides ``<unk>`` and ``</s>``), as
+        a list (kept in order), a set (sorted), or the path of a UTF-8 file
+        with one word per line (as SRILM's ``-vocab``). Words outside it are
+        ``<unk>``; ``min_count`` and ``max_vocab`` are then ignored. Models
+        fitted with one vocabulary share their ``classes_`` (what
+        :class:`~sklm.InterpolatedLM` needs).
     device : str, default="auto"
         ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. ``"cpu"``,
         ``"cuda"``, ``"cuda:1"``, ``"mps"`` name a device; naming one this
@@ -220,6 +227,7 @@ class RNNLM(RecurrentLM):
         cutoffs=None,
         min_count=1,
         max_vocab=None,
+        vocabulary=None,
         device="auto",
         mixed_precision=False,
         n_threads=None,
@@ -248,6 +256,7 @@ class RNNLM(RecurrentLM):
             cutoffs=cutoffs,
             min_count=min_count,
             max_vocab=max_vocab,
+            vocabulary=vocabulary,
             device=device,
             mixed_precision=mixed_precision,
             n_threads=n_threads,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..preprocessing._vocabulary import Encoded
+from ..base import Encoded
 from .._allocator import keep_large_buffers
 
 # Scoring batches: enough samples to keep the matrix products busy, but few

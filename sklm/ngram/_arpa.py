@@ -12,7 +12,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from ..preprocessing._vocabulary import BOS, EOS, UNK
+from ..base import BOS, EOS, UNK
 from ._tables import BackoffTables, _lookup
 
 LN10 = float(np.log(10.0))

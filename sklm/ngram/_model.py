@@ -7,11 +7,9 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
-from .._allocator import keep_large_buffers
-from .._parallel import MIN_PART, map_threads, resolve_threads, split
-from .._validation import check_texts_or_corpus
+from .._parallel import resolve_threads
 from ..base import LanguageModel
-from ..preprocessing._vocabulary import Encoded, Vocabulary
+from ..base import Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import count_ngrams
 from ._smoothing import estimate, make_smoothing
@@ -97,6 +95,13 @@ class NGramLM(LanguageModel):
     max_vocab : int, default=None
         Keep at most this many words (besides ``<unk>`` and ``</s>``), the
         most frequent first.
+    vocabulary : list, tuple or set of str, str or path-like, default=None
+        A fixed vocabulary (the classes besides ``<unk>`` and ``</s>``), as
+        a list (kept in order), a set (sorted), or the path of a UTF-8 file
+        with one word per line (as SRILM's ``-vocab``). Words outside it are
+        ``<unk>``; ``min_count`` and ``max_vocab`` are then ignored. Models
+        fitted with one vocabulary share their ``classes_`` (what
+        :class:`~sklm.InterpolatedLM` needs).
     n_threads : int, default=None
         Threads that ``score`` and ``score_samples`` use on a large input
         (200,000 characters or tokens per thread at least), each scoring a
@@ -180,6 +185,7 @@ class NGramLM(LanguageModel):
         backoff=0.4,
         min_count=1,
         max_vocab=None,
+        vocabulary=None,
         n_threads=None,
     ):
         self.order = order
@@ -189,23 +195,17 @@ class NGramLM(LanguageModel):
         self.backoff = backoff
         self.min_count = min_count
         self.max_vocab = max_vocab
+        self.vocabulary = vocabulary
         self.n_threads = n_threads
 
     # hooks -------------------------------------------------------------------
 
-    def _learn_vocabulary(self, X):
-        # The corpus is handed on as its n-gram counts: counted here, its ids
-        # are freed before the estimation, which peaks higher on large data.
-        vocabulary, corpus = super()._learn_vocabulary(X)
-        ids, offsets = corpus.ids, corpus.offsets
-        del corpus
-        if len(vocabulary) < 2**31:
-            # Held at half the size, the ids weigh less on the peak memory of
-            # the counting.
-            ids = ids.astype(np.int32)
-        return vocabulary, count_ngrams(ids, offsets, len(vocabulary), self.order)
+    # The encoded corpus is held while it is counted: at half the size, the
+    # ids weigh less on the peak memory of the counting.
+    _fit_ids_dtype = np.int32
 
-    def _fit_encoded(self, counts, vocabulary):
+    def _fit_encoded(self, corpus, vocabulary):
+        counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
         tables, fitted = estimate(counts, make_smoothing(self))
         return {
             "discounts_": None,
@@ -218,32 +218,11 @@ class NGramLM(LanguageModel):
     def _log_prob_tokens(self, corpus):
         return self.tables_.score_corpus(corpus.ids, corpus.offsets)
 
-    def _score_tokens(self, X):
-        # A large input is cut into contiguous parts scored by threads (numpy
-        # releases the GIL); every position is scored as in one piece.
-        check_is_fitted(self)
-        samples, texts = check_texts_or_corpus(X)
-        sizes = np.fromiter(map(len, samples), np.int64, len(samples))
-        parts = split(samples, sizes, resolve_threads(self.n_threads))
+    def _scoring_threads(self):
+        return resolve_threads(self.n_threads)
 
-        def score_part(part):
-            corpus = self._encode_checked(part, texts, eos=True)
-            return self._log_prob_tokens(corpus), corpus
-
-        if sizes.sum() >= MIN_PART:
-            # Tens of megabytes of temporary arrays per call: reused from the
-            # heap instead of being mapped and zeroed again by the kernel.
-            keep_large_buffers()
-        if len(parts) > 1:
-            # The lazily built lookup structures, built once before sharing.
-            if texts:
-                self._vocabulary.text_encoder()
-            self.tables_.build_indexes()
-        scored = map_threads(score_part, parts)
-        if len(scored) == 1:
-            return scored[0]
-        return (np.concatenate([log_probs for log_probs, _ in scored]),
-                Encoded.concatenate([corpus for _, corpus in scored]))
+    def _prepare_shared_scoring(self):
+        self.tables_.build_indexes()
 
     def _distribution(self, tail):
         log_proba = self.tables_.next_log_proba(tail)
@@ -328,9 +307,7 @@ class NGramLM(LanguageModel):
         lm.ngram_counts_ = tables.sizes()
         lm.discounts_ = None
         lm.counts_of_counts_ = None
-        lm.vocabulary_ = dict(vocabulary.index)
-        lm.classes_ = np.array(vocabulary.tokens, dtype=object)
-        lm._vocabulary = vocabulary
+        lm._set_vocabulary(vocabulary)
         return lm
 
 

@@ -1,6 +1,5 @@
-"""Text preprocessing: the Tokenizer transformer and the LM vocabulary."""
+"""Text preprocessing: the Tokenizer transformer."""
 
 from ._tokenizer import Tokenizer
-from ._vocabulary import Encoded, Vocabulary
 
-__all__ = ["Encoded", "Tokenizer", "Vocabulary"]
+__all__ = ["Tokenizer"]

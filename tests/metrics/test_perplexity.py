@@ -3,7 +3,7 @@ import pytest
 from sklearn.pipeline import make_pipeline
 
 from sklm import Tokenizer
-from sklm.metrics import neg_perplexity_scorer, oov_report, perplexity
+from sklm.metrics import neg_perplexity_scorer, oov_flags, oov_report, perplexity
 from toy import AddOneBigramLM
 
 TRAIN = ["a b a c", "b a", "c c a b", "a"]
@@ -19,7 +19,7 @@ def test_perplexity_is_exp_of_minus_score():
 def test_perplexity_from_per_token_log_probs():
     # per-token probabilities p_i -> ppl = exp(-mean log p_i).
     lm = AddOneBigramLM().fit(TRAIN)
-    log_probs, _ = lm._score_tokens(["a b"])
+    log_probs = lm.score_tokens(["a b"])[0]
     assert perplexity(lm, ["a b"]) == pytest.approx(np.exp(-log_probs.mean()))
 
 
@@ -27,12 +27,13 @@ def test_oov_report_counts_and_excludes_oovs():
     lm = AddOneBigramLM().fit(TRAIN)
     X = ["a zz b", "qq", "<unk>"]
     report = oov_report(lm, X)
-    log_probs, corpus = lm._score_tokens(X)
+    log_probs = np.concatenate(lm.score_tokens(X))
     assert report["n_samples"] == 3
     assert report["n_predictions"] == 3 + 1 + 1 + 3
     assert report["n_oov"] == 3  # zz, qq and a literal <unk>
     assert report["oov_rate"] == pytest.approx(3 / 5)
-    keep = corpus.ids != 0
+    keep = ~oov_flags(lm, X)
+    assert keep.tolist() == [True, False, True, True, False, True, False, True]
     assert report["perplexity_excluding_oov"] == pytest.approx(np.exp(-log_probs[keep].mean()))
     assert report["perplexity"] == pytest.approx(perplexity(lm, X))
 

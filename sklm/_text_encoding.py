@@ -16,7 +16,7 @@ whose hash meets another token's is looked up in the dict instead.
 
 import numpy as np
 
-from .._hashing import HashIndex
+from ._hashing import HashIndex
 
 _WORD = 8
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sklm._validation import check_corpus, iter_corpus
-from sklm.preprocessing import Vocabulary
+from sklm.base import Vocabulary
 
 
 def test_learn_and_learn_encode_agree():
@@ -63,7 +63,7 @@ def test_encode_texts_matches_split(texts):
 def test_encode_texts_long_token_hash_collision():
     # A forced collision: the key of a long vocabulary word given to another
     # word must still be resolved by the word's bytes.
-    from sklm.preprocessing._encoder import TextEncoder
+    from sklm._text_encoding import TextEncoder
 
     v = Vocabulary(["<unk>", "</s>", "abcdefghijk", "abcdefghijz"])
     encoder = TextEncoder(v._reader, 0)
@@ -86,3 +86,33 @@ def test_encode_texts_pickles_without_cache():
     clone = pickle.loads(pickle.dumps(v))
     assert "_text_encoder" not in clone.__dict__
     np.testing.assert_array_equal(clone.encode_texts(["a b"]).ids, [2, 0, 1])
+
+
+def test_fixed_vocabulary_is_shared_and_maps_the_rest_to_unk(tmp_path):
+    from sklm import NGramLM
+
+    X = ["a b c d", "a b", "e f a"]
+    words = ["b", "a", "zz"]
+    word_file = tmp_path / "vocab.txt"
+    word_file.write_text("b\na\n\nzz\n", encoding="utf-8")
+    fitted = [NGramLM(order=2, vocabulary=v).fit(X) for v in (words, tuple(words), str(word_file))]
+    for lm in fitted:
+        assert list(lm.classes_) == ["<unk>", "</s>", "b", "a", "zz"]
+    as_set = NGramLM(order=2, vocabulary={"zz", "b", "a"}).fit(X)
+    assert list(as_set.classes_) == ["<unk>", "</s>", "a", "b", "zz"]
+    # c, d, e, f are <unk>: the same model as one fitted on the data with them replaced.
+    replaced = NGramLM(order=2, vocabulary=words).fit(["a b <unk> <unk>", "a b", "<unk> <unk> a"])
+    assert np.allclose(fitted[0].score_samples(X), replaced.score_samples(X))
+    # min_count and max_vocab do not apply to a fixed vocabulary.
+    assert list(NGramLM(vocabulary=words, min_count=5, max_vocab=1).fit(X).classes_) == list(
+        fitted[0].classes_
+    )
+
+
+@pytest.mark.parametrize("bad, error", [(["a b"], ValueError), ([""], ValueError), ([3], ValueError),
+                                        ("/no/such/file.txt", ValueError)])
+def test_fixed_vocabulary_errors(bad, error):
+    from sklm import NGramLM
+
+    with pytest.raises(error, match="vocabulary"):
+        NGramLM(vocabulary=bad).fit(["a b"])
