@@ -95,18 +95,14 @@ def test_bad_subset():
         load_pydoc(subset="valid")
 
 
-def test_a_five_gram_model_fits_in_seconds():
-    import time
-
+def test_a_five_gram_model_beats_a_unigram_on_held_out_text():
     from sklm import NGramLM, Tokenizer
     from sklm.metrics import perplexity
 
     tokenizer = Tokenizer()
     train = tokenizer.transform(load_pydoc(subset="train").data)
     test = tokenizer.transform(load_pydoc(subset="test").data)
-    start = time.perf_counter()
     five = NGramLM(order=5).fit(train)
-    assert time.perf_counter() - start < 10
     one = NGramLM(order=1).fit(train)
     # Context helps on held-out sentences of the same documentation.
     assert 1 < perplexity(five, test) < perplexity(one, test) / 2
