@@ -1,4 +1,4 @@
-"""Corpora: the built-in default and downloaders of public benchmarks."""
+"""Corpora: the built-in default, downloaders of public benchmarks, and text files."""
 
 from ._builtin import load_pydoc
 from ._fetch import (
@@ -8,6 +8,7 @@ from ._fetch import (
     fetch_wikitext2,
     get_data_home,
 )
+from ._lines import load_lines
 
 __all__ = [
     "clear_data_home",
@@ -15,5 +16,6 @@ __all__ = [
     "fetch_tiny_shakespeare",
     "fetch_wikitext2",
     "get_data_home",
+    "load_lines",
     "load_pydoc",
 ]
