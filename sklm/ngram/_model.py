@@ -243,6 +243,38 @@ class NGramLM(LanguageModel):
             state = np.concatenate([state[:, 1:], np.asarray(next_ids)[:, None]], axis=1)
         return state, self._distribution(state[active])
 
+    # reports -----------------------------------------------------------------
+
+    def matched_lengths(self, X):
+        """Length of the n-gram that gave each predicted token its probability.
+
+        For each predicted token (a sample's tokens, then its ``</s>``), the
+        length of the longest stored n-gram ending in that token, whose
+        probability was used: 1 (the unigram) up to ``order``, as KenLM's
+        ``query`` prints it (``ngram_length``). A short one marks a token
+        whose context was seldom or never seen in training.
+
+        Parameters
+        ----------
+        X : iterable of str or of sequences of str
+
+        Returns
+        -------
+        lengths : list of ndarray of int
+            One array per sample, aligned with :meth:`score_tokens`.
+
+        Examples
+        --------
+        >>> from sklm import NGramLM
+        >>> lm = NGramLM(order=3, smoothing="witten_bell")
+        >>> lm = lm.fit(["the cat sat", "the dog sat", "a cat ran"])
+        >>> lm.matched_lengths(["the cat ran", "a dog"])
+        [array([2, 3, 2, 3]), array([2, 1, 1])]
+        """
+        corpus = self._encode(X, eos=True)
+        _, lengths = self.tables_.score_corpus(corpus.ids, corpus.offsets, return_lengths=True)
+        return np.split(lengths, corpus.offsets[1:-1])
+
     # ARPA --------------------------------------------------------------------
 
     def to_arpa(self, path):

@@ -125,12 +125,14 @@ class BackoffTables:
             )
         return extended
 
-    def score_corpus(self, ids, offsets):
+    def score_corpus(self, ids, offsets, *, return_lengths=False):
         """Log-probability of every position of a flat corpus (each sample from ``<s>``).
 
         ``ids`` holds the samples one after the other, each ending with
         ``</s>``, so every position is one prediction; ``offsets[i]`` is
-        where sample ``i`` starts.
+        where sample ``i`` starts. With ``return_lengths``, also the length
+        of the longest stored n-gram that gave each probability (KenLM's
+        ``ngram_length``), as a second array.
         """
         ids = np.asarray(ids, dtype=np.intp)
         n = len(ids)
@@ -142,6 +144,7 @@ class BackoffTables:
         previous = ids
         context = np.empty(n, dtype=np.intp)
         key = np.empty(n, dtype=np.int64)
+        lengths = np.ones(n, dtype=np.int64) if return_lengths else None
         for k in range(2, self.order + 1):
             context[1:] = previous[:-1]
             # The first token of a sample has only <s> before it.
@@ -155,13 +158,15 @@ class BackoffTables:
             table = self.log_prob[k - 1]
             if len(table):
                 result = np.where(index >= 0, table[index], result)
+            if lengths is not None:
+                lengths[index >= 0] = k
             if k < self.order:
                 # The k-grams ending on the first k - 2 tokens of a sample
                 # reach back past <s>.
                 short = (starts[:, None] + np.arange(k - 2)).ravel()
                 index[short[short < n]] = -2
             previous = index
-        return result
+        return (result, lengths) if return_lengths else result
 
     # contexts ------------------------------------------------------------------
 
