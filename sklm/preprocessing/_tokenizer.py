@@ -1,12 +1,16 @@
 """Tokenizer: texts in, token lists out, and back again."""
 
+import json
 import re
 import unicodedata
+from numbers import Integral
 
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
-from .._sklearn import StrOptions, _fit_context
+from .._sklearn import Interval, StrOptions, _fit_context
 from .._validation import _describe
+from ._bpe import decode_bpe, encode_bpe, learn_bpe
 
 # A word is a run of letters, digits or underscores (any script), possibly
 # joined by an apostrophe or hyphen ("don't", "well-known"); every other
@@ -38,18 +42,24 @@ def _check_texts(X, name="X"):
 class Tokenizer(TransformerMixin, BaseEstimator):
     """Split texts into tokens for a language model.
 
-    A stateless transformer: ``fit`` learns nothing, ``transform`` maps each
-    text to a list of tokens and ``inverse_transform`` joins token lists back
+    With ``analyzer="word"`` or ``"char"`` a stateless transformer (``fit``
+    learns nothing); ``analyzer="bpe"`` learns its subword units in ``fit``.
+    ``transform`` maps each text to a list of tokens and ``inverse_transform`` joins token lists back
     into text. Works on any Unicode text; Chinese, Japanese and other texts
     without spaces are best modelled with ``analyzer="char"``, which needs no
     segmenter.
 
     Parameters
     ----------
-    analyzer : {"word", "char"} or callable, default="word"
+    analyzer : {"word", "char", "bpe"} or callable, default="word"
         ``"word"``: the matches of ``token_pattern``. ``"char"``: every
-        character, spaces and newlines included. A callable maps one text to
-        a list of str tokens.
+        character, spaces and newlines included. ``"bpe"``: byte-level
+        byte-pair encoding (subword units) learnt in ``fit`` with Hugging Face
+        ``tokenizers`` (``pip install "sklm[bpe]"``); any text is covered,
+        tokens hold no whitespace (a space is the ``"Ġ"`` that opens a token)
+        and ``inverse_transform`` gives the text back exactly (as lowercased
+        and normalised; set ``lowercase=False, normalize=None`` for the raw
+        text). A callable maps one text to a list of str tokens.
     lowercase : bool, default=True
         Lowercase the text first (Unicode-aware ``str.lower``).
     token_pattern : str or None, default=None
@@ -60,6 +70,16 @@ class Tokenizer(TransformerMixin, BaseEstimator):
     normalize : {"NFC", "NFKC"} or None, default="NFC"
         Unicode normalisation applied before tokenizing, so that visually
         identical words get identical tokens.
+    vocab_size : int, default=1000
+        ``analyzer="bpe"`` only: the most subword units (the 256 byte symbols
+        included) that ``fit`` learns.
+
+    Attributes
+    ----------
+    bpe_model_ : str
+        ``analyzer="bpe"``: the learnt model (merges and units) as JSON.
+    bpe_vocabulary_ : dict
+        ``analyzer="bpe"``: subword unit to its id in ``bpe_model_``.
 
     See Also
     --------
@@ -78,21 +98,32 @@ class Tokenizer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "analyzer": [StrOptions({"word", "char"}), callable],
+        "analyzer": [StrOptions({"word", "char", "bpe"}), callable],
+        "vocab_size": [Interval(Integral, 1, None, closed="left")],
         "lowercase": ["boolean"],
         "token_pattern": [str, None],
         "normalize": [StrOptions({"NFC", "NFKC"}), None],
     }
 
-    def __init__(self, *, analyzer="word", lowercase=True, token_pattern=None, normalize="NFC"):
+    def __init__(
+        self,
+        *,
+        analyzer="word",
+        lowercase=True,
+        token_pattern=None,
+        normalize="NFC",
+        vocab_size=1000,
+    ):
         self.analyzer = analyzer
         self.lowercase = lowercase
         self.token_pattern = token_pattern
         self.normalize = normalize
+        self.vocab_size = vocab_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.requires_fit = False
+        # Only subword units are learnt from the data.
+        tags.requires_fit = self.analyzer == "bpe"
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         return tags
@@ -112,7 +143,13 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         -------
         self : Tokenizer
         """
-        if X is not None:
+        if self.analyzer == "bpe":
+            if X is None:
+                raise ValueError('Tokenizer(analyzer="bpe") learns its merges in fit: X is needed.')
+            serialized = learn_bpe(map(self._prepare, _check_texts(X)), self.vocab_size)
+            self.bpe_model_ = serialized
+            self.bpe_vocabulary_ = json.loads(serialized)["model"]["vocab"]
+        elif X is not None:
             _check_texts(X)
         return self
 
@@ -159,6 +196,9 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         texts = _check_texts(X)
+        if self.analyzer == "bpe":
+            check_is_fitted(self, "bpe_model_")
+            return encode_bpe(self.bpe_model_, [self._prepare(text) for text in texts])
         split = self._split()
         out = []
         for i, text in enumerate(texts):
@@ -173,6 +213,27 @@ class Tokenizer(TransformerMixin, BaseEstimator):
                         )
             out.append(tokens)
         return out
+
+    def _save_state(self):
+        """The fitted state for :func:`sklm.save`: the BPE model's JSON, if any."""
+        if self.analyzer == "bpe":
+            return {"bpe_model": self.bpe_model_}, {}
+        return {}, {}
+
+    def _load_state(self, meta, arrays):
+        """Set the fitted state read by :func:`sklm.load` (checked, never run)."""
+        if arrays or set(meta) != ({"bpe_model"} if self.analyzer == "bpe" else set()):
+            raise ValueError(f"not the fitted state of a Tokenizer(analyzer={self.analyzer!r}).")
+        if self.analyzer != "bpe":
+            return
+        model = meta["bpe_model"]
+        vocabulary = json.loads(model)["model"]["vocab"] if isinstance(model, str) else None
+        if not isinstance(vocabulary, dict) or not all(
+            isinstance(k, str) and type(v) is int for k, v in vocabulary.items()
+        ):
+            raise ValueError("the BPE model holds no table of subword units.")
+        self.bpe_model_ = model
+        self.bpe_vocabulary_ = vocabulary
 
     def detokenize(self, tokens):
         """Join one token list back into text (see :meth:`inverse_transform`)."""
@@ -204,6 +265,8 @@ class Tokenizer(TransformerMixin, BaseEstimator):
                 raise TypeError(f"X[{i}] must be a sequence of str tokens; got {_describe(tokens)}.")
             if self.analyzer == "char":
                 texts.append("".join(tokens))
+            elif self.analyzer == "bpe":
+                texts.append(decode_bpe(tokens))
             else:
                 text = " ".join(tokens)
                 text = _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
