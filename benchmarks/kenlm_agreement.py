@@ -9,7 +9,10 @@ by the ordinary word ``__unk__``. Checked against KenLM's output in ``ref/``:
 3. the test perplexities of orders 2, 3 and 5, to two decimals;
 4. ``NGramLM.from_arpa`` on KenLM's ARPA scores the test set as the reference;
 5. our ``to_arpa`` holds the same n-grams as KenLM's ARPA, with the same
-   probabilities and backoffs (same tolerance).
+   probabilities and backoffs (same tolerance);
+6. count pruning, ``NGramLM(order=3, prune=(0, 1, 1))`` against ``lmplz -o 3
+   --prune 0 1 1``: checks 1, 4 and 5 on ``ref/ptb3U_prune011.*``, and the
+   test perplexity to two decimals.
 
 Prints a summary and exits with status 1 on any disagreement.
 
@@ -47,6 +50,7 @@ REFERENCE_DISCOUNTS = {
     },
 }
 REFERENCE_PERPLEXITY = {2: 298.3240, 3: 271.9586, 5: 268.0503}
+REFERENCE_PRUNED_PERPLEXITY = 309.2443  # lmplz -o 3 --prune 0 1 1
 
 
 def load_p1u(path):
@@ -64,8 +68,10 @@ def load_reference_tokens(path):
         header = f.readline().rstrip("\n").split("\t")
         rows = [line.rstrip("\n").split("\t") for line in f]
     columns = dict(zip(header, zip(*rows)))
+    # The pruned reference names the sentence column "line".
+    sentence = columns["sentence"] if "sentence" in columns else columns["line"]
     return {
-        "sentence": np.array(columns["sentence"], dtype=np.int64),
+        "sentence": np.array(sentence, dtype=np.int64),
         "token": np.array(columns["token"], dtype=object),
         "log10_prob": np.array(columns["log10_prob"], dtype=np.float64),
     }
@@ -112,6 +118,38 @@ def token_log10(lm, test):
     return np.concatenate(lm.score_tokens(test)) / LN10
 
 
+def check_tokens(report, what, ours, reference):
+    ok = agree(ours, reference)
+    report.check(
+        bool(ok.all()),
+        what,
+        f"{ok.sum()}/{len(ok)} agree, largest |diff| {np.max(np.abs(ours - reference)):.2e}",
+    )
+
+
+def check_arpa(report, lm, reference_path, label=""):
+    """Our ``to_arpa`` of ``lm`` holds KenLM's n-grams, probabilities and backoffs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ours.arpa.gz"
+        lm.to_arpa(path)
+        mine = read_arpa_entries(path)
+    theirs = read_arpa_entries(reference_path)
+    for k in sorted(theirs):
+        same_keys = mine.get(k, {}).keys() == theirs[k].keys()
+        detail = f"{len(mine.get(k, {}))} vs KenLM {len(theirs[k])}"
+        if same_keys:
+            names = [n for n in theirs[k] if n != "<s>"]  # <s>: a placeholder probability
+            a = np.array([mine[k][n] for n in names])
+            b = np.array([theirs[k][n] for n in names])
+            close = agree(a, b).all(axis=1)
+            detail += f"; {close.sum()}/{len(close)} prob+backoff agree"
+            if not close.all():
+                bad = names[int(np.flatnonzero(~close)[0])]
+                detail += f" (first mismatch {bad!r}: {mine[k][bad]} vs {theirs[k][bad]})"
+            same_keys = bool(close.all())
+        report.check(same_keys, f"{label}to_arpa {k}-grams equal KenLM's", detail)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default="../shared", help="folder with data/ and ref/")
@@ -143,13 +181,11 @@ def main(argv=None):
         )
 
     lm = models[3]
-    ours = token_log10(lm, test)
-    ok = agree(ours, reference["log10_prob"])
-    worst = np.max(np.abs(ours - reference["log10_prob"]))
-    report.check(
-        bool(ok.all()),
+    check_tokens(
+        report,
         "order 3 per-token log10 probabilities",
-        f"{ok.sum()}/{len(ok)} agree, largest |diff| {worst:.2e}",
+        token_log10(lm, test),
+        reference["log10_prob"],
     )
     discounts3 = np.array(REFERENCE_DISCOUNTS[3])
     report.check(
@@ -166,34 +202,41 @@ def main(argv=None):
         )
 
     kenlm = NGramLM.from_arpa(shared / "ref" / "ptb3U.arpa.gz")
-    loaded = token_log10(kenlm, test)
-    ok = agree(loaded, reference["log10_prob"])
-    report.check(
-        bool(ok.all()),
+    check_tokens(
+        report,
         "from_arpa(ptb3U.arpa.gz) per-token log10 probabilities",
-        f"{ok.sum()}/{len(ok)} agree, "
-        f"largest |diff| {np.max(np.abs(loaded - reference['log10_prob'])):.2e}",
+        token_log10(kenlm, test),
+        reference["log10_prob"],
     )
+    check_arpa(report, lm, shared / "ref" / "ptb3U.arpa.gz")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ours.arpa.gz"
-        lm.to_arpa(path)
-        mine = read_arpa_entries(path)
-    theirs = read_arpa_entries(shared / "ref" / "ptb3U.arpa.gz")
-    for k in sorted(theirs):
-        same_keys = mine.get(k, {}).keys() == theirs[k].keys()
-        detail = f"{len(mine.get(k, {}))} vs KenLM {len(theirs[k])}"
-        if same_keys:
-            names = [n for n in theirs[k] if n != "<s>"]  # <s>: a placeholder probability
-            a = np.array([mine[k][n] for n in names])
-            b = np.array([theirs[k][n] for n in names])
-            close = agree(a, b).all(axis=1)
-            detail += f"; {close.sum()}/{len(close)} prob+backoff agree"
-            if not close.all():
-                bad = names[int(np.flatnonzero(~close)[0])]
-                detail += f" (first mismatch {bad!r}: {mine[k][bad]} vs {theirs[k][bad]})"
-            same_keys = bool(close.all())
-        report.check(same_keys, f"to_arpa {k}-grams equal KenLM's", detail)
+    # Count pruning: lmplz -o 3 --prune 0 1 1.
+    pruned_reference = load_reference_tokens(shared / "ref" / "ptb3U_prune011.test.tokens.tsv.gz")
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pruned = NGramLM(order=3, prune=(0, 1, 1)).fit(train)
+    fit_time = time.perf_counter() - start
+    ppl = float(np.exp(-pruned.score(test)))
+    report.check(
+        round(ppl, 2) == round(REFERENCE_PRUNED_PERPLEXITY, 2),
+        "pruned (0, 1, 1) order 3 test perplexity",
+        f"{ppl:.4f} (KenLM {REFERENCE_PRUNED_PERPLEXITY:.4f}); "
+        f"n-grams {' '.join(map(str, pruned.ngram_counts_))}; fit {fit_time:.2f} s",
+    )
+    check_tokens(
+        report,
+        "pruned (0, 1, 1) order 3 per-token log10 probabilities",
+        token_log10(pruned, test),
+        pruned_reference["log10_prob"],
+    )
+    check_tokens(
+        report,
+        "from_arpa(ptb3U_prune011.arpa.gz) per-token log10 probabilities",
+        token_log10(NGramLM.from_arpa(shared / "ref" / "ptb3U_prune011.arpa.gz"), test),
+        pruned_reference["log10_prob"],
+    )
+    check_arpa(report, pruned, shared / "ref" / "ptb3U_prune011.arpa.gz", "pruned (0, 1, 1) ")
 
     print(
         "all checks agree with KenLM"

@@ -90,6 +90,22 @@ class NGramLM(LanguageModel):
         a warning, where that is impossible).
     backoff : float in (0, 1], default=0.4
         Factor of ``"stupid_backoff"`` per word dropped from the context.
+    prune : sequence of int or None, default=None
+        Count thresholds per order, as KenLM's ``lmplz --prune``: an n-gram
+        of order ``k >= 2`` seen at most ``prune[k - 1]`` times in training
+        is left out of the model. The first threshold (unigrams) must be 0
+        (the vocabulary is ``min_count``'s and ``max_vocab``'s business),
+        the thresholds must not decrease, and a sequence shorter than
+        ``order`` is extended with its last value. ``(0, 1, 1)`` drops the
+        bigrams and trigrams seen once. The model is estimated on all the
+        counts first (discounts and continuation counts are those of the
+        unpruned model); the mass of each pruned n-gram then goes to the
+        weight of its context, so that it is given through the lower
+        order. With ``"kneser_ney"`` this is exactly ``lmplz``'s pruned
+        model. The other interpolated smoothings (``"mle"``, ``"add_k"``,
+        ``"absolute_discounting"``, ``"witten_bell"``) prune by the same
+        rule and still sum to one; ``"stupid_backoff"`` simply drops the
+        pruned n-grams (its scores then back off with its fixed factor).
     min_count : int, default=1
         Words seen fewer times in training become ``<unk>``.
     max_vocab : int, default=None
@@ -172,6 +188,7 @@ class NGramLM(LanguageModel):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "discount": [Interval(Real, 0, 1, closed="both"), None],
         "backoff": [Interval(Real, 0, 1, closed="right")],
+        "prune": [list, tuple, np.ndarray, None],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -183,6 +200,7 @@ class NGramLM(LanguageModel):
         alpha=1.0,
         discount=None,
         backoff=0.4,
+        prune=None,
         min_count=1,
         max_vocab=None,
         vocabulary=None,
@@ -193,6 +211,7 @@ class NGramLM(LanguageModel):
         self.alpha = alpha
         self.discount = discount
         self.backoff = backoff
+        self.prune = prune
         self.min_count = min_count
         self.max_vocab = max_vocab
         self.vocabulary = vocabulary
@@ -204,9 +223,32 @@ class NGramLM(LanguageModel):
     # ids weigh less on the peak memory of the counting.
     _fit_ids_dtype = np.int32
 
+    def _prune_thresholds(self):
+        """The ``prune`` parameter as one threshold per order, or None."""
+        if self.prune is None:
+            return None
+        given = list(self.prune)
+        if not 1 <= len(given) <= self.order or not all(
+            isinstance(t, Integral) and not isinstance(t, bool) and t >= 0 for t in given
+        ):
+            raise ValueError(
+                f"The 'prune' parameter of NGramLM must be a sequence of 1 to order={self.order} "
+                f"non-negative integers (count thresholds per order). Got {self.prune!r} instead."
+            )
+        if given[0] != 0 or any(b < a for a, b in zip(given, given[1:])):
+            raise ValueError(
+                "The 'prune' parameter of NGramLM must start with 0 (unigrams are not pruned) "
+                f"and must not decrease, as lmplz --prune requires. Got {self.prune!r} instead."
+            )
+        given += given[-1:] * (self.order - len(given))
+        # No count reaches 2**62: a larger threshold prunes all the same.
+        thresholds = np.array([min(int(t), 2**62) for t in given], dtype=np.int64)
+        return thresholds if thresholds.any() else None
+
     def _fit_encoded(self, corpus, vocabulary):
+        prune = self._prune_thresholds()
         counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
-        tables, fitted = estimate(counts, make_smoothing(self))
+        tables, fitted = estimate(counts, make_smoothing(self), prune)
         return {
             "discounts_": None,
             "counts_of_counts_": None,

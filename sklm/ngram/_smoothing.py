@@ -19,10 +19,9 @@ import warnings
 
 import numpy as np
 
-from ._counting import continuation_counts, counts_of_counts
 from .._allocator import release_free_memory
+from ._counting import continuation_counts, counts_of_counts
 from ._tables import BackoffTables
-
 
 # Per-n-gram products are formed a block at a time, so that no temporary the
 # size of a whole order exists next to the tables of a large corpus.
@@ -343,11 +342,21 @@ def make_smoothing(model):
     return StupidBackoff(model.backoff)
 
 
-def estimate(counts, smoothing):
+def estimate(counts, smoothing, prune=None):
     """Build the backoff tables of ``smoothing`` on ``counts`` (consumed).
 
     The counts of each order are released as soon as no later order needs
     them, so the tables and the counts never both exist in full.
+
+    ``prune``, if given, holds a count threshold per order (non-decreasing,
+    0 for the unigrams): an n-gram of order ``k >= 2`` seen at most
+    ``prune[k - 1]`` times is left out of the tables, as KenLM's ``lmplz
+    --prune`` does. Everything is first estimated on all the counts (the
+    discounts, the continuation counts); then the mass ``own(hw)`` of each
+    pruned n-gram goes to its context's weight ``gamma(h)``, so that it is
+    given through the lower order, and the distribution still sums to one.
+    The n-grams kept keep their contexts and suffixes, whose counts are at
+    least theirs.
 
     Returns
     -------
@@ -357,6 +366,7 @@ def estimate(counts, smoothing):
     """
     fitted = smoothing.prepare(counts)
     n_classes = counts.n_classes
+    keep = [None] * counts.order
     own, gamma = smoothing.unigram()
     p = own + gamma / n_classes if smoothing.interpolated else own
     # <s> is never predicted; like KenLM, store probability 1 as a placeholder.
@@ -366,11 +376,20 @@ def estimate(counts, smoothing):
     for k in range(2, counts.order + 1):
         context = counts.context(k)
         own, gamma = smoothing.ngram(k, context)
+        kept = None
+        if prune is not None and prune[k - 1] > 0:
+            kept = counts.counts[k - 1] > prune[k - 1]
+            if smoothing.interpolated:
+                pruned = ~kept
+                gamma += _sum_by(context[pruned], own[pruned], len(gamma))
+                del pruned
+            keep[k - 1] = kept
         if smoothing.interpolated:
             _add_gathered_product(own, previous, counts.suffix[k - 1], gamma, context)
         has_children = np.zeros(len(gamma), dtype=bool)
-        has_children[context] = True
-        del context
+        # A context whose children are all pruned is one no more.
+        has_children[context if kept is None else context[kept]] = True
+        del context, kept
         with np.errstate(divide="ignore"):
             backoff = np.log(gamma, out=gamma)
         backoff[~has_children] = smoothing.unseen_log_backoff
@@ -391,12 +410,41 @@ def estimate(counts, smoothing):
         log_prob[-1] = np.log(log_prob[-1], out=log_prob[-1])
     # The highest order is no context: its backoff weights are never read.
     log_backoff.append(np.zeros(0))
+    keys = [None] + counts.keys[1:]
+    if any(k is not None for k in keep):
+        _drop(keys, log_prob, log_backoff, keep, counts.base)
     tables = BackoffTables(
         n_classes,
-        [None] + counts.keys[1:],
+        keys,
         log_prob,
         log_backoff,
         smoothing.unseen_log_backoff,
         normalise_rows=not smoothing.interpolated,
     )
     return tables, fitted
+
+
+def _drop(keys, log_prob, log_backoff, keep, base):
+    """Remove from the tables, in place, the entries ``keep`` marks False.
+
+    ``keep[k - 1]`` is a mask over table ``k`` (None: keep it all). Every
+    entry kept must have its prefix kept; the keys of each order are then
+    renumbered to the prefixes' new indexes, which keeps them sorted.
+    """
+    new_index = None
+    for k in range(2, len(keys) + 1):
+        kept = keep[k - 1]
+        table = keys[k - 1]
+        if kept is not None:
+            table = table[kept]
+            log_prob[k - 1] = log_prob[k - 1][kept]
+            if len(log_backoff[k - 1]):
+                log_backoff[k - 1] = log_backoff[k - 1][kept]
+        if new_index is not None:
+            word = table % base
+            table = new_index[table // base]
+            table *= base
+            table += word
+            del word
+        keys[k - 1] = table
+        new_index = None if kept is None else np.cumsum(kept, dtype=np.int64) - 1
