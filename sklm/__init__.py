@@ -1,6 +1,7 @@
 """sklm: scikit-learn-compatible language models, from n-gram counts to LSTMs."""
 
 from .generation import generate
+from .io import load, save
 from .ngram import NGramLM  # noqa: F401
 from .preprocessing import Tokenizer
 
@@ -23,4 +24,4 @@ def __dir__():
     return sorted(list(globals()) + list(_NEURAL))
 
 
-__all__ = ["GRULM", "LSTMLM", "NGramLM", "RNNLM", "Tokenizer", "generate"]
+__all__ = ["GRULM", "LSTMLM", "NGramLM", "RNNLM", "Tokenizer", "generate", "load", "save"]

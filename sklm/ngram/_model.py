@@ -384,6 +384,98 @@ class NGramLM(LanguageModel):
         lm._set_vocabulary(vocabulary)
         return lm
 
+    # sklm.save / sklm.load ---------------------------------------------------
+
+    def _save_state(self):
+        """The fitted state for :func:`sklm.save`: JSON-able meta and the tables."""
+        tables = self.tables_
+        meta = {
+            "classes": [str(t) for t in self.classes_],
+            "unseen_log_backoff": tables.unseen_log_backoff,
+            "normalise_rows": tables.normalise_rows,
+        }
+        arrays = {}
+        for k in range(1, tables.order + 1):
+            if k > 1:
+                arrays[f"keys_{k}"] = tables.keys[k - 1]
+            arrays[f"log_prob_{k}"] = tables.log_prob[k - 1]
+            arrays[f"log_backoff_{k}"] = tables.log_backoff[k - 1]
+        for name in ("discounts_", "counts_of_counts_"):
+            if getattr(self, name, None) is not None:
+                arrays[name] = np.asarray(getattr(self, name))
+        return meta, arrays
+
+    def _load_state(self, meta, arrays):
+        """Set the fitted state read by :func:`sklm.load`, checking every table.
+
+        Each order's keys must be sorted, distinct and point at a stored
+        context and a class, so that no query can index outside the tables.
+        """
+        from ..io import check_array, check_vocabulary
+        from ._tables import BackoffTables
+
+        order = int(self.order)
+        expected = {f"log_prob_{k}" for k in range(1, order + 1)}
+        expected |= {f"log_backoff_{k}" for k in range(1, order + 1)}
+        expected |= {f"keys_{k}" for k in range(2, order + 1)}
+        names = set(arrays) - {"discounts_", "counts_of_counts_"}
+        if names != expected:
+            raise ValueError(
+                f"the tables are not those of an order-{order} model (arrays "
+                f"{sorted(names ^ expected)[:4]} missing or unexpected)."
+            )
+        n_classes = len(meta["classes"])
+        vocabulary = check_vocabulary(meta["classes"])
+        unseen = meta["unseen_log_backoff"]
+        if not isinstance(unseen, float) or not np.isfinite(unseen) or unseen > 0:
+            raise ValueError("unseen_log_backoff is not a finite log weight <= 0.")
+        if not isinstance(meta["normalise_rows"], bool):
+            raise ValueError("normalise_rows is not a bool.")
+        base = n_classes + 1
+        keys, log_prob, log_backoff = [None], [], []
+        previous = base
+        for k in range(1, order + 1):
+            size = base if k == 1 else None
+            prob = check_array(arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,),
+                               finite="no_nan_no_posinf")
+            if prob.size and prob.max() > 1e-6:
+                raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
+            backoff = check_array(arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1,
+                                  finite="no_nan_no_posinf")
+            if len(backoff) != len(prob) and not (k == order and len(backoff) == 0):
+                raise ValueError(f"log_backoff_{k} and log_prob_{k} differ in length.")
+            if k > 1:
+                key = check_array(arrays, f"keys_{k}", dtype=np.int64, shape=(len(prob),))
+                if len(key) and (
+                    key[0] < 0
+                    or np.any(key[1:] <= key[:-1])
+                    or key[-1] // base >= previous
+                    or np.any(key % base >= n_classes)
+                ):
+                    raise ValueError(
+                        f"keys_{k} are not sorted distinct n-grams of stored contexts."
+                    )
+                keys.append(key)
+            log_prob.append(prob)
+            log_backoff.append(backoff)
+            previous = len(prob)
+        fitted = {}
+        for name in ("discounts_", "counts_of_counts_"):
+            if name in arrays:
+                array = arrays[name]
+                if array.dtype.kind not in "fi" or array.ndim not in (1, 2) or len(array) != order:
+                    raise ValueError(f"{name} does not hold one row per order.")
+                fitted[name] = check_array(arrays, name, dtype=array.dtype, finite=True)
+            else:
+                fitted[name] = None
+        tables = BackoffTables(
+            n_classes, keys, log_prob, log_backoff, unseen, normalise_rows=meta["normalise_rows"]
+        )
+        self.__dict__.update(fitted)
+        self.tables_ = tables
+        self.ngram_counts_ = tables.sizes()
+        self._set_vocabulary(vocabulary)
+
 
 def load_arpa(path):
     """Load an ARPA file as a fitted :class:`NGramLM` (see :meth:`NGramLM.from_arpa`).
