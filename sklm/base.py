@@ -22,6 +22,17 @@ few small hooks that a model fills:
 Generation uses two more hooks with working defaults,
 ``_generation_start`` and ``_generation_step``, which a model overrides
 when it can carry a state forward more cheaply than re-reading the context.
+
+Optional hooks, with defaults here: ``_keeps_vocabulary()`` (``warm_start``
+keeps the fitted vocabulary), ``_fit_ids_dtype`` (the integer type of the ids
+handed to ``_fit_encoded``), ``_scoring_threads()`` and
+``_prepare_shared_scoring()`` (the part-wise threaded scoring of a large
+input). The fitted vocabulary is set in one place, ``_set_vocabulary``, by
+``fit`` and by every loader.
+
+The contract's data lives here too: the special tokens (``<unk>`` is class 0,
+``</s>`` class 1, ``<s>`` is only ever context), :class:`Encoded` (a corpus as
+one flat id array with sample offsets) and :class:`Vocabulary`.
 """
 
 import os
@@ -326,20 +337,34 @@ class LanguageModel(BaseEstimator):
         tags.non_deterministic = False
         return tags
 
+    # the hooks a model fills ------------------------------------------------
+
+    def _fit_encoded(self, corpus: Encoded, vocabulary: Vocabulary) -> dict:
+        """Hook: estimate the model; return its fitted attributes (see the module docstring)."""
+        raise NotImplementedError
+
+    def _log_prob_tokens(self, corpus: Encoded) -> np.ndarray:
+        """Hook: the natural-log probability of every position of ``corpus.ids``."""
+        raise NotImplementedError
+
+    def _next_log_proba(self, contexts: Encoded) -> np.ndarray:
+        """Hook: the next-token log distribution of each context, ``(n, n_classes)``."""
+        raise NotImplementedError
+
     # fit ---------------------------------------------------------------------
 
-    def _keeps_vocabulary(self):
+    def _keeps_vocabulary(self) -> bool:
         """Hook: whether ``fit`` keeps the fitted vocabulary (``warm_start``)."""
         return False
 
-    def _fixed_vocabulary(self):
+    def _fixed_vocabulary(self) -> Vocabulary | None:
         """The :class:`Vocabulary` of the ``vocabulary`` parameter, or None."""
         vocabulary = getattr(self, "vocabulary", None)
         if vocabulary is None:
             return None
         return Vocabulary.from_tokens(read_vocabulary(vocabulary))
 
-    def _learn_vocabulary(self, X):
+    def _learn_vocabulary(self, X) -> tuple[Vocabulary, Encoded]:
         """Validate ``X``, learn (or take) the vocabulary and encode ``X`` with it.
 
         Returns ``(vocabulary, corpus)``. The ids are held as
@@ -366,7 +391,7 @@ class LanguageModel(BaseEstimator):
     #: keeps the encoded corpus while it estimates may ask for int32).
     _fit_ids_dtype = np.int64
 
-    def _set_vocabulary(self, vocabulary):
+    def _set_vocabulary(self, vocabulary: Vocabulary) -> None:
         """Set the fitted vocabulary: the one place that does (fit and every loader)."""
         self.vocabulary_ = dict(vocabulary.index)
         self.classes_ = np.array(vocabulary.tokens, dtype=object)
@@ -409,14 +434,14 @@ class LanguageModel(BaseEstimator):
             return self._vocabulary.encode_texts(samples, eos=eos)
         return self._vocabulary.encode(samples, eos=eos)
 
-    def _scoring_threads(self):
+    def _scoring_threads(self) -> int:
         """Hook: how many threads ``score*`` may use on a large input (default 1)."""
         return 1
 
     def _prepare_shared_scoring(self):
         """Hook: build, before threads share the model, what it builds lazily."""
 
-    def _score_tokens(self, X):
+    def _score_tokens(self, X) -> tuple[np.ndarray, Encoded]:
         """Per-token log-probabilities of ``X`` with the encoded corpus.
 
         A large input is cut into contiguous parts scored by
