@@ -2,6 +2,7 @@
 
 from .generation import generate
 from .io import load, save
+from .mixture import InterpolatedLM
 from .ngram import NGramLM  # noqa: F401
 from .preprocessing import Tokenizer
 
@@ -24,4 +25,4 @@ def __dir__():
     return sorted(list(globals()) + list(_NEURAL))
 
 
-__all__ = ["GRULM", "LSTMLM", "NGramLM", "RNNLM", "Tokenizer", "generate", "load", "save"]
+__all__ = ["GRULM", "InterpolatedLM", "LSTMLM", "NGramLM", "RNNLM", "Tokenizer", "generate", "load", "save"]

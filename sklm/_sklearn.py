@@ -12,5 +12,6 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.metaestimators import _BaseComposition
 
-__all__ = ["HasMethods", "Interval", "Options", "StrOptions", "_fit_context", "validate_params"]
+__all__ = ["HasMethods", "Interval", "Options", "StrOptions", "_BaseComposition", "_fit_context", "validate_params"]
