@@ -60,6 +60,32 @@ def em_weights(log_probs, *, max_iter=1000, tol=1e-7):
         every component).
     converged : bool
         Whether the last step gained less than ``tol``.
+
+    Examples
+    --------
+    The weights that best mix two models on held-out text, from their
+    per-token scores (any models, sharing a vocabulary or not, as long as
+    they score the same tokens):
+
+    >>> import numpy as np
+    >>> from sklm import NGramLM
+    >>> from sklm.mixture import em_weights
+    >>> train = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
+    ...          "the mat was red", "a dog sat", "the cat ran"]
+    >>> held_out = ["on the log a cat sat", "the red dog ran on the mat"]
+    >>> models = [NGramLM(order=2, smoothing="witten_bell"), NGramLM(order=1, smoothing="add_k")]
+    >>> log_probs = np.column_stack(
+    ...     [np.concatenate(m.fit(train).score_tokens(held_out)) for m in models]
+    ... )
+    >>> np.exp(-log_probs.mean(axis=0)).round(2)  # each model's held-out perplexity
+    array([ 8.72, 11.86])
+    >>> weights, scores, converged = em_weights(log_probs)
+    >>> weights.round(3), converged
+    (array([0.803, 0.197]), True)
+    >>> np.exp(-scores[-1]).round(2)  # the mixture's
+    np.float64(8.55)
+    >>> bool(np.all(np.diff(scores) >= 0))
+    True
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     n_tokens, n_components = log_probs.shape
