@@ -216,8 +216,11 @@ class _Writer:
         node_id = str(self.n_nodes)
         self.n_nodes += 1
         # A model may leave out what is no part of it (training-time callbacks).
-        save_params = getattr(estimator, "_save_params", None)
-        params = save_params() if save_params is not None else estimator.get_params(deep=False)
+        # (Looked up on the class: a FrozenEstimator hands on unknown names.)
+        if hasattr(type(estimator), "_save_params"):
+            params = estimator._save_params()
+        else:
+            params = estimator.get_params(deep=False)
         node = {
             "class": name,
             "id": node_id,
@@ -317,9 +320,13 @@ def save(estimator, path):
         file.write(struct.pack("<Q", len(data)))
         file.write(data)
         file.write(b"\0" * (start - _PREAMBLE - len(data)))
-        for _, array in writer.arrays:
+        written = 0
+        for entry, (_, array) in zip(arrays, writer.arrays):
+            # Padding before each array, none after the last: a file cut
+            # short by even one byte misses data.
+            file.write(b"\0" * (entry["offset"] - written))
             file.write(memoryview(array).cast("B") if array.size else b"")
-            file.write(b"\0" * (-array.nbytes % _ALIGN))
+            written = entry["offset"] + array.nbytes
     return path
 
 

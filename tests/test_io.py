@@ -1,0 +1,460 @@
+"""sklm.save / sklm.load: round trips of every estimator and pipeline, the
+checks that refuse a bad file before anything is allocated, and a bounded
+fuzz of real saved files."""
+
+import json
+import os
+import pickle
+import struct
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import make_pipeline
+
+import sklm
+from sklm import GRULM, LSTMLM, NGramLM, RNNLM, Tokenizer
+from sklm.io import MAGIC, ModelFileError
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*cannot estimate the discounts:UserWarning")
+
+X = ["the cat sat on the mat", "the dog sat on the log", "a cat ran after the dog", "", "a bird"]
+TEST = ["the cat sat", "an unseen word", "", "dog dog dog"]
+TINY = dict(embedding_dim=6, hidden_size=7, max_epochs=1, batch_size=3, bptt=4, device="cpu",
+            random_state=0)
+SMOOTHINGS = ["mle", "add_k", "absolute_discounting", "witten_bell", "kneser_ney",
+              "stupid_backoff"]
+
+
+def _same_scores(a, b, X=TEST):
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    for x, y in zip(a.score_tokens(X), b.score_tokens(X)):
+        np.testing.assert_array_equal(x, y)
+    assert a.sample(3, max_length=6, random_state=0) == b.sample(3, max_length=6, random_state=0)
+
+
+def _round_trip(estimator, tmp_path, **load_options):
+    path = sklm.save(estimator, tmp_path / "model.sklm")
+    return sklm.load(path, **load_options)
+
+
+def _split(path):
+    """The header (a dict) and the data region of a saved file."""
+    raw = open(path, "rb").read()
+    (length,) = struct.unpack("<Q", raw[len(MAGIC):len(MAGIC) + 8])
+    header = json.loads(raw[len(MAGIC) + 8:len(MAGIC) + 8 + length])
+    start = -(-(len(MAGIC) + 8 + length) // 64) * 64
+    return header, raw[start:]
+
+
+def _write(path, header, data):
+    """Write a file with ``header`` and ``data`` laid out as sklm.save lays them out."""
+    text = json.dumps(header).encode("ascii")
+    start = -(-(len(MAGIC) + 8 + len(text)) // 64) * 64
+    with open(path, "wb") as f:
+        f.write(MAGIC + struct.pack("<Q", len(text)) + text)
+        f.write(b"\0" * (start - len(MAGIC) - 8 - len(text)))
+        f.write(data)
+    return path
+
+
+def _edit(path, edit):
+    header, data = _split(path)
+    result = edit(header, data)
+    data = result if isinstance(result, bytes) else data
+    return _write(path, header, data)
+
+
+def _find_node(node, name):
+    if isinstance(node, dict):
+        if node.get("class") == name:
+            return node
+        values = node.values()
+    elif isinstance(node, list):
+        values = node
+    else:
+        return None
+    for value in values:
+        found = _find_node(value, name)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def neural():
+    return {cls: cls(**TINY).fit(X) for cls in (RNNLM, LSTMLM, GRULM)}
+
+
+# round trips ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("smoothing", SMOOTHINGS)
+@pytest.mark.parametrize("mmap", [False, True])
+def test_ngram_round_trip_scores_identically(smoothing, mmap, tmp_path):
+    lm = NGramLM(order=3, smoothing=smoothing, min_count=1).fit(X)
+    loaded = _round_trip(lm, tmp_path, mmap=mmap)
+    assert type(loaded) is NGramLM and loaded.get_params() == lm.get_params()
+    assert list(loaded.classes_) == list(lm.classes_) and loaded.vocabulary_ == lm.vocabulary_
+    np.testing.assert_array_equal(loaded.ngram_counts_, lm.ngram_counts_)
+    _same_scores(lm, loaded)
+    if mmap:
+        assert isinstance(loaded.tables_.log_prob[1], np.memmap)
+        assert not loaded.tables_.log_prob[1].flags.writeable
+
+
+def test_ngram_from_arpa_and_fitted_attributes_round_trip(tmp_path):
+    lm = NGramLM(order=2, smoothing="kneser_ney").fit(X)
+    loaded = _round_trip(lm, tmp_path)
+    np.testing.assert_array_equal(loaded.discounts_, lm.discounts_)
+    np.testing.assert_array_equal(loaded.counts_of_counts_, lm.counts_of_counts_)
+    lm.to_arpa(tmp_path / "lm.arpa")
+    arpa = NGramLM.from_arpa(tmp_path / "lm.arpa")
+    _same_scores(arpa, _round_trip(arpa, tmp_path))
+
+
+def test_unusual_tokens_round_trip(tmp_path):
+    X = ["naïve café ß", "日本 語", "<unk> x", ["a\ud800b", "tab\there", ' "quoted" ']]
+    lm = NGramLM(order=2).fit(X)
+    loaded = _round_trip(lm, tmp_path)
+    assert list(loaded.classes_) == list(lm.classes_)
+    _same_scores(lm, loaded, X[:3])
+
+
+@pytest.mark.parametrize("cls", [RNNLM, LSTMLM, GRULM], ids=lambda c: c.__name__)
+def test_neural_round_trip_scores_identically(cls, neural, tmp_path):
+    lm = neural[cls]
+    loaded = _round_trip(lm, tmp_path)
+    assert type(loaded) is cls and loaded.get_params() == lm.get_params()
+    assert loaded.history_ == lm.history_ and loaded.n_parameters_ == lm.n_parameters_
+    assert not loaded.module_.training
+    _same_scores(lm, loaded)
+
+
+@pytest.mark.parametrize("params", [
+    dict(softmax="adaptive"),
+    dict(tie_weights=True, embedding_dim=7),
+    dict(num_layers=2, dropout=0.1, nonlinearity="relu"),
+], ids=["adaptive", "tied", "relu2"])
+def test_neural_variants_round_trip(params, tmp_path):
+    cls = RNNLM if "nonlinearity" in params else LSTMLM
+    lm = cls(**{**TINY, **params}).fit(X)
+    _same_scores(lm, _round_trip(lm, tmp_path))
+
+
+def test_loading_leaves_the_global_torch_rng_alone(neural, tmp_path):
+    import torch
+
+    path = sklm.save(neural[LSTMLM], tmp_path / "m.sklm")
+    state = torch.get_rng_state()
+    sklm.load(path)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_model_trained_on_another_device_loads_on_cpu(neural, tmp_path, monkeypatch):
+    # The file of a CUDA-trained model differs from this one only in the
+    # device that its header names; loading it where CUDA is unavailable
+    # gives a CPU model with a warning.
+    import torch
+
+    path = sklm.save(neural[GRULM], tmp_path / "m.sklm")
+    _edit(path, lambda header, data: header["root"]["state"].update(device="cuda:0"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="trained on 'cuda:0'.*CPU"):
+        loaded = sklm.load(path)
+    assert loaded.device_ == "cpu"
+    assert all(p.device.type == "cpu" for p in loaded.module_.parameters())
+    _same_scores(neural[GRULM], loaded)
+
+
+@pytest.mark.parametrize("tokenizer", [
+    Tokenizer(), Tokenizer(analyzer="char", lowercase=False), Tokenizer(token_pattern=r"\S+"),
+], ids=["word", "char", "pattern"])
+def test_pipeline_of_tokenizer_and_model_round_trips(tokenizer, tmp_path):
+    pipe = make_pipeline(tokenizer, NGramLM(order=3)).fit(X)
+    loaded = _round_trip(pipe, tmp_path)
+    assert loaded.steps[0][0] == pipe.steps[0][0]
+    assert loaded.get_params(deep=False).keys() == pipe.get_params(deep=False).keys()
+    assert loaded.score(TEST) == pipe.score(TEST)
+    np.testing.assert_array_equal(loaded.score_samples(TEST), pipe.score_samples(TEST))
+    assert sklm.generate(loaded, "the", random_state=0) == sklm.generate(pipe, "the", random_state=0)
+
+
+def test_bpe_tokenizer_pipeline_round_trips(tmp_path):
+    pytest.importorskip("tokenizers")
+    pipe = make_pipeline(Tokenizer(analyzer="bpe", vocab_size=300), NGramLM(order=2)).fit(X)
+    loaded = _round_trip(pipe, tmp_path)
+    assert loaded[0].bpe_model_ == pipe[0].bpe_model_
+    assert loaded[0].transform(TEST) == pipe[0].transform(TEST)
+    np.testing.assert_array_equal(loaded.score_samples(TEST), pipe.score_samples(TEST))
+
+
+def test_neural_pipeline_and_frozen_estimator_round_trip(neural, tmp_path):
+    pipe = make_pipeline(Tokenizer(), FrozenEstimator(neural[LSTMLM]))
+    loaded = _round_trip(pipe, tmp_path)
+    assert isinstance(loaded[-1], FrozenEstimator)
+    np.testing.assert_array_equal(loaded.score_samples(TEST), pipe.score_samples(TEST))
+
+
+def test_unfitted_estimators_round_trip_unfitted(tmp_path):
+    from sklearn.utils.validation import check_is_fitted
+    from sklearn.exceptions import NotFittedError
+
+    pipe = make_pipeline(Tokenizer(lowercase=False), LSTMLM(hidden_size=5, vocabulary={"b", "a"}))
+    loaded = _round_trip(pipe, tmp_path)
+    assert repr(loaded) == repr(pipe)
+    assert loaded[-1].vocabulary == {"a", "b"}
+    with pytest.raises(NotFittedError):
+        check_is_fitted(loaded[-1])
+
+
+def test_interpolated_lm_round_trips(tmp_path):
+    mixture = pytest.importorskip("sklm.mixture")
+    lm = mixture.InterpolatedLM(
+        estimators=[("a", NGramLM(order=2, vocabulary=["the", "cat", "dog"])),
+                    ("b", NGramLM(order=1, vocabulary=["the", "cat", "dog"]))],
+    ).fit(X)
+    loaded = _round_trip(lm, tmp_path)
+    np.testing.assert_array_equal(loaded.score_samples(TEST), lm.score_samples(TEST))
+
+
+def test_pickle_and_save_agree(tmp_path):
+    lm = NGramLM(order=3).fit(X)
+    _same_scores(pickle.loads(pickle.dumps(lm)), _round_trip(lm, tmp_path))
+
+
+# saving ----------------------------------------------------------------------
+
+
+def test_save_refuses_code_and_leaves_the_previous_file(tmp_path):
+    path = sklm.save(NGramLM(order=2).fit(X), tmp_path / "m.sklm")
+    before = path.read_bytes()
+    pipe = make_pipeline(Tokenizer(analyzer=str.split), NGramLM()).fit(X)
+    with pytest.raises(TypeError, match=r"Pipeline.steps\[0\]\[1\].analyzer.*Pickle"):
+        sklm.save(pipe, path)
+    from sklearn.linear_model import LinearRegression
+
+    with pytest.raises(TypeError, match="LinearRegression is not one of the classes"):
+        sklm.save(LinearRegression(), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.sklm"]
+
+
+def test_save_and_load_check_their_path(tmp_path):
+    lm = NGramLM(order=1).fit(X)
+    with pytest.raises(TypeError, match="str or os.PathLike"):
+        sklm.save(lm, b"model.sklm")
+    with pytest.raises(TypeError, match="str or os.PathLike"):
+        sklm.load(None)
+    with pytest.raises(ModelFileError, match="cannot open"):
+        sklm.load(tmp_path / "missing.sklm")
+
+
+def test_save_returns_the_path_and_writes_an_aligned_file(tmp_path):
+    path = sklm.save(NGramLM(order=2).fit(X), str(tmp_path / "m.sklm"))
+    header, data = _split(path)
+    assert header["format"] == "sklm.model" and header["version"] == 1
+    assert all(entry["offset"] % 64 == 0 for entry in header["arrays"])
+
+
+# loading refuses bad files ---------------------------------------------------
+
+
+@pytest.fixture
+def saved(tmp_path):
+    return sklm.save(NGramLM(order=3).fit(X), tmp_path / "m.sklm")
+
+
+@pytest.fixture
+def saved_neural(tmp_path, neural):
+    return sklm.save(neural[LSTMLM], tmp_path / "n.sklm")
+
+
+def _refused(path, match):
+    with pytest.raises(ModelFileError, match=match) as info:
+        sklm.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_refuses_other_files(tmp_path):
+    pickled = tmp_path / "m.pkl"
+    pickled.write_bytes(pickle.dumps(NGramLM()))
+    _refused(pickled, "not a model file written by sklm.save")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    _refused(empty, "not a model file")
+
+
+def test_refuses_truncated_files(saved):
+    raw = saved.read_bytes()
+    for size in (len(MAGIC) + 4, len(MAGIC) + 20, len(raw) // 2, len(raw) - 1):
+        saved.write_bytes(raw[:size])
+        _refused(saved, "truncated|not a model file|not valid JSON|lies outside")
+
+
+def test_refuses_newer_format_versions(saved):
+    _edit(saved, lambda header, data: header.update(version=2))
+    _refused(saved, "format version 2 by a newer sklm")
+
+
+def test_refuses_classes_outside_the_allowlist(saved):
+    _edit(saved, lambda header, data: header["root"].update({"class": "os.system"}))
+    _refused(saved, "'os.system', which sklm.load does not build")
+
+
+def test_refuses_invalid_parameters(saved):
+    _edit(saved, lambda header, data: header["root"]["params"].update(order=0))
+    _refused(saved, "invalid parameters.*order")
+    _edit(saved, lambda header, data: header["root"]["params"].update(order=3, colour="red"))
+    _refused(saved, "invalid parameters.*colour")
+
+
+def test_refuses_arrays_the_file_does_not_hold_before_allocating(saved):
+    def huge(header, data):
+        header["arrays"][0]["shape"] = [10**15]
+
+    _edit(saved, huge)
+    _refused(saved, "lies outside the file")
+
+
+def test_refuses_overlapping_arrays(saved):
+    def overlap(header, data):
+        header["arrays"][1]["offset"] = header["arrays"][0]["offset"]
+
+    _edit(saved, overlap)
+    _refused(saved, "overlap")
+
+
+def test_refuses_tables_that_index_outside(saved):
+    def corrupt(header, data):
+        entry = next(e for e in header["arrays"] if e["name"].endswith("/keys_3"))
+        data = bytearray(data)
+        data[entry["offset"]:entry["offset"] + 8] = struct.pack("<q", 10**15)
+        return bytes(data)
+
+    _edit(saved, corrupt)
+    _refused(saved, "keys_3 are not sorted distinct n-grams")
+
+
+def test_refuses_nan_probabilities(saved):
+    def corrupt(header, data):
+        entry = next(e for e in header["arrays"] if e["name"].endswith("/log_prob_2"))
+        data = bytearray(data)
+        data[entry["offset"]:entry["offset"] + 8] = struct.pack("<d", float("nan"))
+        return bytes(data)
+
+    _edit(saved, corrupt)
+    _refused(saved, "log_prob_2.*NaN")
+
+
+def test_refuses_a_vocabulary_that_does_not_fit_the_tables(saved):
+    _edit(saved, lambda header, data: header["root"]["state"]["classes"].pop())
+    _refused(saved, "inconsistent fitted state")
+
+
+def test_refuses_a_network_larger_than_its_weights(saved_neural):
+    def grow(header, data):
+        header["root"]["state"]["config"]["hidden_size"] = 10**9
+        header["root"]["params"]["hidden_size"] = 10**9
+
+    _edit(saved_neural, grow)
+    _refused(saved_neural, "shape")
+
+
+def test_refuses_a_network_unlike_its_parameters(saved_neural):
+    _edit(saved_neural, lambda header, data: header["root"]["params"].update(hidden_size=8))
+    _refused(saved_neural, "hidden_size differ from the model's parameters")
+
+
+def test_refuses_absurd_layer_counts_without_building_them(saved_neural):
+    def deepen(header, data):
+        header["root"]["state"]["config"]["num_layers"] = 10**12
+        header["root"]["params"]["num_layers"] = 10**12
+
+    _edit(saved_neural, deepen)
+    _refused(saved_neural, "num_layers")
+
+
+def test_refuses_a_vocabulary_shorter_than_the_network(saved_neural):
+    _edit(saved_neural, lambda header, data: header["root"]["state"]["classes"].pop())
+    _refused(saved_neural, "classes")
+
+
+def test_refuses_non_finite_weights(saved_neural):
+    def corrupt(header, data):
+        entry = next(e for e in header["arrays"] if e["name"].endswith("embedding.weight"))
+        data = bytearray(data)
+        data[entry["offset"]:entry["offset"] + 4] = struct.pack("<f", float("inf"))
+        return bytes(data)
+
+    _edit(saved_neural, corrupt)
+    _refused(saved_neural, "NaN or infinite")
+
+
+def test_refuses_json_tricks(saved):
+    raw = saved.read_bytes()
+    header, data = _split(saved)
+    text = json.dumps(header).replace('"version":', '"version": 1, "version":', 1)
+    saved.write_bytes(MAGIC + struct.pack("<Q", len(text)) + text.encode())
+    _refused(saved, "not valid JSON")
+    deep = "[" * 100000 + "]" * 100000
+    saved.write_bytes(MAGIC + struct.pack("<Q", len(deep)) + deep.encode())
+    _refused(saved, "not valid JSON|not that of an sklm model")
+    saved.write_bytes(raw)
+    _edit(saved, lambda header, data: header["root"]["params"].update(alpha=float("nan")))
+    _refused(saved, "not valid JSON")
+
+
+# fuzz --------------------------------------------------------------------------
+
+FUZZ_CASES = 150  # per file; SKLM_FUZZ_CASES runs a longer campaign
+
+
+def _mutations(raw, rng, n):
+    for _ in range(n):
+        data = bytearray(raw)
+        kind = rng.integers(4)
+        if kind == 0:  # flip a few bytes anywhere
+            for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
+                data[pos] = rng.integers(256)
+        elif kind == 1:  # truncate
+            data = data[: rng.integers(0, len(data))]
+        elif kind == 2:  # overwrite a run with a digit (header numbers and names)
+            pos = rng.integers(len(MAGIC) + 8, min(len(data), 2048))
+            data[pos] = ord(str(rng.integers(10)))
+        else:  # duplicate a slice into another place
+            a, b = sorted(rng.integers(0, len(data), size=2))
+            pos = rng.integers(0, len(data))
+            data[pos:pos + (b - a)] = data[a:b]
+        yield bytes(data)
+
+
+@pytest.mark.parametrize("which", ["ngram", "pipeline", "neural"])
+def test_fuzzed_files_load_or_raise_model_file_error(which, neural, tmp_path):
+    model = {
+        "ngram": NGramLM(order=3).fit(X),
+        "pipeline": make_pipeline(Tokenizer(), NGramLM(order=2, smoothing="witten_bell")).fit(X),
+        "neural": neural[GRULM],
+    }[which]
+    path = sklm.save(model, tmp_path / "m.sklm")
+    raw = path.read_bytes()
+    rng = np.random.default_rng(0)
+    n = int(os.environ.get("SKLM_FUZZ_CASES", FUZZ_CASES))
+    loaded = refused = 0
+    for mutated in _mutations(raw, rng, n):
+        path.write_bytes(mutated)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = sklm.load(path)
+        except ModelFileError as error:
+            assert str(path) in str(error)
+            refused += 1
+            continue
+        # What loads is a consistent model: it scores without error or NaN.
+        scores = result.score_samples(TEST)
+        assert not np.isnan(scores).any()
+        loaded += 1
+    assert refused > 0 and loaded + refused == n
