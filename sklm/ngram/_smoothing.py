@@ -21,6 +21,7 @@ import numpy as np
 
 from .._allocator import release_free_memory
 from ._counting import continuation_counts, counts_of_counts
+from ._pruning import drop
 from ._tables import BackoffTables
 
 # Per-n-gram products are formed a block at a time, so that no temporary the
@@ -412,7 +413,7 @@ def estimate(counts, smoothing, prune=None):
     log_backoff.append(np.zeros(0))
     keys = [None] + counts.keys[1:]
     if any(k is not None for k in keep):
-        _drop(keys, log_prob, log_backoff, keep, counts.base)
+        drop(keys, log_prob, log_backoff, keep, counts.base)
     tables = BackoffTables(
         n_classes,
         keys,
@@ -423,28 +424,3 @@ def estimate(counts, smoothing, prune=None):
     )
     return tables, fitted
 
-
-def _drop(keys, log_prob, log_backoff, keep, base):
-    """Remove from the tables, in place, the entries ``keep`` marks False.
-
-    ``keep[k - 1]`` is a mask over table ``k`` (None: keep it all). Every
-    entry kept must have its prefix kept; the keys of each order are then
-    renumbered to the prefixes' new indexes, which keeps them sorted.
-    """
-    new_index = None
-    for k in range(2, len(keys) + 1):
-        kept = keep[k - 1]
-        table = keys[k - 1]
-        if kept is not None:
-            table = table[kept]
-            log_prob[k - 1] = log_prob[k - 1][kept]
-            if len(log_backoff[k - 1]):
-                log_backoff[k - 1] = log_backoff[k - 1][kept]
-        if new_index is not None:
-            word = table % base
-            table = new_index[table // base]
-            table *= base
-            table += word
-            del word
-        keys[k - 1] = table
-        new_index = None if kept is None else np.cumsum(kept, dtype=np.int64) - 1

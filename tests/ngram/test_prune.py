@@ -159,3 +159,151 @@ def test_bad_prune_is_refused_and_the_fitted_model_kept(prune, match):
     with pytest.raises(ValueError, match=match):
         lm.fit(["a b", "b c"])
     np.testing.assert_array_equal(lm.score_samples(["a b c"]), before)
+
+
+# Entropy pruning -------------------------------------------------------------
+
+
+def stored_ngrams(lm, k):
+    """The stored k-grams of ``lm`` as tuples of tokens (``<s>`` included)."""
+    tables = lm.tables_
+    names = [*lm.classes_, BOS]
+    words = [np.arange(tables.base)[:, None]]
+    for j in range(2, k + 1):
+        keys = tables.keys[j - 1]
+        words.append(np.column_stack([words[-1][keys // tables.base], keys % tables.base]))
+    return {tuple(names[i] for i in row) for row in words[-1].tolist()}
+
+
+def seen_ngrams(samples, k):
+    grams = set()
+    for sample in samples:
+        seq = [BOS, *sample, EOS]
+        grams.update(tuple(seq[i : i + k]) for i in range(len(seq) - k + 1))
+    return grams
+
+
+def context_tokens(h, order):
+    """A context tuple as what predict_proba reads.
+
+    ``<s>`` opens every context that predict_proba reads; a context without
+    it is filled on the left with never seen words, which no stored n-gram
+    holds, so that it backs off (with weight 1) to exactly ``h``.
+    """
+    if h and h[0] == BOS:
+        return list(h[1:])
+    return ["never-seen-word"] * (order - 1 - len(h)) + list(h)
+
+
+def removal_costs(lm, grams):
+    """Relative increase of perplexity from removing each n-gram alone, directly.
+
+    For ``hw`` removed: the next-token distribution after ``h`` keeps the
+    other stored continuations of ``h`` and gives every other word its
+    probability after ``h'`` times the one factor that makes the row sum to
+    one; the cost is ``exp(P(h) KL(p(.|h) || p'(.|h))) - 1``, ``P(h)`` the
+    chain-rule probability of the words of ``h``.
+    """
+    index, order = lm.vocabulary_, lm.order
+    by_context = {}
+    for gram in grams:
+        by_context.setdefault(gram[:-1], set()).add(gram[-1])
+    costs = {}
+    for h, words in by_context.items():
+        row = lm.predict_proba([context_tokens(h, order)])[0]
+        lower = lm.predict_proba([context_tokens(h[1:], order)])[0]
+        p_h = 1.0
+        for j, token in enumerate(h):
+            if token != BOS:
+                p_h *= lm.predict_proba([context_tokens(h[:j], order)])[0][index[token]]
+        for w in words:
+            others = [index[v] for v in words if v != w]
+            backed = np.ones(len(row), dtype=bool)
+            backed[others] = False
+            alpha = (1 - row[others].sum()) / lower[backed].sum()
+            new = np.where(backed, alpha * lower, row)
+            kl = float(np.sum(row * np.log(row / new)))
+            costs[(*h, w)] = math.expm1(p_h * kl)
+    return costs
+
+
+def threshold_between(costs):
+    """A threshold near the median cost, far from every cost."""
+    values = np.sort(np.array(list(costs.values())))
+    gaps = values[1:] / np.maximum(values[:-1], 1e-300)
+    middle = len(values) // 2
+    candidates = [i for i in range(len(gaps)) if gaps[i] > 1.01]
+    i = min(candidates, key=lambda i: abs(i - middle))
+    return float(np.sqrt(values[i] * values[i + 1]))
+
+
+@pytest.mark.parametrize("smoothing", ["kneser_ney", "witten_bell", "absolute_discounting"])
+@pytest.mark.parametrize("order", [2, 3])
+def test_entropy_pruning_matches_the_relative_entropy_computed_directly(smoothing, order):
+    train = random_corpus(7, n_samples=150, n_words=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full = NGramLM(order=order, smoothing=smoothing).fit(train)
+        highest = seen_ngrams(train, order)
+        assert stored_ngrams(full, order) == highest
+        costs = removal_costs(full, highest)
+        threshold = threshold_between(costs)
+        lm = NGramLM(order=order, smoothing=smoothing, prune_entropy=threshold).fit(train)
+    expected = {g for g, cost in costs.items() if cost >= threshold}
+    assert 0 < len(expected) < len(highest)
+    # The highest order is decided against the unpruned model.
+    assert stored_ngrams(lm, order) == expected
+    if order == 2:
+        # Every row: the kept bigrams as they were, every other word backed off
+        # with the one weight that makes it sum to one.
+        unigram = full.predict_proba([context_tokens((), order)])[0]
+        for h in {g[:-1] for g in highest}:
+            row = full.predict_proba([context_tokens(h, order)])[0]
+            kept = [lm.vocabulary_[g[-1]] for g in expected if g[:-1] == h]
+            backed = np.ones(len(row), dtype=bool)
+            backed[kept] = False
+            alpha = (1 - row[kept].sum()) / unigram[backed].sum()
+            want = np.where(backed, alpha * unigram, row)
+            got = lm.predict_proba([context_tokens(h, order)])[0]
+            np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+@pytest.mark.parametrize("smoothing", ["mle", "add_k", "witten_bell", "kneser_ney"])
+def test_entropy_pruned_models_normalise_and_keep_prefixes_and_suffixes(smoothing):
+    train = random_corpus(8, n_samples=200, n_words=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full = NGramLM(order=4, smoothing=smoothing).fit(train)
+        lm = NGramLM(order=4, smoothing=smoothing, prune_entropy=1e-3).fit(train)
+    assert lm.ngram_counts_[1:].sum() < full.ngram_counts_[1:].sum()
+    grams = [stored_ngrams(lm, k) for k in (2, 3, 4)]
+    for shorter, longer in zip(grams, grams[1:]):
+        assert {g[:-1] for g in longer} <= shorter
+        assert {g[1:] for g in longer} <= shorter
+    contexts = [[], ["w0"], ["w1", "w2"], ["w3", "w0", "w0"], ["nope", "w0"], ["w9"]]
+    np.testing.assert_allclose(lm.predict_proba(contexts).sum(axis=1), 1.0, rtol=1e-10)
+    sample = ["w0", "w3", "w1", "w0", "w2"]
+    steps = [lm.predict_log_proba([sample[:i]])[0] for i in range(len(sample) + 1)]
+    ids = [lm.vocabulary_[w] for w in sample] + [lm.vocabulary_[EOS]]
+    chain = sum(step[i] for step, i in zip(steps, ids))
+    assert lm.score_samples([sample])[0] == pytest.approx(chain, rel=1e-10)
+
+
+def test_entropy_pruning_after_count_pruning_and_its_limits():
+    train = random_corpus(9, n_samples=200, n_words=12)
+    counted = NGramLM(order=3, smoothing="witten_bell", prune=(0, 1)).fit(train)
+    both = NGramLM(order=3, smoothing="witten_bell", prune=(0, 1), prune_entropy=1e-4).fit(train)
+    assert (both.ngram_counts_ <= counted.ngram_counts_).all()
+    np.testing.assert_allclose(both.predict_proba([["w0", "w1"]]).sum(), 1.0, rtol=1e-12)
+    # 0 prunes only what costs nothing; a huge threshold all it may: the unigrams stay.
+    none = NGramLM(order=3, smoothing="witten_bell", prune_entropy=0.0).fit(train)
+    np.testing.assert_array_equal(
+        none.ngram_counts_, counted.set_params(prune=None).fit(train).ngram_counts_
+    )
+    everything = NGramLM(order=3, smoothing="witten_bell", prune_entropy=1e300).fit(train)
+    np.testing.assert_array_equal(everything.ngram_counts_[1:], [0, 0])
+    assert np.isfinite(everything.score(train))
+    with pytest.raises(ValueError, match="stupid_backoff"):
+        NGramLM(smoothing="stupid_backoff", prune_entropy=1e-6).fit(train)
+    with pytest.raises(ValueError, match="prune_entropy"):
+        NGramLM(prune_entropy=-1.0).fit(train)
