@@ -1,8 +1,4 @@
-"""The ``sklm`` command: a demo on the built-in corpus, and fit / score / sample on files.
-
-Every subcommand is a function ``_run_<name>(args, out)`` that writes to
-``out`` and returns an exit status; :func:`main` parses the arguments, calls
-it, and turns any error into a one-line message on stderr and exit status 2.
+"""``sklm demo``: the tour, on the built-in corpus.
 
 The demo is a list of sections (:data:`DEMO_SECTIONS`), each a function
 ``section(ctx)`` that reads and extends a shared :class:`DemoContext`; a new
@@ -10,26 +6,16 @@ section is one more function appended to that list.
 """
 
 import argparse
-import math
-import sys
-import textwrap
 import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-PROG = "sklm"
-SMOOTHINGS = (
-    "kneser_ney",
-    "witten_bell",
-    "absolute_discounting",
-    "add_k",
-    "stupid_backoff",
-    "mle",
-)
+from ..ngram import SMOOTHINGS
+from ._common import estimator_class
+
 # Words seen once in the demo's training part become <unk>, so <unk> is
 # trained like any word (the PTB convention) and every model, stupid_backoff
 # included, can score the test part's unseen words.
@@ -48,277 +34,6 @@ DEMO_NEURAL_PARAMS = dict(
     min_count=DEMO_MIN_COUNT,
 )
 DEMO_NEURAL_QUICK = dict(embedding_dim=16, hidden_size=32, max_epochs=2)
-# `sklm fit --model NAME`: the estimator class each name fits.
-MODELS = {"ngram": "NGramLM", "rnn": "RNNLM", "lstm": "LSTMLM", "gru": "GRULM"}
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-_ARPA_SUFFIXES = (".arpa", ".arpa.gz")
-_NPZ_SUFFIXES = (".npz",)
-
-
-class CommandError(Exception):
-    """An error the user can fix; printed without a traceback."""
-
-
-# reading and writing ---------------------------------------------------------
-
-
-def _read_lines(path):
-    """The non-empty lines of a text file (``-`` for stdin), whitespace-normalised."""
-    if str(path) == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            raise CommandError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise CommandError(f"{path}: is a directory, expected a text file") from None
-        except UnicodeDecodeError as exc:
-            raise CommandError(
-                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from None
-    samples = [" ".join(line.split()) for line in lines]
-    samples = [s for s in samples if s]
-    if not samples:
-        raise CommandError(f"{path}: no non-empty line; expected one sample per line")
-    return samples
-
-
-def _format(path):
-    name = str(path).lower()
-    if name.endswith(_ARPA_SUFFIXES):
-        return "arpa"
-    if name.endswith(_PICKLE_SUFFIXES):
-        return "pickle"
-    if name.endswith(_NPZ_SUFFIXES):
-        return "npz"
-    raise CommandError(
-        f"{path}: cannot tell the model format from the file name; use "
-        + ", ".join(_PICKLE_SUFFIXES + _ARPA_SUFFIXES + _NPZ_SUFFIXES)
-    )
-
-
-def _is_language_model(obj):
-    from sklearn.pipeline import Pipeline
-
-    from .base import LanguageModel
-
-    if isinstance(obj, Pipeline):
-        obj = obj[-1]
-    return isinstance(obj, LanguageModel)
-
-
-def load_model(path):
-    """Load a model saved by ``sklm fit`` (or joblib/pickle), an ARPA file or a ``.npz`` file.
-
-    A ``.npz`` file is a neural model written by ``RecurrentLM.save`` (read
-    with ``RecurrentLM.load``, which runs no code from the file). Pickle
-    files run code when loaded: load only files you trust.
-    """
-    kind = _format(path)
-    if not Path(path).is_file():
-        raise CommandError(f"{path}: no such file")
-    if kind == "arpa":
-        from .ngram import NGramLM
-
-        return NGramLM.from_arpa(path)
-    if kind == "npz":
-        from .neural import RecurrentLM
-
-        try:
-            return RecurrentLM.load(path)
-        except Exception as exc:  # a zip or npz that is not ours: many error types
-            raise CommandError(
-                f"{path}: not a neural model written by sklm ({type(exc).__name__}: {exc})"
-            ) from None
-    import joblib
-
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # unpickling raises anything the file asks for
-        raise CommandError(
-            f"{path}: not a readable model file ({type(exc).__name__}: {exc})"
-        ) from None
-    if not _is_language_model(model):
-        raise CommandError(
-            f"{path}: holds a {type(model).__name__}, not an sklm language model "
-            "or a Pipeline ending in one"
-        )
-    return model
-
-
-def _check_format(model_name, path):
-    """Fail before any work when ``path``'s format cannot hold a ``model_name`` model."""
-    kind = _format(path)
-    if kind == "arpa" and model_name != "NGramLM":
-        raise CommandError(
-            f"{path}: ARPA files hold n-gram models only; save a {model_name} as "
-            ".npz (safe to share) or .pkl/.joblib"
-        )
-    if kind == "npz" and model_name == "NGramLM":
-        raise CommandError(
-            f"{path}: .npz files hold neural models (RNNLM, LSTMLM, GRULM) only; save an "
-            "NGramLM as .arpa/.arpa.gz or .pkl/.joblib"
-        )
-    return kind
-
-
-def save_model(model, path):
-    """Save ``model`` in the format its file name says (see :func:`load_model`)."""
-    kind = _check_format(type(model).__name__, path)
-    if kind == "arpa":
-        model.to_arpa(path)
-    elif kind == "npz":
-        model.save(path)
-    else:
-        import joblib
-
-        joblib.dump(model, path)
-
-
-def _describe_model(model):
-    from sklearn.pipeline import Pipeline
-
-    lm = model[-1] if isinstance(model, Pipeline) else model
-    params = lm.get_params(deep=False)
-    names = ("order", "smoothing", "embedding_dim", "hidden_size", "num_layers")
-    shown = {k: params[k] for k in names if k in params}
-    text = type(lm).__name__ + "(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
-    if lm is not model:
-        text = "Pipeline(..., " + text + ")"
-    return f"{text}, {len(lm.classes_):,} types"
-
-
-# fit / score / sample ----------------------------------------------------------
-
-
-# The options of `sklm fit` that only one kind of model takes: option dest ->
-# the estimator parameter it sets.
-_NGRAM_OPTIONS = {
-    "order": "order", "smoothing": "smoothing", "alpha": "alpha",
-    "discount": "discount", "backoff": "backoff",
-}
-_NEURAL_OPTIONS = {
-    "embedding_dim": "embedding_dim", "hidden_size": "hidden_size",
-    "num_layers": "num_layers", "dropout": "dropout", "max_epochs": "max_epochs",
-    "max_time": "max_time", "learning_rate": "learning_rate", "batch_size": "batch_size",
-    "softmax": "softmax", "device": "device", "threads": "n_threads", "seed": "random_state",
-}
-
-
-def _option(dest):
-    return "--" + dest.replace("_", "-")
-
-
-def _model_params(args):
-    """The estimator class name and parameters that the options of ``sklm fit`` ask for."""
-    neural = args.model != "ngram"
-    own, other = (_NEURAL_OPTIONS, _NGRAM_OPTIONS) if neural else (_NGRAM_OPTIONS, _NEURAL_OPTIONS)
-    wrong = [_option(dest) for dest in other if getattr(args, dest) is not None]
-    if wrong:
-        kind = "--model ngram" if neural else "the neural models (--model rnn, lstm, gru)"
-        raise CommandError(
-            f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} to {kind} "
-            f"only, not to --model {args.model}"
-        )
-    params = {"min_count": args.min_count}
-    if args.max_vocab is not None:
-        params["max_vocab"] = args.max_vocab
-    for dest, param in own.items():
-        if getattr(args, dest) is not None:
-            params[param] = getattr(args, dest)
-    if neural:
-        params["verbose"] = 0 if args.quiet else 1  # progress on stderr
-    else:
-        params.setdefault("order", 3)
-        params.setdefault("smoothing", "kneser_ney")
-    return MODELS[args.model], params
-
-
-def _estimator_class(name):
-    # sklm imports torch only when a neural class is asked for.
-    import sklm
-
-    return getattr(sklm, name)
-
-
-def _run_fit(args, out):
-    name, params = _model_params(args)
-    out_format = _check_format(name, args.output)  # fail before the work, not after it
-    samples = _read_lines(args.train)
-    model = _estimator_class(name)(**params)
-    start = time.perf_counter()
-    model.fit(samples)
-    elapsed = time.perf_counter() - start
-    n_tokens = sum(len(s.split()) for s in samples)
-    if out_format == "arpa" and params.get("smoothing") == "stupid_backoff":
-        print(
-            f"{PROG} fit: note: stupid_backoff scores are not probabilities; "
-            "the ARPA file holds them as they are",
-            file=sys.stderr,
-        )
-    save_model(model, args.output)
-    epochs = ""
-    if hasattr(model, "history_"):
-        epochs = f" ({len(model.history_)} epoch{'s' if len(model.history_) != 1 else ''})"
-    print(
-        f"fitted {_describe_model(model)} on {len(samples):,} lines, "
-        f"{n_tokens:,} tokens in {elapsed:.2f} s{epochs}; wrote {args.output}",
-        file=out,
-    )
-    return 0
-
-
-def _run_score(args, out):
-    from .metrics import oov_report
-
-    model = load_model(args.model)
-    samples = _read_lines(args.test)
-    if args.per_line:
-        per_line = model.score_samples(samples)
-        for text, log_prob in zip(samples, per_line):
-            print(f"{log_prob:.4f}\t{text}", file=out)
-        print(file=out)
-    report = oov_report(model, samples)
-    n_tokens = report["n_predictions"] - report["n_samples"]
-    rows = [
-        ("model", f"{args.model} ({_describe_model(model)})"),
-        ("samples", f"{report['n_samples']:,}"),
-        ("tokens", f"{n_tokens:,} (+ {report['n_samples']:,} </s> = "
-                   f"{report['n_predictions']:,} predictions)"),
-        ("OOVs", f"{report['n_oov']:,} ({100 * report['oov_rate']:.2f} % of tokens)"),
-        ("log-prob", f"{report['log_prob']:.4f} (natural log; "
-                     f"log10 {report['log_prob'] / math.log(10):.4f})"),
-        ("perplexity", f"{report['perplexity']:.4f}"),
-        ("perplexity excluding OOVs", f"{report['perplexity_excluding_oov']:.4f}"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}", file=out)
-    return 0
-
-
-def _run_sample(args, out):
-    from .generation import generate
-
-    model = load_model(args.model)
-    texts = generate(
-        model,
-        args.prompt,
-        n_samples=args.n,
-        max_length=args.max_length,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        random_state=args.seed,
-    )
-    for text in texts:
-        print(text, file=out)
-    return 0
-
-
-# demo ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -351,8 +66,8 @@ class DemoContext:
 
 
 def _demo_corpus(ctx):
-    from .datasets import load_pydoc
-    from .preprocessing import Tokenizer
+    from ..datasets import load_pydoc
+    from ..preprocessing import Tokenizer
 
     ctx.heading("The corpus")
     train, test = load_pydoc(subset="train"), load_pydoc(subset="test")
@@ -392,8 +107,8 @@ def _fit_quietly(model, X):
 
 
 def _demo_perplexity(ctx):
-    from .metrics import oov_report, perplexity
-    from .ngram import NGramLM
+    from ..metrics import oov_report, perplexity
+    from ..ngram import NGramLM
 
     orders = range(1, ctx.args.max_order + 1)
     ctx.heading(f"Perplexity of n-gram models, orders 1 to {ctx.args.max_order}")
@@ -411,8 +126,7 @@ def _demo_perplexity(ctx):
             ctx.models[smoothing, order] = model
             ctx.perplexities[smoothing, order] = ppl
             ctx.print(
-                f"  {smoothing:<20} order {order}  fit {fit_s:5.2f} s   "
-                f"test perplexity {ppl:10.2f}"
+                f"  {smoothing:<20} order {order}  fit {fit_s:5.2f} s   test perplexity {ppl:10.2f}"
             )
             for note in notes:
                 if note not in shown:  # the same fallback recurs at every order
@@ -433,8 +147,7 @@ def _demo_perplexity(ctx):
     ctx.print("    not comparable with the others.")
     if shown:
         ctx.print(
-            f"  With min_count={DEMO_MIN_COUNT} no word of the vocabulary is seen only once,"
-            " so the"
+            f"  With min_count={DEMO_MIN_COUNT} no word of the vocabulary is seen only once, so the"
         )
         ctx.print("  unigram discounts (estimated from the words seen once and twice) fall back")
         ctx.print("  to fixed values where the raw unigram counts are used.")
@@ -456,7 +169,7 @@ def _demo_perplexity(ctx):
 def _demo_neural(ctx):
     if not ctx.args.neural:
         return
-    from .metrics import perplexity
+    from ..metrics import perplexity
 
     params = dict(DEMO_NEURAL_PARAMS)
     if ctx.args.quick:
@@ -465,7 +178,7 @@ def _demo_neural(ctx):
         max_time=ctx.args.max_time,
         n_threads=ctx.args.threads,
         random_state=ctx.args.seed,
-        verbose=1,
+        verbose=0 if ctx.args.quiet else 1,
     )
     ctx.heading("Recurrent neural models")
     ctx.print("RNNLM, LSTMLM and GRULM (sklm.neural, PyTorch), fitted and scored on the same")
@@ -480,10 +193,11 @@ def _demo_neural(ctx):
         f"(max_epochs, max_time), {params['n_threads']} CPU "
         f"thread{'s' if params['n_threads'] != 1 else ''} (n_threads)."
     )
-    ctx.print("  Progress on stderr (verbose=1): one line per epoch.")
+    if not ctx.args.quiet:
+        ctx.print("  Progress on stderr (verbose=1): one line per epoch.")
     total = time.perf_counter()
     for name in DEMO_NEURAL:
-        model = _estimator_class(name)(**params)
+        model = estimator_class(name)(**params)
         ctx.print(f"  {name}: training ...")
         start = time.perf_counter()
         model.fit(ctx.train)
@@ -502,8 +216,11 @@ def _demo_neural(ctx):
 
     # Side by side with the n-grams: the normalised kneser_ney models of
     # every order (stupid_backoff's pseudo-perplexity does not compare).
-    rows = [(f"kneser_ney order {o}", p) for (sm, o), p in ctx.perplexities.items()
-            if sm == "kneser_ney"]
+    rows = [
+        (f"kneser_ney order {o}", p)
+        for (sm, o), p in ctx.perplexities.items()
+        if sm == "kneser_ney"
+    ]
     rows += list(ctx.neural_perplexities.items())
     best_order, _ = ctx.best()
     ctx.print()
@@ -588,9 +305,7 @@ def _rank(ctx, candidates, models):
 def _demo_scoring(ctx):
     order, model = ctx.best()
     ctx.heading("Scoring: which sentence is more likely?")
-    ctx.print(
-        "A language model ranks candidate sentences by probability, as speech and OCR"
-    )
+    ctx.print("A language model ranks candidate sentences by probability, as speech and OCR")
     ctx.print("systems do when they rescore their hypotheses. Log-probabilities (natural log):")
     models = {f"kneser_ney {order}-gram": model}
     if ("kneser_ney", 1) in ctx.models:
@@ -617,7 +332,7 @@ def _demo_scoring(ctx):
 DEMO_SECTIONS = [_demo_corpus, _demo_perplexity, _demo_neural, _demo_generation, _demo_scoring]
 
 
-def _run_demo(args, out):
+def run_demo(args, out):
     start = time.perf_counter()
     ctx = DemoContext(args=args, out=out)
     for section in DEMO_SECTIONS:
@@ -625,295 +340,3 @@ def _run_demo(args, out):
     ctx.print()
     ctx.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
     return 0
-
-
-# argument parsing ------------------------------------------------------------------
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text):
-    value = float(text)
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-_DESCRIPTION = """\
-Language models as scikit-learn estimators. Fit n-gram and recurrent
-neural (RNN, LSTM, GRU) models on text files, score test files
-(perplexity, OOV figures), and generate text. Text files hold one sample
-(sentence) per line, split on whitespace as KenLM does; blank lines are
-skipped. Natural log throughout."""
-
-_EPILOG = """\
-examples:
-  sklm demo                                  the tour, on the built-in corpus
-  sklm fit train.txt -o model.arpa --order 5
-  sklm fit train.txt -o lstm.npz --model lstm --max-epochs 5
-  sklm score model.arpa test.txt
-  sklm sample model.pkl --n 3 --prompt "the" --seed 0
-
-run 'sklm COMMAND --help' for the options of a command."""
-
-
-def _para(text):
-    return textwrap.fill(text, width=79)
-
-
-_MODEL_HELP = "a saved model: .pkl/.pickle/.joblib (joblib), .arpa/.arpa.gz or .npz (neural)"
-
-
-def build_parser():
-    """The argument parser of the ``sklm`` command."""
-    from . import __version__
-
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=fmt
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--traceback", action="store_true", help="show the full traceback of an error"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    demo = commands.add_parser(
-        "demo",
-        help="fit and compare n-gram and neural models on the built-in corpus",
-        description=_para(
-            "Fit n-gram models of every order up to --max-order with each main smoothing "
-            "on the reference documentation shipped with Python (no download) and print "
-            "a perplexity table and the OOV rate; train small RNN, LSTM and GRU models "
-            "on the same data (a minute or so on two CPU cores, progress on stderr) and "
-            "print their perplexity next to the n-grams' with samples of their text; "
-            "then generate sentences and rank candidate sentences by probability."
-        ),
-        epilog=(
-            "examples:\n  sklm demo\n  sklm demo --max-order 3 --seed 1\n"
-            "  sklm demo --no-neural          (n-grams only: a few seconds)\n"
-            "  sklm demo --quick              (a tenth of the corpus, tiny networks)"
-        ),
-        formatter_class=fmt,
-    )
-    demo.add_argument(
-        "--max-order", type=_positive_int, default=5, metavar="N",
-        help="highest n-gram order fitted (default: 5)",
-    )
-    demo.add_argument(
-        "--quick", action="store_true",
-        help="use a tenth of the corpus and tiny networks (a fast check that everything runs)",
-    )
-    demo.add_argument(
-        "--no-neural", dest="neural", action="store_false",
-        help="leave out the neural models (no PyTorch needed)",
-    )
-    demo.add_argument(
-        "--max-time", type=_positive_float, default=40.0, metavar="SECONDS",
-        help="training time limit of each neural model (default: 40)",
-    )
-    demo.add_argument(
-        "--threads", type=_positive_int, default=1, metavar="N",
-        help="CPU threads of each neural model (default: 1; small networks gain little "
-        "from more, and lose much on a busy machine)",
-    )
-    demo.add_argument(
-        "--seed", type=int, default=0,
-        help="random seed of the neural models and the samples (default: 0)",
-    )
-    demo.set_defaults(run=_run_demo)
-
-    fit = commands.add_parser(
-        "fit",
-        help="fit an n-gram or neural model on a text file and save it",
-        description=_para(
-            "Fit a model on TRAIN (one sample per line) and save it: an NGramLM (the "
-            "default), or with --model rnn, lstm or gru an RNNLM, LSTMLM or GRULM (progress "
-            "on stderr). The format follows the output name: .pkl/.pickle/.joblib (joblib, "
-            "exact, loads back any model), .arpa/.arpa.gz (n-grams: the ARPA text format "
-            "that KenLM, SRILM and others read) or .npz (neural models: JSON and arrays, "
-            "runs no code when loaded, safe to share)."
-        ),
-        epilog=(
-            "examples:\n"
-            "  sklm fit train.txt -o model.arpa.gz\n"
-            "  sklm fit train.txt -o model.pkl --order 4 --smoothing witten_bell\n"
-            "  sklm fit train.txt -o addk.pkl --smoothing add_k --alpha 0.1 --min-count 2\n"
-            "  sklm fit train.txt -o lstm.npz --model lstm --hidden-size 256 --max-time 600"
-        ),
-        formatter_class=fmt,
-    )
-    fit.add_argument(
-        "train", metavar="TRAIN", help="training text, one sample per line ('-': stdin)"
-    )
-    fit.add_argument(
-        "-o", "--output", required=True, metavar="MODEL", help="where to save the model"
-    )
-    fit.add_argument(
-        "--model", choices=tuple(MODELS), default="ngram",
-        help="ngram: NGramLM (default); rnn, lstm, gru: RNNLM, LSTMLM, GRULM",
-    )
-    fit.add_argument(
-        "--min-count", type=_positive_int, default=1, metavar="N",
-        help="words seen fewer than N times become <unk> (default: 1)",
-    )
-    fit.add_argument(
-        "--max-vocab", type=_positive_int, metavar="N",
-        help="keep only the N most frequent words",
-    )
-    ngram = fit.add_argument_group("n-gram options (--model ngram)")
-    ngram.add_argument(
-        "--order", type=_positive_int, metavar="N", help="n-gram order (default: 3)"
-    )
-    ngram.add_argument(
-        "--smoothing", choices=SMOOTHINGS, help="smoothing method (default: kneser_ney)"
-    )
-    ngram.add_argument("--alpha", type=float, help="add_k: pseudo-count added to every count")
-    ngram.add_argument("--discount", type=float, help="absolute_discounting: the discount")
-    ngram.add_argument("--backoff", type=float, help="stupid_backoff: the back-off factor")
-    nn_options = fit.add_argument_group("neural options (--model rnn, lstm, gru)")
-    nn_options.add_argument("--embedding-dim", type=_positive_int, metavar="N",
-                    help="size of the word embeddings (default: 64)")
-    nn_options.add_argument("--hidden-size", type=_positive_int, metavar="N",
-                    help="size of the recurrent state (default: 128)")
-    nn_options.add_argument("--num-layers", type=_positive_int, metavar="N",
-                    help="stacked recurrent layers (default: 1)")
-    nn_options.add_argument("--dropout", type=float, metavar="P", help="dropout rate (default: 0)")
-    nn_options.add_argument("--max-epochs", type=_positive_int, metavar="N",
-                    help="passes over the training data (default: 10)")
-    nn_options.add_argument("--max-time", type=_positive_float, metavar="SECONDS",
-                    help="stop training after this long (default: no limit)")
-    nn_options.add_argument("--learning-rate", type=_positive_float, metavar="LR",
-                    help="Adam's learning rate (default: 0.001)")
-    nn_options.add_argument("--batch-size", type=_positive_int, metavar="N",
-                    help="samples per batch (default: 20)")
-    nn_options.add_argument("--softmax", choices=("full", "adaptive"),
-                    help="output layer; adaptive is faster on large vocabularies (default: full)")
-    nn_options.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 or mps")
-    nn_options.add_argument("--threads", type=_positive_int, metavar="N",
-                    help="CPU threads of torch (default: torch's, one per core)")
-    nn_options.add_argument("--seed", type=int, help="random seed of the weights and batch order")
-    nn_options.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    fit.set_defaults(run=_run_fit)
-
-    score = commands.add_parser(
-        "score",
-        help="perplexity and OOV figures of a model on a text file",
-        description=_para(
-            "Score TEST (one sample per line) with a saved model: perplexity (each line "
-            "scored from <s> to </s>, OOVs as <unk>, as KenLM's query reports it), the "
-            "perplexity excluding OOVs, and the OOV count."
-        ),
-        epilog=(
-            "examples:\n  sklm score model.arpa test.txt\n"
-            "  sklm score model.pkl test.txt --per-line"
-        ),
-        formatter_class=fmt,
-    )
-    score.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    score.add_argument("test", metavar="TEST", help="test text, one sample per line ('-': stdin)")
-    score.add_argument(
-        "--per-line", action="store_true",
-        help="first print each line's total log-probability (natural log) and text",
-    )
-    score.set_defaults(run=_run_score)
-
-    sample = commands.add_parser(
-        "sample",
-        help="generate text from a saved model",
-        description=_para(
-            "Generate text: each sample continues the prompt until </s> or --max-length "
-            "tokens. One sample per output line, prompt included."
-        ),
-        epilog=(
-            "examples:\n"
-            "  sklm sample model.pkl\n"
-            '  sklm sample model.arpa --n 5 --prompt "the company" --top-p 0.9 --seed 0\n'
-            "  sklm sample model.pkl --temperature 0 --prompt \"in the\"   (greedy)"
-        ),
-        formatter_class=fmt,
-    )
-    sample.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    sample.add_argument("--n", type=_positive_int, default=5, help="number of samples (default: 5)")
-    sample.add_argument("--prompt", default=None, help="text to continue (default: none)")
-    sample.add_argument(
-        "--max-length", type=int, default=50, metavar="N",
-        help="most tokens generated per sample (default: 50)",
-    )
-    sample.add_argument(
-        "--temperature", type=float, default=1.0,
-        help="below 1 sharper, above 1 flatter, 0 greedy (default: 1)",
-    )
-    sample.add_argument(
-        "--top-k", type=int, default=None, metavar="K",
-        help="sample among the K most likely tokens",
-    )
-    sample.add_argument(
-        "--top-p", type=float, default=None, metavar="P",
-        help="nucleus sampling: among the most likely tokens of total probability P",
-    )
-    sample.add_argument(
-        "--seed", type=int, default=None,
-        help="random seed (the same seed gives the same samples)",
-    )
-    sample.set_defaults(run=_run_sample)
-    return parser
-
-
-def main(argv=None):
-    """Run the ``sklm`` command and return its exit status.
-
-    Parameters
-    ----------
-    argv : list of str, default=None
-        The arguments; ``None`` reads ``sys.argv[1:]``.
-
-    Returns
-    -------
-    status : int
-        0 on success, 2 on a usage error or a failure (its one-line message
-        is printed on stderr; ``--traceback`` shows the full traceback).
-
-    Examples
-    --------
-    >>> from sklm.cli import main
-    >>> main(["--version"])
-    sklm ...
-    0
-    >>> main(["score", "no-such-model.pkl", "test.txt"])  # the message goes to stderr
-    2
-    """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version and usage errors
-        return exc.code if isinstance(exc.code, int) else 2
-    def show_warning(message, category, filename, lineno, file=None, line=None):
-        print(f"{PROG} {args.command}: warning: {message}", file=sys.stderr)
-
-    try:
-        with warnings.catch_warnings():
-            # One readable line per warning rather than Python's source excerpt.
-            warnings.showwarning = show_warning
-            return args.run(args, sys.stdout)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # Output piped into a program that stopped reading (e.g. head).
-        return 0
-    except Exception as exc:
-        if args.traceback:
-            raise
-        message = str(exc) or type(exc).__name__
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,5 +1,5 @@
 """N-gram language models: counting, smoothing strategies, ARPA read/write."""
 
-from ._model import NGramLM, load_arpa
+from ._model import SMOOTHINGS, NGramLM, load_arpa
 
-__all__ = ["NGramLM", "load_arpa"]
+__all__ = ["SMOOTHINGS", "NGramLM", "load_arpa"]
