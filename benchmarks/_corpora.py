@@ -21,6 +21,8 @@ each line is one sample.
 
 from pathlib import Path
 
+from sklm.datasets import load_lines
+
 FILES = (
     "ptb.valid.txt",
     "ptb.test.txt",
@@ -41,8 +43,8 @@ def iter_lines(path):
 
 
 def read_lines(path):
-    """The normalised non-empty lines of one file, as a list."""
-    return list(iter_lines(path))
+    """The normalised non-empty lines of one file, as a list (:func:`sklm.datasets.load_lines`)."""
+    return load_lines(path)
 
 
 def _split_pair(data, train_name, test_name, *, unk_as_word=False):
