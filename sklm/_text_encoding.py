@@ -53,7 +53,7 @@ class _Tokens:
         word |= np.take(_END, short)
         self.keys = word
         self.long = np.flatnonzero(self.lengths > _WORD)
-        self.long_words = []
+        self.long_words = None
         if len(self.long):
             self._hash_long()
 
@@ -66,34 +66,35 @@ class _Tokens:
         return words[offset]
 
     def _hash_long(self):
+        """Key every long token by a hash of all its words, in whole-array passes.
+
+        Each word is mixed with its position and the mixes are summed per
+        token, so the work is one pass over the long tokens' bytes however
+        long a token is (a token of megabytes costs what its bytes cost).
+        """
         start = self.starts[self.long]
         length = self.lengths[self.long]
-        h = self.keys[self.long]
-        self.long_words.append(h.copy())
+        n_words = (length + _WORD - 1) // _WORD
+        first = np.cumsum(n_words) - n_words
+        token = np.repeat(np.arange(len(start)), n_words)
+        position = np.arange(int(n_words.sum()), dtype=np.int64) - first[token]
+        offset = position * _WORD
+        word = self._word_at(start[token] + offset)
+        word &= np.take(_MASK, np.minimum(length[token] - offset, _WORD))
+        # The words of every long token, one after the other (``first`` and
+        # ``n_words`` say where each token's are), for the confirmation.
+        self.long_words = (word, first, n_words)
+        h = word ^ (position.astype(np.uint64) * _MIX2)
         h *= _MIX
-        rows = np.arange(len(start))
-        chunk = 1
-        while len(rows):
-            rows = rows[length[rows] > chunk * _WORD]
-            if not len(rows):
-                break
-            word = self._word_at(start[rows] + chunk * _WORD)
-            word &= _MASK[np.minimum(length[rows] - chunk * _WORD, _WORD)]
-            self.long_words.append((rows, word))
-            h[rows] = (h[rows] ^ word) * _MIX
-            chunk += 1
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        h = np.add.reduceat(h, first)
         h ^= length.astype(np.uint64)
         h ^= h >> np.uint64(29)
         h *= _MIX2
         h ^= h >> np.uint64(32)
         h |= _LONG
         self.keys[self.long] = h
-
-    def words(self, chunk):
-        """``(rows, words)``: the ``chunk``-th word of the long tokens that have one."""
-        if chunk == 0:
-            return np.arange(len(self.long)), self.long_words[0]
-        return self.long_words[chunk]
 
 
 def _ascii_bytes(texts):
@@ -174,27 +175,26 @@ class TextEncoder:
         """Check the long tokens' matches byte for byte (a hash can collide)."""
         long = tokens.long
         match = found[long]
-        ok = match >= 0
-        rows = np.flatnonzero(ok)
+        rows = np.flatnonzero(match >= 0)
         candidate = match[rows]
-        same = tokens.lengths[long[rows]] == self.lengths[candidate]
         vocab_row = self.long_row[candidate]
-        same &= vocab_row >= 0
-        chunk = 0
-        while chunk < min(len(tokens.long_words), len(self.packed.long_words)):
-            query_rows, query_words = tokens.words(chunk)
-            vocab_rows, vocab_words = self.packed.words(chunk)
-            # Position of each query row's word and of its candidate's word.
-            query_pos = np.full(len(long), -1, dtype=np.intp)
-            query_pos[query_rows] = np.arange(len(query_rows))
-            vocab_pos = np.full(len(self.packed.long) + 1, -1, dtype=np.intp)
-            vocab_pos[vocab_rows] = np.arange(len(vocab_rows))
-            qp = query_pos[rows]
-            vp = vocab_pos[vocab_row]
-            has = (qp >= 0) & (vp >= 0)
-            # Equal lengths have the same number of words.
-            same[has] &= query_words[qp[has]] == vocab_words[vp[has]]
-            chunk += 1
+        same = (tokens.lengths[long[rows]] == self.lengths[candidate]) & (vocab_row >= 0)
+        check = np.flatnonzero(same)
+        if len(check):
+            # Every word of each matched pair compared in one pass (equal
+            # lengths have as many words; a long token has at least two).
+            query_words, query_first, query_n = tokens.long_words
+            vocab_words, vocab_first, _ = self.packed.long_words
+            query, vocab = rows[check], vocab_row[check]
+            n = query_n[query]
+            begin = np.cumsum(n) - n
+            pair = np.repeat(np.arange(len(check)), n)
+            within = np.arange(int(n.sum())) - begin[pair]
+            equal = (
+                query_words[query_first[query][pair] + within]
+                == vocab_words[vocab_first[vocab][pair] + within]
+            )
+            same[check] = np.logical_and.reduceat(equal, begin)
         wrong = long[rows[~same]]
         if len(wrong):
             # A hash collision: the dict decides.

@@ -14,7 +14,27 @@ def _describe(obj):
     return f"{type(obj).__name__} {text}"
 
 
+def check_not_table(X, name="X"):
+    """Refuse 2-D arrays and data frames: their rows or columns are no samples.
+
+    A 2-D array iterates over rows of cells and a data frame over its column
+    names, so either would be read silently as something else.
+    """
+    if isinstance(X, np.ndarray) and X.ndim > 1:
+        raise ValueError(
+            f"{name} is a {X.ndim}-D array of shape {X.shape}; expected a 1-D sequence of "
+            "samples (texts or token lists). For a column of texts pass X[:, 0] or X.ravel()."
+        )
+    shape = getattr(X, "shape", None)
+    if hasattr(X, "columns") and isinstance(shape, tuple) and len(shape) == 2:
+        raise ValueError(
+            f"{name} is a {type(X).__name__} (a table); expected a sequence of samples: pass "
+            "the column of texts, e.g. df['text']."
+        )
+
+
 def _check_container(X, name):
+    check_not_table(X, name)
     if X is None:
         raise ValueError(
             f"{name} is None; expected an iterable of samples, each a str or a "

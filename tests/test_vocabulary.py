@@ -72,7 +72,8 @@ def test_encode_texts_long_token_hash_collision():
     np.testing.assert_array_equal(ids, [2, 3, 0])
     # Corrupt the stored words of the first long word: the match must fail
     # the byte check and fall back to the dictionary, with the same result.
-    encoder.packed.long_words[1][1][:] = 0
+    words, first, _ = encoder.packed.long_words
+    words[first + 1] = 0
     ids, lengths = encoder.encode(texts)
     np.testing.assert_array_equal(ids, [2, 3, 0])
     np.testing.assert_array_equal(lengths, [3])

@@ -112,7 +112,9 @@ def load_state(model, meta, arrays):
         with torch.device("meta"):
             skeleton = build_module(config)
     except (RuntimeError, ValueError, TypeError, OverflowError) as error:
-        raise ValueError(f"the network's configuration gives impossible weight shapes: {error}")
+        raise ValueError(
+            f"the network's configuration gives impossible weight shapes: {error}"
+        ) from None
     expected = skeleton.state_dict()
     names = {_WEIGHTS + name for name in expected}
     if set(arrays) != names:

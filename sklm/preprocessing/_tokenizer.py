@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions, _fit_context
-from .._validation import _describe
+from .._validation import _describe, check_not_table
 from ._bpe import decode_bpe, encode_bpe, learn_bpe
 
 # A word is a run of letters, digits or underscores (any script), possibly
@@ -22,6 +22,7 @@ _NO_SPACE_AFTER = re.compile(r"([(\[{«“]) ")
 
 
 def _check_texts(X, name="X"):
+    check_not_table(X, name)
     if X is None:
         raise ValueError(f"{name} is None; expected an iterable of texts (str).")
     if isinstance(X, (str, bytes)):
@@ -153,6 +154,27 @@ class Tokenizer(TransformerMixin, BaseEstimator):
             _check_texts(X)
         return self
 
+    def fit_transform(self, X, y=None):
+        """Fit, then tokenize ``X``, reading it once.
+
+        The same as ``fit(X).transform(X)``, except that ``X`` may be a
+        generator: a pipeline's ``fit`` passes its input through here, so a
+        generator reaches the model whole.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The texts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        tokens : list of list of str
+        """
+        texts = _check_texts(X)
+        return self.fit(texts, y).transform(texts)
+
     def _split(self):
         if callable(self.analyzer):
             return self.analyzer
@@ -255,6 +277,7 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         texts : list of str
         """
         self._validate_params()
+        check_not_table(X)
         if X is None or isinstance(X, (str, bytes)):
             raise ValueError(
                 f"X must be an iterable of token lists; got {_describe(X)}."
