@@ -12,6 +12,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
 from sklm import LSTMLM, InterpolatedLM, NGramLM
+from sklm.io import load, save
 from sklm.mixture import em_weights
 from test_common import API_CHECKS
 
@@ -306,6 +307,20 @@ def test_save_state_round_trip():
     bad = dict(arrays, weights=np.array([0.5, 0.6]))
     with pytest.raises(ValueError, match="sum"):
         clone(lm)._load_state(meta, bad)
+
+
+def test_sklm_save_load_round_trip(neural_mixture, tmp_path):
+    frozen = FrozenEstimator(neural_mixture.estimators_[0])
+    lm = InterpolatedLM(
+        estimators=[("frozen", frozen), ("lstm", LSTMLM(**TINY_LSTM))], random_state=0
+    ).fit(TRAIN)
+    save(lm, tmp_path / "mixture.sklm")
+    loaded = load(tmp_path / "mixture.sklm")
+    assert isinstance(loaded.estimators_[0], FrozenEstimator)
+    assert_array_equal(loaded.weights_, lm.weights_)
+    assert_array_equal(loaded.validation_perplexities_, lm.validation_perplexities_)
+    assert_array_equal(loaded.score_samples(TEST), lm.score_samples(TEST))
+    assert_array_equal(loaded.predict_proba(TEST), lm.predict_proba(TEST))
 
 
 # errors ------------------------------------------------------------------------------
