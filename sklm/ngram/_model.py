@@ -15,6 +15,12 @@ from ._counting import count_ngrams
 from ._pruning import entropy_prune
 from ._smoothing import estimate, make_smoothing
 
+#: The longest n-gram ``NGramLM`` accepts. Counting and estimation make one
+#: pass over the corpus per order and store up to one n-gram per position
+#: in each, so time and memory grow with the order: the bound keeps an
+#: absurd order from running for ever.
+MAX_ORDER = 64
+
 SMOOTHINGS = (
     "mle",
     "add_k",
@@ -78,13 +84,17 @@ class NGramLM(LanguageModel):
     Parameters
     ----------
     order : int, default=3
-        Length of the longest n-gram (``1`` is a unigram model).
+        Length of the longest n-gram (``1`` is a unigram model), at most
+        64: each order costs one pass over the corpus and up to one stored
+        n-gram per training token.
     smoothing : {"mle", "add_k", "absolute_discounting", "witten_bell", \
             "kneser_ney", "stupid_backoff"}, default="kneser_ney"
         How probability is given to unseen events (see above).
     alpha : float, default=1.0
         Pseudo-count of ``"add_k"``; ``1`` is Laplace smoothing, ``0`` is
-        maximum likelihood. Must be non-negative.
+        maximum likelihood. Must be non-negative and finite; the larger it
+        is, the closer the model is to the uniform ``1 / V`` (which a value
+        so large that ``alpha V`` overflows gives exactly).
     discount : float in [0, 1] or None, default=None
         ``D`` of ``"absolute_discounting"``; ``None`` estimates
         ``n1 / (n1 + 2 n2)`` per order from the counts of counts (0.5, with
@@ -197,7 +207,7 @@ class NGramLM(LanguageModel):
 
     _parameter_constraints = {
         **LanguageModel._parameter_constraints,
-        "order": [Interval(Integral, 1, None, closed="left")],
+        "order": [Interval(Integral, 1, MAX_ORDER, closed="both")],
         "smoothing": [StrOptions(set(SMOOTHINGS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "discount": [Interval(Real, 0, 1, closed="both"), None],

@@ -170,16 +170,18 @@ class AddK(Smoothing):
         if self.counts.order > 1:
             return np.zeros(n_classes), 1.0
         c = self._unigram_counts()
-        denominator = c.sum() + self.alpha * n_classes
-        return c / denominator, self.alpha * n_classes / denominator
+        pseudo = self.alpha * n_classes
+        # Written so that an alpha V that overflows gives the uniform 1 / V,
+        # not inf / inf.
+        return c / (c.sum() + pseudo), 1.0 / (1.0 + c.sum() / pseudo)
 
     def ngram(self, k, context):
         c = self.raw(k)
         pseudo = self.alpha * self.counts.n_classes
-        total = self._context_totals(k, context, c) + pseudo
+        seen = self._context_totals(k, context, c)
         full = self._full(k - 1)
-        own = np.where(full[context], c / total[context], 0.0)
-        gamma = np.where(full, pseudo / total, 1.0)
+        own = np.where(full[context], c / (seen + pseudo)[context], 0.0)
+        gamma = np.where(full, 1.0 / (1.0 + seen / pseudo), 1.0)
         return own, gamma
 
 

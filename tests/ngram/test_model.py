@@ -126,12 +126,35 @@ def test_fitted_attributes():
         ({"max_vocab": 0}, "max_vocab"),
         ({"n_threads": 0}, "n_threads"),
         ({"n_threads": 1.5}, "n_threads"),
+        ({"order": 10**12}, "order"),
+        ({"order": 65}, "order"),
+        ({"alpha": float("inf")}, "alpha"),
+        ({"alpha": float("nan")}, "alpha"),
     ],
 )
 def test_bad_parameters_raise_at_fit(params, match):
     lm = NGramLM(**params)  # __init__ only stores
     with pytest.raises(ValueError, match=match):
         lm.fit(TRAIN)
+
+
+def test_the_largest_order_fits():
+    lm = NGramLM(order=64, smoothing="witten_bell").fit(TRAIN)
+    assert len(lm.ngram_counts_) == 64
+    np.testing.assert_allclose(lm.predict_proba(TRAIN).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+@pytest.mark.parametrize("alpha", [1e300, 1e308, np.finfo(float).max])
+def test_an_overflowing_alpha_gives_the_uniform_distribution(order, alpha):
+    # alpha V overflows to inf: the limit, 1 / V for every class, not NaN.
+    lm = NGramLM(order=order, smoothing="add_k", alpha=alpha).fit(TRAIN)
+    n_classes = len(lm.classes_)
+    np.testing.assert_allclose(lm.predict_proba(TRAIN), 1 / n_classes, rtol=1e-12)
+    scores = lm.score_samples(TRAIN + ["unseen words"])
+    assert np.isfinite(scores).all()
+    lengths = np.array([len(s.split()) + 1 for s in TRAIN + ["unseen words"]])
+    np.testing.assert_allclose(scores, -lengths * np.log(n_classes), rtol=1e-12)
 
 
 @pytest.mark.parametrize("as_tokens", [False, True])
