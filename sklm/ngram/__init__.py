@@ -1,5 +1,10 @@
 """N-gram language models: counting, smoothing strategies, ARPA read/write."""
 
-from ._model import SMOOTHINGS, NGramLM, load_arpa
+from . import _model
+from ._model import NGramLM, load_arpa
+
+#: The names that ``NGramLM(smoothing=...)`` accepts, each described in
+#: :class:`NGramLM`'s docstring.
+SMOOTHINGS = _model.SMOOTHINGS
 
 __all__ = ["SMOOTHINGS", "NGramLM", "load_arpa"]
