@@ -42,8 +42,10 @@ def describe_model(model):
     lm = final_step(model)
     params = lm.get_params(deep=False)
     names = ("order", "smoothing", "embedding_dim", "hidden_size", "num_layers")
-    shown = {k: params[k] for k in names if k in params}
-    text = type(lm).__name__ + "(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+    shown = [f"{k}={params[k]!r}" for k in names if k in params]
+    if "estimators" in params:  # a mixture: its components, by name
+        shown += [f"{name}={type(final_step(est)).__name__}" for name, est in params["estimators"]]
+    text = type(lm).__name__ + "(" + ", ".join(shown) + ")"
     if lm is not model:
         text = "Pipeline(..., " + text + ")"
     return f"{text}, {len(lm.classes_):,} types"

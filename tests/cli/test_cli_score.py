@@ -199,3 +199,27 @@ def test_nan_log_probabilities_fail_before_printing(cli, files, tmp_path):
         code, out, err = cli.run("score", path, test, "-q", *extra)
         cli.assert_error(code, err, "nan.pkl", "NaN", "1 of 18", "sample 1, position 2", status=1)
         assert out == ""
+
+
+def test_per_token_of_a_mixture(cli, files, tmp_path):
+    import sklm
+    from sklm import InterpolatedLM
+
+    _, test = files
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mixture = InterpolatedLM(
+            estimators=[("bigram", NGramLM(order=2)), ("unigram", NGramLM(order=1))],
+            weights=[0.7, 0.3],
+        ).fit(cli.TRAIN)
+    path = tmp_path / "mix.sklm"
+    sklm.save(mixture, path)
+    code, out, err = cli.run("score", path, test, "--per-token")
+    assert code == 0, err
+    assert "InterpolatedLM(bigram=NGramLM, unigram=NGramLM)" in out
+    header, rows = _per_token(out)
+    assert header == [c for c in HEADER if c != "ngram_length"]
+    totals = np.zeros(len(cli.TEST))
+    for row in rows:
+        totals[int(row[0])] += float(row[4])
+    np.testing.assert_allclose(totals, mixture.score_samples(cli.TEST), rtol=1e-12)
