@@ -240,3 +240,68 @@ def counts_of_counts(values, largest=4):
     values = np.asarray(values)
     clipped = np.minimum(values, largest + 1)
     return np.bincount(clipped, minlength=largest + 2)[1 : largest + 1].astype(np.int64)
+
+
+def combine_counts(parts, word_maps, n_classes):
+    """The counts of the concatenation of corpora counted apart.
+
+    Parameters
+    ----------
+    parts : list of NGramCounts
+        Counts of the same order (none released).
+    word_maps : list of ndarray
+        ``word_maps[i][j]``: the combined id of word ``j`` of part ``i``,
+        for ``j`` in ``0 .. parts[i].n_classes`` (its ``<s>`` last, mapped to
+        ``n_classes``). Several words may map to one (to ``<unk>``, when a
+        vocabulary learnt from all the parts leaves them out).
+    n_classes : int
+        ``V`` of the combined counts.
+
+    Returns
+    -------
+    NGramCounts
+        Exactly what :func:`count_ngrams` gives on the concatenation of the
+        parts' corpora, each word mapped: an n-gram count is a sum over
+        samples, and mapping the words maps the n-grams.
+    """
+    base = n_classes + 1
+    total = sum(int(part.counts[0].sum()) for part in parts)
+    count_type = np.int32 if total < 2**31 else np.int64
+    # maps[i]: index in the combined table of order k - 1 of each entry of
+    # part i's table of order k - 1 (for unigrams, the word map).
+    maps = [np.asarray(m, dtype=np.int64) for m in word_maps]
+    # Sums of integer counts in float64 weights: exact below 2**53.
+    unigrams = np.zeros(base, dtype=np.int64)
+    for part, m in zip(parts, maps):
+        unigrams += np.bincount(m, weights=part.counts[0], minlength=base).astype(np.int64)
+    keys = [np.arange(base, dtype=np.int64)]
+    counts = [unigrams.astype(count_type)]
+    suffix = [None]
+    bos_initial = [keys[0] == n_classes]
+    for k in range(2, parts[0].order + 1):
+        pieces = []
+        for part, m, word_map in zip(parts, maps, word_maps):
+            key = m[part.context(k)]
+            key *= base
+            key += word_map[part.word(k)]
+            pieces.append(key)
+        table, inverse = np.unique(np.concatenate(pieces), return_inverse=True)
+        del pieces
+        index_type = np.int32 if len(table) < 2**31 else np.int64
+        summed = np.zeros(len(table), dtype=np.int64)
+        order_suffix = np.empty(len(table), dtype=index_type)
+        initial = np.empty(len(table), dtype=bool)
+        new_maps = np.split(inverse.ravel(), np.cumsum([len(p.keys[k - 1]) for p in parts])[:-1])
+        for part, m, new in zip(parts, maps, new_maps):
+            summed += np.bincount(new, weights=part.counts[k - 1], minlength=len(table)).astype(
+                np.int64
+            )
+            # Entries merged into one share their suffix and first word.
+            order_suffix[new] = m[part.suffix[k - 1]]
+            initial[new] = part.bos_initial[k - 1]
+        keys.append(table)
+        counts.append(summed.astype(count_type))
+        suffix.append(order_suffix)
+        bos_initial.append(initial)
+        maps = new_maps
+    return NGramCounts(n_classes, keys, counts, suffix, bos_initial)

@@ -1,5 +1,7 @@
 """The n-gram language model estimator."""
 
+from collections import defaultdict
+from itertools import chain
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,10 +10,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
 from .._parallel import resolve_threads
-from ..base import LanguageModel
-from ..base import Vocabulary
+from .._validation import iter_corpus
+from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
 from ._arpa import read_arpa, write_arpa
-from ._counting import count_ngrams
+from ._counting import NGramCounts, combine_counts, count_ngrams
 from ._pruning import entropy_prune
 from ._smoothing import estimate, make_smoothing
 
@@ -273,13 +275,17 @@ class NGramLM(LanguageModel):
         return thresholds if thresholds.any() else None
 
     def _fit_encoded(self, corpus, vocabulary):
+        counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
+        return self._fit_counts(counts)
+
+    def _fit_counts(self, counts):
+        """The fitted attributes of the model of ``counts`` (an ``NGramCounts``)."""
         prune = self._prune_thresholds()
         if self.prune_entropy is not None and self.smoothing == "stupid_backoff":
             raise ValueError(
                 "prune_entropy needs a normalised model; smoothing='stupid_backoff' gives "
                 "scores, not probabilities. Use prune= (count thresholds) instead."
             )
-        counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
         tables, fitted = estimate(counts, make_smoothing(self), prune)
         if self.prune_entropy is not None:
             tables = entropy_prune(tables, self.prune_entropy)
@@ -289,6 +295,9 @@ class NGramLM(LanguageModel):
             **fitted,
             "tables_": tables,
             "ngram_counts_": tables.sizes(),
+            # A fit starts afresh: no counts of partial_fit carry over.
+            "_partial": None,
+            "_pending": False,
         }
 
     def _log_prob_tokens(self, corpus):
@@ -350,6 +359,148 @@ class NGramLM(LanguageModel):
         corpus = self._encode(X, eos=True)
         _, lengths = self.tables_.score_corpus(corpus.ids, corpus.offsets, return_lengths=True)
         return np.split(lengths, corpus.offsets[1:-1])
+
+    # partial_fit -------------------------------------------------------------
+
+    def partial_fit(self, X, y=None):
+        """Add the n-gram counts of ``X`` to those of the previous calls.
+
+        The model is then the one that :meth:`fit` gives on all the samples
+        of every call so far, in any order: the same vocabulary, the same
+        n-grams, probabilities and backoff weights, bit for bit (an n-gram
+        count is a sum over samples). The counts are kept, not the samples;
+        the estimate (discounts, probabilities, pruning) is made on first
+        use after a call (scoring, ``predict_proba``, ``tables_``,
+        ``ngram_counts_``...), with the parameters set at that time.
+
+        The vocabulary is the fixed ``vocabulary`` if one is given at the
+        first call; otherwise it is learnt from the words of all the calls,
+        with ``min_count`` and ``max_vocab`` applied to their total counts,
+        so that a word rare in each chunk but frequent overall is kept, and
+        ``classes_`` may grow from one call to the next. ``order`` cannot
+        change between calls. A model fitted with :meth:`fit`, read from an
+        ARPA file or loaded with :func:`sklm.load` holds no counts:
+        ``partial_fit`` refuses it (``fit`` discards the counts of earlier
+        ``partial_fit`` calls).
+
+        Parameters
+        ----------
+        X : iterable of str or of sequences of str
+            Training samples, as for :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The model, fitted on every sample so far.
+
+        Examples
+        --------
+        >>> from sklm import NGramLM
+        >>> lm = NGramLM(order=2, smoothing="witten_bell")
+        >>> lm = lm.partial_fit(["the cat sat", "the dog sat"]).partial_fit(["a cat ran"])
+        >>> whole = NGramLM(order=2, smoothing="witten_bell").fit(
+        ...     ["the cat sat", "the dog sat", "a cat ran"])
+        >>> bool((lm.score_samples(["the cat ran"]) == whole.score_samples(["the cat ran"])).all())
+        True
+        """
+        self._validate_params()
+        state = self.__dict__.get("_partial")
+        if state is None:
+            if hasattr(self, "classes_"):
+                raise ValueError(
+                    "This NGramLM was fitted with fit(), read from ARPA or loaded, and holds "
+                    "no counts to add to; call partial_fit on an unfitted model (clone(lm)), "
+                    "or fit on the whole corpus."
+                )
+            fixed = self._fixed_vocabulary()
+            state = {"order": self.order, "fixed": fixed, "tokens": None, "parts": []}
+            if fixed is None:
+                # Provisional ids in order of first appearance; None stands
+                # for the </s> that closes every sample.
+                state["tokens"] = [UNK, None]
+        elif self.order != state["order"]:
+            raise ValueError(
+                f"The order of NGramLM cannot change between partial_fit calls: the counts "
+                f"are of order {state['order']}, order is now {self.order}."
+            )
+        self._prune_thresholds()  # refused now rather than on first use
+        order = state["order"]
+        if state["fixed"] is not None:
+            tokens = None
+            corpus = Encoded.concatenate(
+                [state["fixed"].encode(chunk, eos=True) for chunk in iter_corpus(X)]
+            )
+            n_classes = len(state["fixed"])
+        else:
+            tokens, corpus = _encode_provisional(X, state["tokens"])
+            n_classes = len(tokens)
+        ids = corpus.ids.astype(np.int32) if n_classes < 2**31 else corpus.ids
+        parts = [*state["parts"], count_ngrams(ids, corpus.offsets, n_classes, order)]
+        # The counts of the calls are combined once the later ones hold as
+        # many n-grams as the first: each n-gram is then merged O(log calls)
+        # times, not once per call.
+        sizes = [sum(len(keys) for keys in part.keys) for part in parts]
+        if len(parts) > 1 and sum(sizes[1:]) >= sizes[0]:
+            parts = [combine_counts(parts, _provisional_maps(parts, n_classes), n_classes)]
+        vocabulary = state["fixed"] or self._learnt_vocabulary(tokens, parts)
+        # Assigned only now, all at once: a failed call changes nothing.
+        self._partial = {**state, "tokens": tokens, "parts": parts}
+        self._pending = True
+        self._set_vocabulary(vocabulary)
+        return self
+
+    def _learnt_vocabulary(self, tokens, parts):
+        """The vocabulary ``fit`` learns from the provisional ``tokens`` counted.
+
+        ``fit``'s rule (:class:`~sklm.base.Vocabulary`): the words seen
+        ``min_count`` times or more, by decreasing count, ties alphabetical,
+        at most ``max_vocab``; a literal ``<s>`` or ``</s>`` is no word.
+        """
+        seen = np.zeros(len(tokens), dtype=np.int64)
+        for part in parts:
+            seen[: part.n_classes] += part.counts[0][: part.n_classes]
+        counts = {t: c for t, c in zip(tokens[2:], seen[2:].tolist()) if t not in (BOS, EOS)}
+        kept = sorted(
+            (t for t, c in counts.items() if c >= self.min_count), key=lambda t: (-counts[t], t)
+        )
+        return Vocabulary([UNK, EOS, *kept[: self.max_vocab]])
+
+    def _partial_counts(self):
+        """The counts of every partial_fit call, under the current vocabulary."""
+        state = self._partial
+        parts = state["parts"]
+        n_classes = len(self._vocabulary)
+        if state["fixed"] is not None:
+            if len(parts) == 1:
+                # estimate() releases what it reads: hand it fresh lists.
+                counts = parts[0]
+                return NGramCounts(
+                    counts.n_classes,
+                    list(counts.keys),
+                    list(counts.counts),
+                    list(counts.suffix),
+                    list(counts.bos_initial),
+                )
+            return combine_counts(parts, _provisional_maps(parts, n_classes), n_classes)
+        index = self._vocabulary.index
+        # A literal "</s>" inside a sample is an unknown word, as in fit.
+        tokens = state["tokens"]
+        words = np.array(
+            [UNK_ID, EOS_ID, *(UNK_ID if t == EOS else index.get(t, UNK_ID) for t in tokens[2:])],
+            dtype=np.int64,
+        )
+        # Each part knows the tokens seen up to its call; its <s> is id V.
+        maps = [np.append(words[: part.n_classes], n_classes) for part in parts]
+        return combine_counts(parts, maps, n_classes)
+
+    def _finalise(self):
+        """Estimate the model of the partial_fit counts (on first use)."""
+        fitted = self._fit_counts(self._partial_counts())
+        del fitted["_partial"], fitted["_pending"]
+        self.__dict__.update(fitted)
+        self.__dict__["_pending"] = False
 
     # ARPA --------------------------------------------------------------------
 
@@ -509,6 +660,68 @@ class NGramLM(LanguageModel):
         self.tables_ = tables
         self.ngram_counts_ = tables.sizes()
         self._set_vocabulary(vocabulary)
+
+
+def _lazy_fitted(name):
+    """A fitted attribute that is estimated on first use after ``partial_fit``."""
+
+    def get(self):
+        if self.__dict__.get("_pending"):
+            self._finalise()
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute '{name}'"
+            ) from None
+
+    def set(self, value):
+        self.__dict__[name] = value
+
+    return property(get, set, doc=f"``{name}``, estimated on first use after partial_fit.")
+
+
+for _name in ("tables_", "ngram_counts_", "discounts_", "counts_of_counts_"):
+    setattr(NGramLM, _name, _lazy_fitted(_name))
+del _name
+
+
+def _provisional_maps(parts, n_classes):
+    """Word maps of counts made as the provisional ids grew to ``n_classes``.
+
+    The ids keep their values from one call to the next; only ``<s>``, id
+    ``V`` of each part, moves to the end.
+    """
+    return [np.append(np.arange(part.n_classes), n_classes) for part in parts]
+
+
+def _encode_provisional(X, tokens):
+    """Encode ``X`` with provisional ids, new tokens numbered as they come.
+
+    Returns the extended token list (``tokens`` is not changed) and the
+    :class:`Encoded` corpus, every sample closed by id 1.
+    """
+    # A dict whose factory is its own length numbers every new token as it
+    # is seen, all inside C-level map().
+    lookup = defaultdict(None, zip(tokens, range(len(tokens))))
+    lookup.default_factory = lookup.__len__
+    pieces, lengths = [], []
+    for chunk in iter_corpus(X):
+        chunk_lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+        pieces.append(
+            np.fromiter(
+                map(lookup.__getitem__, chain.from_iterable(chunk)),
+                dtype=np.int64,
+                count=int(chunk_lengths.sum()),
+            )
+        )
+        lengths.append(chunk_lengths)
+    lengths = np.concatenate(lengths)
+    ends = np.cumsum(lengths)
+    ids = np.insert(np.concatenate(pieces), ends, EOS_ID)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=offsets[1:])
+    return list(lookup), Encoded(ids, offsets)
 
 
 def load_arpa(path):

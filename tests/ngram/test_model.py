@@ -136,6 +136,8 @@ def test_bad_parameters_raise_at_fit(params, match):
     lm = NGramLM(**params)  # __init__ only stores
     with pytest.raises(ValueError, match=match):
         lm.fit(TRAIN)
+    with pytest.raises(ValueError, match=match):
+        lm.partial_fit(TRAIN)
 
 
 def test_the_largest_order_fits():
