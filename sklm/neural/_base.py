@@ -1,8 +1,20 @@
-"""The shared estimator of the recurrent language models."""
+"""The shared estimator of the recurrent language models and its training steps.
+
+Training follows skorch's shape: :meth:`RecurrentLM.fit` calls
+:meth:`~RecurrentLM.initialize` (the network, the optimizer, the batches,
+the callbacks), then :meth:`~RecurrentLM.fit_loop`, which runs
+:meth:`~RecurrentLM.run_epoch` (one :meth:`~RecurrentLM.train_step` per
+truncated-BPTT window) and :meth:`~RecurrentLM.validate` once per epoch and
+calls the callbacks (:mod:`sklm.neural.callbacks`) in between. Each step is
+a small public method that a subclass may override.
+"""
 
 import contextlib
 import copy
+import inspect
 import json
+import math
+import time
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
@@ -11,91 +23,49 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
+from .._allocator import keep_large_buffers
 from .._sklearn import Interval, StrOptions
-from ..base import LanguageModel
-from ..base import Vocabulary
-from . import _training
+from ..base import LanguageModel, Vocabulary
+from ..io import atomic_write
+from . import _inference, _persistence
+from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
+from ._device import check_bfloat16, resolve_device, restore_device
 from ._modules import build_module, count_parameters, default_cutoffs
+from .callbacks import Checkpoint, EarlyStopping, History, ProgressBar, TrainingState, plateau
 
 _FORMAT = "sklm.neural/1"
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+_OPTIMIZER_PREFIX = "optimizer__"
 
 
-def resolve_device(device):
-    """The ``torch.device`` that ``device`` names; ``"auto"``: CUDA, then MPS, then CPU."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ValueError(
-            f"device={device!r} is not a device torch knows; use 'auto', 'cpu', "
-            "'cuda', 'cuda:<index>' or 'mps'."
-        ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available on this machine (torch "
-            f"{torch.__version__}); use device='auto' or device='cpu'."
-        )
-    if resolved.type == "cuda" and resolved.index is not None:
-        if resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} but this machine has {torch.cuda.device_count()} "
-                "CUDA device(s)."
-            )
-    if resolved.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError(f"device={device!r} but MPS is not available on this machine.")
-    return resolved
-
-
-def check_bfloat16(device):
-    """Raise a ValueError when ``mixed_precision=True`` cannot train on ``device``."""
-    if device.type == "cpu":
-        return
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return
-    raise ValueError(
-        f"mixed_precision=True trains in bfloat16, which device {str(device)!r} does not "
-        "support here; use mixed_precision=False, or device='cpu'."
-    )
-
-
-def _available(device):
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return mps is not None and mps.is_available()
-    return True
-
-
-def _restore_device(trained_on, *, where):
-    """The device to load a model onto: where it was trained, else the CPU with a warning."""
-    if _available(trained_on):
-        return torch.device(trained_on)
-    warnings.warn(
-        f"{where}: this model was trained on {trained_on!r}, which is not available "
-        "here; it is loaded on the CPU instead.",
-        UserWarning,
-        stacklevel=3,
-    )
-    return torch.device("cpu")
+class NonFiniteLossError(ValueError):
+    """Training produced a NaN or infinite loss, gradient or weight."""
 
 
 class RecurrentLM(LanguageModel):
     """Base class of :class:`RNNLM`, :class:`LSTMLM` and :class:`GRULM`.
 
     The three models share everything here; they differ only in the
-    recurrent cell (see ``_cell``). Not meant to be used directly.
+    recurrent cell (see ``_cell``). Not meant to be used directly, but meant
+    to be subclassed: the training steps (:meth:`initialize`,
+    :meth:`initialize_module`, :meth:`initialize_optimizer`,
+    :meth:`initialize_callbacks`, :meth:`fit_loop`, :meth:`run_epoch`,
+    :meth:`train_step`, :meth:`validate`) are public methods to override.
     """
+
+    #: Scoring reads at most this many (padded) positions at once; a longer
+    #: sample is read in windows of this many steps, its state carried.
+    max_eval_positions = EVAL_MAX_POSITIONS
+
+    #: Registry of the concrete models by class name (for :meth:`load`).
+    _classes = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("sklm.neural."):
+            RecurrentLM._classes[cls.__name__] = cls
 
     _parameter_constraints = {
         **LanguageModel._parameter_constraints,
@@ -104,7 +74,7 @@ class RecurrentLM(LanguageModel):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "tie_weights": ["boolean"],
-        "optimizer": [StrOptions({"sgd", "adam", "adamw"})],
+        "optimizer": [StrOptions({"sgd", "adam", "adamw"}), type],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"plateau"}), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -123,6 +93,7 @@ class RecurrentLM(LanguageModel):
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -155,6 +126,8 @@ class RecurrentLM(LanguageModel):
         n_threads=None,
         random_state=None,
         verbose=0,
+        callbacks=None,
+        **kwargs,
     ):
         self.embedding_dim = embedding_dim
         self.hidden_size = hidden_size
@@ -183,6 +156,89 @@ class RecurrentLM(LanguageModel):
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
+        for name, value in kwargs.items():
+            if not name.startswith(_OPTIMIZER_PREFIX) or name == _OPTIMIZER_PREFIX:
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                    f"{name!r} (only optimizer__<argument> parameters may be added)."
+                )
+            setattr(self, name, value)
+
+
+    # optimizer__<argument> parameters (skorch's convention) ---------------
+
+    def get_params(self, deep=True):
+        """Get the parameters, the ``optimizer__<argument>`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also the parameters of contained estimators (there are none).
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        params.update(
+            (k, v) for k, v in vars(self).items() if k.startswith(_OPTIMIZER_PREFIX)
+        )
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``optimizer__<argument>`` ones may be new.
+
+        ``optimizer__momentum=0.9`` passes ``momentum=0.9`` to the optimizer,
+        so that a grid search can tune it.
+
+        Parameters
+        ----------
+        **params : dict
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        extra = {k: params.pop(k) for k in list(params) if k.startswith(_OPTIMIZER_PREFIX)}
+        if params:
+            super().set_params(**params)
+        for name, value in extra.items():
+            if name == _OPTIMIZER_PREFIX:
+                raise ValueError("'optimizer__' names no optimizer argument.")
+            setattr(self, name, value)
+        return self
+
+    def _optimizer_class(self):
+        if isinstance(self.optimizer, str):
+            return _OPTIMIZERS[self.optimizer]
+        if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
+            raise ValueError(
+                "optimizer must be 'sgd', 'adam', 'adamw' or a torch.optim.Optimizer "
+                f"subclass; got {self.optimizer!r}."
+            )
+        return self.optimizer
+
+    def _optimizer_kwargs(self, cls):
+        kwargs = {
+            k[len(_OPTIMIZER_PREFIX) :]: v
+            for k, v in vars(self).items()
+            if k.startswith(_OPTIMIZER_PREFIX)
+        }
+        if "lr" in kwargs:
+            raise ValueError("optimizer__lr: set the learning rate with learning_rate.")
+        if "params" in kwargs:
+            raise ValueError("optimizer__params: the network's parameters are passed by fit.")
+        signature = inspect.signature(cls.__init__).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in signature.values()):
+            unknown = sorted(set(kwargs) - set(signature))
+            if unknown:
+                accepted = sorted(set(signature) - {"self", "params", "lr"})
+                raise ValueError(
+                    f"{cls.__name__} takes no argument {', '.join(map(repr, unknown))} "
+                    f"(from optimizer__{unknown[0]}); it takes {', '.join(accepted)}."
+                )
+        return kwargs
 
     # the one thing the three models differ in --------------------------------
 
@@ -238,9 +294,9 @@ class RecurrentLM(LanguageModel):
         }
 
     def _split(self, corpus, rng):
-        """Training and validation corpora (validation only with early stopping)."""
+        """Training corpus, validation corpus and the held-out rows."""
         if not self.early_stopping:
-            return corpus, None
+            return corpus, None, None
         n = corpus.n_samples
         n_valid = max(1, int(round(self.validation_fraction * n)))
         if n - n_valid < 1:
@@ -251,23 +307,19 @@ class RecurrentLM(LanguageModel):
             )
         order = rng.permutation(n)
         valid_rows, train_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-        return _training.subset(corpus, train_rows), _training.subset(corpus, valid_rows)
+        return subset(corpus, train_rows), subset(corpus, valid_rows), valid_rows
 
     def _fit_encoded(self, corpus, vocabulary):
-        with self._torch_threads():
-            return self._train(corpus, vocabulary)
-
-    def _train(self, corpus, vocabulary):
         config = self._module_config(len(vocabulary))
         device = resolve_device(self.device)
         if self.mixed_precision:
             check_bfloat16(device)
-        warm = self._is_warm()
-        if warm:
+        self._check_callbacks()
+        optimizer_class = self._optimizer_class()
+        self._optimizer_kwargs(optimizer_class)
+        if self._is_warm():
             old = dict(self.module_.config)
-            changed = sorted(
-                k for k in config if k != "dropout" and config[k] != old.get(k)
-            )
+            changed = sorted(k for k in config if k != "dropout" and config[k] != old.get(k))
             if changed:
                 raise ValueError(
                     "warm_start=True continues the fitted network, but these settings "
@@ -276,51 +328,352 @@ class RecurrentLM(LanguageModel):
                 )
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        train_corpus, valid_corpus = self._split(corpus, rng)
+        train_corpus, valid_corpus, valid_rows = self._split(corpus, rng)
         fork = [device.index or 0] if device.type == "cuda" else []
         # Seeding inside fork_rng leaves the caller's global torch RNG as it was.
-        with torch.random.fork_rng(devices=fork):
+        with self._torch_threads(), torch.random.fork_rng(devices=fork):
             torch.manual_seed(seed)
-            if warm:
-                module = copy.deepcopy(self.module_)
-                # dropout is the one setting a continued network may change.
-                for layer in module.modules():
-                    if isinstance(layer, torch.nn.Dropout):
-                        layer.p = config["dropout"]
-                if module.rnn.num_layers > 1:
-                    module.rnn.dropout = config["dropout"]
-                module.config = config
-            else:
-                module = build_module(config)
-            module.to(device)
-            history = list(self.history_) if warm else []
-            history += _training.train(
-                module,
-                train_corpus,
-                valid_corpus,
-                optimizer=self.optimizer,
-                learning_rate=self.learning_rate,
-                lr_schedule=self.lr_schedule,
-                batch_size=self.batch_size,
-                bptt=self.bptt,
-                max_epochs=self.max_epochs,
-                clip_grad_norm=self.clip_grad_norm,
-                early_stopping=self.early_stopping,
-                n_iter_no_change=self.n_iter_no_change,
-                max_time=self.max_time,
-                rng=rng,
+            state = TrainingState(
+                config=config,
                 device=device,
-                mixed_precision=self.mixed_precision,
-                verbose=self.verbose,
-                first_epoch=len(history) + 1,
+                corpus=train_corpus,
+                valid_corpus=valid_corpus,
+                valid_rows=valid_rows,
+                classes=list(vocabulary.tokens),
+                rng=rng,
+                history=list(self.history_) if self._is_warm() else [],
             )
+            self.initialize(state)
+            self.fit_loop(state)
+        history = next(cb for cb in state.callbacks if isinstance(cb, History))
         return {
-            "module_": module,
-            "history_": history,
+            "module_": state.module,
+            "history_": list(history.records),
+            "callbacks_": list(state.callbacks),
             "device_": str(device),
-            "n_parameters_": count_parameters(module),
-            "n_threads_": torch.get_num_threads(),
+            "n_parameters_": count_parameters(state.module),
+            "n_threads_": state.n_threads,
         }
+
+    def _check_callbacks(self):
+        hooks = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+        for i, cb in enumerate(self.callbacks or ()):
+            missing = [h for h in hooks if not callable(getattr(cb, h, None))]
+            if missing:
+                raise TypeError(
+                    f"callbacks[{i}] ({cb!r}) lacks {', '.join(missing)}; derive callbacks "
+                    "from sklm.neural.callbacks.Callback."
+                )
+
+    def initialize(self, state):
+        """Build what training needs into ``state``; return it.
+
+        Calls :meth:`initialize_module`, :meth:`initialize_optimizer`,
+        :meth:`initialize_batches` and :meth:`initialize_callbacks`, in this
+        order, and sets ``state.epoch`` and ``state.last_epoch``.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        state : sklm.neural.callbacks.TrainingState
+        """
+        state.n_threads = torch.get_num_threads()
+        state.module = self.initialize_module(state)
+        state.optimizer = self.initialize_optimizer(state)
+        state.batches = self.initialize_batches(state)
+        state.first_epoch = len(state.history) + 1
+        state.epoch = state.first_epoch - 1
+        state.last_epoch = state.first_epoch + self.max_epochs - 1
+        state.callbacks = self.initialize_callbacks(state)
+        return state
+
+    def initialize_module(self, state):
+        """The network to train: a new one, or a copy of ``module_`` (``warm_start``).
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+            ``state.config`` holds the network's configuration.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            On ``state.device``.
+        """
+        config = state.config
+        if self._is_warm():
+            module = copy.deepcopy(self.module_)
+            # dropout is the one setting a continued network may change.
+            for layer in module.modules():
+                if isinstance(layer, nn.Dropout):
+                    layer.p = config["dropout"]
+            if module.rnn.num_layers > 1:
+                module.rnn.dropout = config["dropout"]
+            module.config = config
+        else:
+            module = build_module(config)
+        return module.to(state.device)
+
+    def initialize_optimizer(self, state):
+        """The optimizer: ``optimizer`` with ``learning_rate`` and the
+        ``optimizer__<argument>`` parameters.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        optimizer : torch.optim.Optimizer
+        """
+        cls = self._optimizer_class()
+        kwargs = self._optimizer_kwargs(cls)
+        try:
+            return cls(state.module.parameters(), lr=float(self.learning_rate), **kwargs)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"the optimizer {cls.__name__} with learning_rate={self.learning_rate} and "
+                f"{kwargs} cannot be built: {error}"
+            ) from None
+
+    def initialize_batches(self, state):
+        """The batches of one epoch (see :func:`sklm.neural._batching.training_batches`).
+
+        Samples up to ``10 * batch_size * bptt`` tokens are padded into
+        length-sorted batches; a longer one (a document) is cut into
+        ``batch_size`` parallel streams.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        batches : list
+        """
+        if state.device.type == "cpu":
+            keep_large_buffers()
+        return training_batches(
+            state.corpus, state.module.bos_id, batch_size=int(self.batch_size),
+            bptt=int(self.bptt), device=state.device,
+        )
+
+    def initialize_callbacks(self, state):
+        """The callbacks of this fit: the built-in ones, then ``callbacks``.
+
+        :class:`~sklm.neural.callbacks.History` always;
+        :class:`~sklm.neural.callbacks.EarlyStopping` with
+        ``early_stopping``; the plateau schedule with
+        ``lr_schedule="plateau"``; the user's callbacks;
+        :class:`~sklm.neural.callbacks.Checkpoint` ones last; a
+        :class:`~sklm.neural.callbacks.ProgressBar` with ``verbose``.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        callbacks : list
+        """
+        built_in = [History()]
+        if self.early_stopping:
+            built_in.append(EarlyStopping(patience=self.n_iter_no_change))
+        if self.lr_schedule == "plateau":
+            built_in.append(plateau())
+        user = list(self.callbacks or ())
+        last = [cb for cb in user if isinstance(cb, Checkpoint)]
+        user = [cb for cb in user if not isinstance(cb, Checkpoint)]
+        progress = [ProgressBar()] if self.verbose else []
+        return built_in + user + last + progress
+
+    def _call(self, hook, state):
+        for cb in state.callbacks:
+            getattr(cb, hook)(self, state)
+
+    def fit_loop(self, state):
+        """Train epoch after epoch until ``max_epochs``, ``max_time`` or a stop.
+
+        Each epoch is :meth:`run_epoch`, then :meth:`validate` when there is
+        a validation split, then the callbacks' ``on_epoch_end``. A
+        KeyboardInterrupt stops training with a warning, keeping the weights
+        of the best validation epoch (or the current ones). Ends with the
+        network in evaluation mode.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+        """
+        state.started = time.perf_counter()
+        interrupted = False
+        try:
+            self._call("on_train_begin", state)
+            while state.epoch < state.last_epoch and not state.stop:
+                state.epoch += 1
+                state.record = self.run_epoch(state)
+                if state.valid_corpus is not None:
+                    state.record["valid_perplexity"] = self.validate(state)
+                self._call("on_epoch_end", state)
+                if not state.record["complete"]:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            keeps_best = any(
+                isinstance(cb, EarlyStopping) and cb.keeps_best_weights for cb in state.callbacks
+            )
+            self._call("on_train_end", state)
+        if interrupted:
+            kept = "the weights of the best validation epoch" if keeps_best else "the current weights"
+            warnings.warn(
+                f"training interrupted after {len(state.history) - state.first_epoch + 1} "
+                f"complete epoch(s); keeping {kept}.",
+                UserWarning,
+                # fit_loop <- _fit_encoded <- fit <- fit's validation wrapper <- caller
+                stacklevel=5,
+            )
+        self._check_finite_weights(state)
+        state.module.eval()
+
+    def _check_finite_weights(self, state):
+        for name, value in state.module.state_dict().items():
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                self._diverged(state, f"the weight {name} holds NaN or infinite values")
+
+    def _diverged(self, state, what):
+        if self.clip_grad_norm is None:
+            advice = "enable gradient clipping (clip_grad_norm, e.g. 0.25)"
+        else:
+            advice = f"lower clip_grad_norm (now {self.clip_grad_norm})"
+        raise NonFiniteLossError(
+            f"training diverged in epoch {state.epoch}: {what}. Lower learning_rate "
+            f"(now {self.learning_rate}) or {advice}. The fitted model (if any) is unchanged."
+        )
+
+    def run_epoch(self, state):
+        """One pass over the batches, in an order drawn from ``state.rng``.
+
+        Calls :meth:`train_step` for every window, carrying the recurrent
+        state through the windows of a batch, then the callbacks'
+        ``on_batch_end``. Stops early at ``max_time`` or when a callback
+        sets ``state.stop``.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        record : dict
+            ``epoch``, ``train_loss``, ``valid_perplexity`` (None here),
+            ``grad_norm``, ``grad_norm_max``, ``learning_rate``, ``tokens``,
+            ``seconds``, ``tokens_per_s`` and ``complete``.
+        """
+        module, device = state.module, state.device
+        module.train()
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        norm_sum = torch.zeros((), device=device, dtype=torch.float64)
+        norm_max = torch.zeros((), device=device, dtype=torch.float64)
+        tokens = n_steps = 0
+        learning_rate = float(state.optimizer.param_groups[0]["lr"])
+        out_of_time = False
+        epoch_start = time.perf_counter()
+        for b in state.rng.permutation(len(state.batches)):
+            batch = state.batches[b]
+            state.hidden = None
+            for k, window in enumerate(batch.windows):
+                step = self.train_step(window, state)
+                loss_sum += step["loss"] * window.n_tokens
+                norm_sum += step["grad_norm"]
+                norm_max = torch.maximum(norm_max, step["grad_norm"].double())
+                tokens += window.n_tokens
+                n_steps += 1
+                now = time.perf_counter()
+                state.batch = {
+                    "rows": batch.rows, "window": k, "tokens": window.n_tokens,
+                    "epoch_tokens": tokens, "seconds": now - epoch_start, **step,
+                }
+                self._call("on_batch_end", state)
+                # One host sync per batch (and every 64 steps of a long one):
+                # cheap on a CPU, rare enough on a GPU.
+                if k + 1 == len(batch.windows) or n_steps % 64 == 0:
+                    if not math.isfinite(float(loss_sum + norm_sum)):
+                        self._diverged(state, "the loss or the gradient norm became NaN or infinite")
+                if self.max_time is not None and now - state.started >= self.max_time:
+                    out_of_time = True
+                if out_of_time or state.stop:
+                    break
+            if out_of_time or state.stop:
+                break
+        seconds = time.perf_counter() - epoch_start
+        return {
+            "epoch": state.epoch,
+            "train_loss": float(loss_sum) / max(tokens, 1),
+            "valid_perplexity": None,
+            "grad_norm": float(norm_sum) / max(n_steps, 1),
+            "grad_norm_max": float(norm_max),
+            "learning_rate": learning_rate,
+            "tokens": tokens,
+            "seconds": seconds,
+            "tokens_per_s": tokens / max(seconds, 1e-9),
+            "complete": not out_of_time,
+        }
+
+    def train_step(self, window, state):
+        """One optimizer step on one truncated-BPTT window.
+
+        Forward from ``state.hidden`` (detached: the gradient stops at the
+        window's start), mean cross-entropy over the real targets, backward,
+        gradient norm clipped at ``clip_grad_norm``, optimizer step. With
+        ``mixed_precision`` the forward pass runs under
+        :class:`torch.autocast` in bfloat16 (the loss in float32).
+
+        Parameters
+        ----------
+        window : Window
+            ``inputs`` (steps, columns), ``targets`` (flattened, ``-1`` on
+            padding) and ``n_tokens``.
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        step : dict
+            ``loss`` and ``grad_norm`` (before clipping), as tensors.
+        """
+        module, optimizer = state.module, state.optimizer
+        hidden = _detach(state.hidden)
+        with _autocast(state.device, self.mixed_precision):
+            output, hidden = module(window.inputs, hidden)
+            loss = module.loss(output.reshape(-1, output.shape[-1]), window.targets)
+        state.hidden = hidden
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = math.inf if self.clip_grad_norm is None else float(self.clip_grad_norm)
+        norm = nn.utils.clip_grad_norm_(
+            [p for p in module.parameters() if p.requires_grad], max_norm
+        )
+        optimizer.step()
+        return {"loss": loss.detach(), "grad_norm": norm}
+
+    def validate(self, state):
+        """Perplexity of the held-out samples, as :meth:`score` computes it.
+
+        Parameters
+        ----------
+        state : sklm.neural.callbacks.TrainingState
+
+        Returns
+        -------
+        perplexity : float
+        """
+        lp = _inference.log_prob_tokens(
+            state.module, state.valid_corpus, state.device, self.max_eval_positions
+        )
+        state.module.train()
+        return float(np.exp(-lp.mean()))
 
     @contextlib.contextmanager
     def _torch_threads(self):
@@ -345,21 +698,31 @@ class RecurrentLM(LanguageModel):
 
     def _log_prob_tokens(self, corpus):
         with self._torch_threads():
-            return _training.log_prob_tokens(self.module_, corpus, torch.device(self.device_))
+            out = _inference.log_prob_tokens(
+                self.module_, corpus, torch.device(self.device_), self.max_eval_positions
+            )
+        if np.isnan(out).any():
+            raise ValueError(
+                "the network's output is NaN: its weights overflow in float32. Refit "
+                "with a lower learning_rate or gradient clipping (clip_grad_norm)."
+            )
+        return out
 
     def _next_log_proba(self, contexts):
         with self._torch_threads():
-            return _training.next_log_proba(self.module_, contexts, torch.device(self.device_))
+            return _inference.next_log_proba(
+                self.module_, contexts, torch.device(self.device_), self.max_eval_positions
+            )
 
     def _generation_start(self, contexts):
         with self._torch_threads():
-            return _training.generation_start(
-                self.module_, contexts, torch.device(self.device_)
+            return _inference.generation_start(
+                self.module_, contexts, torch.device(self.device_), self.max_eval_positions
             )
 
     def _generation_step(self, state, next_ids, active):
         with self._torch_threads():
-            return _training.generation_step(
+            return _inference.generation_step(
                 self.module_, state, next_ids, active, torch.device(self.device_)
             )
 
@@ -380,13 +743,28 @@ class RecurrentLM(LanguageModel):
         state = dict(state)
         packed = state.get("module_")
         if isinstance(packed, dict):
-            device = _restore_device(state["device_"], where="unpickling")
+            device = restore_device(state["device_"], where="unpickling")
             state["module_"] = _rebuild(packed["config"], packed["state_dict"], device)
             state["device_"] = str(device)
         super().__setstate__(state)
 
+    def _save_params(self):
+        """The parameters for :func:`sklm.save` (see ``_persistence``)."""
+        return _persistence.save_params(self)
+
+    def _save_state(self):
+        """The fitted state for :func:`sklm.save` (see ``_persistence``)."""
+        return _persistence.save_state(self)
+
+    def _load_state(self, meta, arrays):
+        """Set the fitted state read by :func:`sklm.load`, checked (see ``_persistence``)."""
+        _persistence.load_state(self, meta, arrays)
+
     def save(self, path):
         """Write the fitted model to ``path`` in a format safe to share.
+
+        Kept for the files it wrote; :func:`sklm.save` is the format of
+        every estimator and pipeline.
 
         One NumPy ``.npz`` file holding a JSON document (parameters,
         vocabulary, network configuration, training history) and the weights
@@ -406,7 +784,16 @@ class RecurrentLM(LanguageModel):
         check_is_fitted(self)
         params = {}
         for name, value in self.get_params(deep=False).items():
-            if isinstance(value, (tuple, list)):
+            if name == "callbacks":
+                value = None  # training-time objects: not part of the fitted model
+            elif name == "optimizer" and isinstance(value, type):
+                if getattr(torch.optim, value.__name__, None) is not value:
+                    raise ValueError(
+                        f"save() stores optimizer classes of torch.optim only; got {value!r} "
+                        "(pickle the model instead)."
+                    )
+                value = {"torch.optim": value.__name__}
+            elif isinstance(value, (tuple, list)):
                 value = [int(v) for v in value]
             elif name == "random_state" and not (value is None or isinstance(value, Integral)):
                 value = None  # a RandomState instance does not serialise; its seed is spent
@@ -432,7 +819,8 @@ class RecurrentLM(LanguageModel):
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        np.savez(path, **arrays)
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, **arrays)
         return path
 
     @classmethod
@@ -461,15 +849,21 @@ class RecurrentLM(LanguageModel):
             if meta.get("format") != _FORMAT:
                 raise ValueError(f"{path}: unknown format {meta.get('format')!r}.")
             weights = {k[2:]: torch.from_numpy(data[k].copy()) for k in data.files if k.startswith("w/")}
-        classes = {c.__name__: c for c in _recurrent_classes()}
-        target = classes.get(meta["class"])
+        target = RecurrentLM._classes.get(meta["class"])
         if target is None or not issubclass(target, cls):
             raise ValueError(
                 f"{path} holds a {meta['class']}, not a {cls.__name__}; load it with "
                 f"{meta['class']}.load or RecurrentLM.load."
             )
-        model = target(**meta["params"])
-        device = _restore_device(meta["device"], where="load")
+        params = dict(meta["params"])
+        optimizer = params.get("optimizer")
+        if isinstance(optimizer, dict):
+            cls = getattr(torch.optim, str(optimizer.get("torch.optim")), None)
+            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+                raise ValueError(f"{path}: unknown optimizer {optimizer!r}.")
+            params["optimizer"] = cls
+        model = target(**params)
+        device = restore_device(meta["device"], where="load")
         vocabulary = Vocabulary(meta["classes"])
         model.module_ = _rebuild(meta["config"], weights, device)
         model.history_ = meta["history"]
@@ -486,7 +880,15 @@ def _rebuild(config, state_dict, device):
     return module.to(device).eval()
 
 
-def _recurrent_classes():
-    from ._models import GRULM, LSTMLM, RNNLM
+def _detach(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
 
-    return (RNNLM, LSTMLM, GRULM)
+
+def _autocast(device, bfloat16):
+    if not bfloat16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)

@@ -233,6 +233,8 @@ class RNNLM(RecurrentLM):
         n_threads=None,
         random_state=None,
         verbose=0,
+        callbacks=None,
+        **kwargs,
     ):
         super().__init__(
             embedding_dim=embedding_dim,
@@ -262,6 +264,8 @@ class RNNLM(RecurrentLM):
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
+            callbacks=callbacks,
+            **kwargs,
         )
         self.nonlinearity = nonlinearity
 

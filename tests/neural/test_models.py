@@ -175,21 +175,27 @@ def test_long_samples_beyond_bptt(tiny):
     assert lm.predict([["a", "b", "c", "d", "a"]])[0] == "b"
 
 
-def test_scoring_batches_bound_padded_positions(tiny, monkeypatch):
-    from sklm.neural import _training
+def test_scoring_batches_bound_padded_positions():
+    from sklm.neural._batching import EVAL_BATCH_SIZE, eval_batches
 
     lengths = np.array([3, 500, 2, 40, 41, 7, 1000, 0] * 10)
-    monkeypatch.setattr(_training, "EVAL_MAX_POSITIONS", 2000)
-    batches = _training.eval_batches(lengths)
+    batches = eval_batches(lengths, max_positions=2000)
     seen = np.sort(np.concatenate(batches))
     np.testing.assert_array_equal(seen, np.arange(len(lengths)))
     for rows in batches:
-        assert len(rows) <= _training.EVAL_BATCH_SIZE
+        assert len(rows) <= EVAL_BATCH_SIZE
         assert len(rows) == 1 or len(rows) * (lengths[rows].max() + 1) <= 2000
-    # Scores do not depend on how samples are batched.
+
+
+def test_scores_do_not_depend_on_batching_or_windows(tiny):
+    # Scored together, one by one, or by a model that reads at most 50
+    # positions at a time (small batches, long samples in windows): the same.
     X = ["a b " * 40, "a", "b a b", "", "b " * 300]
     lm = tiny(LSTMLM).fit(X)
     expected, expected_next = lm.score_samples(X), lm.predict_log_proba(X)
-    monkeypatch.setattr(_training, "EVAL_MAX_POSITIONS", 50)
+    one_by_one = [lm.score_samples([x])[0] for x in X]
+    np.testing.assert_allclose(one_by_one, expected, rtol=1e-6)
+
+    lm.max_eval_positions = 50
     np.testing.assert_allclose(lm.score_samples(X), expected, rtol=1e-6)
     np.testing.assert_allclose(lm.predict_log_proba(X), expected_next, atol=1e-6)

@@ -1,6 +1,7 @@
 """Training behaviour: bad input, failed fits, divergence, warm start,
 early stopping, interruption, time budget and progress output."""
 
+import copy
 import io
 
 import numpy as np
@@ -8,7 +9,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from sklm.neural import GRULM, LSTMLM, RNNLM, RecurrentLM, _training
+from sklm.neural import GRULM, LSTMLM, RNNLM
+from sklm.neural.callbacks import Callback, ProgressBar
 
 
 def _snapshot(lm, X):
@@ -89,7 +91,7 @@ def test_divergence_is_a_clear_error_and_changes_nothing(tiny, corpus):
     lm = tiny(RNNLM, nonlinearity="relu").fit(corpus)
     snap = _snapshot(lm, corpus)
     lm.set_params(optimizer="sgd", learning_rate=1e12, clip_grad_norm=None, max_epochs=5)
-    with pytest.raises(_training.NonFiniteLossError, match="learning_rate.*clip_grad_norm"):
+    with pytest.raises(ValueError, match="learning_rate.*clip_grad_norm"):
         lm.fit(corpus)
     _assert_unchanged(lm, corpus, snap)
     # warm_start trains a copy: the fitted network is not touched either.
@@ -147,36 +149,37 @@ def test_warm_start_continues(tiny, corpus):
     _assert_unchanged(lm, corpus, snap)
 
 
-def _fixed_split(n_valid):
-    def split(self, corpus, rng):
-        if not self.early_stopping:
-            return corpus, None
-        rows = np.arange(corpus.n_samples)
-        return (_training.subset(corpus, rows[n_valid:]), _training.subset(corpus, rows[:n_valid]))
+class HeldOut(Callback):
+    """Records which samples fit held out for validation."""
 
-    return split
+    def on_train_begin(self, model, state):
+        self.rows = state.valid_rows
 
 
-def test_validation_perplexity_is_what_score_gives(tiny, corpus, monkeypatch):
-    monkeypatch.setattr(RecurrentLM, "_split", _fixed_split(2))
-    lm = tiny(GRULM, early_stopping=True, max_epochs=1).fit(corpus)
+def test_validation_perplexity_is_what_score_gives(tiny, corpus):
+    held_out = HeldOut()
+    lm = tiny(GRULM, early_stopping=True, max_epochs=1, validation_fraction=0.3,
+              callbacks=[held_out]).fit(corpus)
+    assert len(held_out.rows) == 2
     reported = lm.history_[0]["valid_perplexity"]
-    assert reported == pytest.approx(np.exp(-lm.score(corpus[:2])), rel=1e-9)
+    valid = [corpus[i] for i in held_out.rows]
+    assert reported == pytest.approx(np.exp(-lm.score(valid)), rel=1e-9)
 
 
-def test_early_stopping_keeps_the_best_epoch(tiny, monkeypatch):
+def test_early_stopping_keeps_the_best_epoch(tiny):
     rng = np.random.RandomState(0)
     words = np.array(list("abcdefgh"))
     # Random text: the held-out perplexity soon gets worse as the model overfits.
     X = [" ".join(rng.choice(words, 6)) for _ in range(30)]
-    monkeypatch.setattr(RecurrentLM, "_split", _fixed_split(10))
+    held_out = HeldOut()
     lm = tiny(LSTMLM, early_stopping=True, n_iter_no_change=2, max_epochs=60, hidden_size=32,
-              learning_rate=0.05, lr_schedule=None).fit(X)
+              learning_rate=0.05, lr_schedule=None, validation_fraction=1 / 3,
+              callbacks=[held_out]).fit(X)
     valid = [h["valid_perplexity"] for h in lm.history_]
     assert len(valid) < 60
     best = int(np.argmin(valid))
     assert len(valid) == best + 1 + 2
-    assert lm.score(X[:10]) == pytest.approx(-np.log(valid[best]), rel=1e-9)
+    assert lm.score([X[i] for i in held_out.rows]) == pytest.approx(-np.log(valid[best]), rel=1e-9)
 
 
 def test_early_stopping_needs_two_samples(tiny):
@@ -195,26 +198,29 @@ def test_plateau_schedule_divides_the_learning_rate(tiny):
         assert rates[i] == pytest.approx(rates[i - 1] / 4 if worse else rates[i - 1])
 
 
-def test_keyboard_interrupt_stops_cleanly(tiny, corpus, monkeypatch):
-    calls = {"n": 0}
-    real_update = _training.Progress.update
+class InterruptInEpoch(Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C does) in the middle of an epoch."""
 
-    def interrupt_in_epoch_three(self, epoch, *args):
-        calls["n"] += 1
-        if epoch == 3:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, model, state):
+        if state.epoch == self.epoch:
             raise KeyboardInterrupt
-        return real_update(self, epoch, *args)
 
-    monkeypatch.setattr(_training.Progress, "update", interrupt_in_epoch_three)
-    monkeypatch.setattr(RecurrentLM, "_split", _fixed_split(2))
-    lm = tiny(LSTMLM, early_stopping=True, max_epochs=10, learning_rate=0.05)
+
+def test_keyboard_interrupt_stops_cleanly(tiny, corpus):
+    held_out = HeldOut()
+    lm = tiny(LSTMLM, early_stopping=True, max_epochs=10, learning_rate=0.05,
+              validation_fraction=0.3, callbacks=[held_out, InterruptInEpoch(3)])
     with pytest.warns(UserWarning, match="interrupted after 2 complete epoch.*best validation"):
         lm.fit(corpus)
     assert [h["epoch"] for h in lm.history_] == [1, 2]
     best = min(h["valid_perplexity"] for h in lm.history_)
-    assert lm.score(corpus[:2]) == pytest.approx(-np.log(best), rel=1e-9)
+    valid = [corpus[i] for i in held_out.rows]
+    assert lm.score(valid) == pytest.approx(-np.log(best), rel=1e-9)
     # Without a validation split the current weights are kept.
-    lm = tiny(GRULM, max_epochs=10)
+    lm = tiny(GRULM, max_epochs=10, callbacks=[InterruptInEpoch(3)])
     with pytest.warns(UserWarning, match="current weights"):
         lm.fit(corpus)
     assert len(lm.history_) == 2 and np.isfinite(lm.score(corpus))
@@ -253,77 +259,75 @@ class _Stream(io.StringIO):
 
 
 @pytest.mark.parametrize("tty", [True, False])
-def test_progress_redraws_only_on_a_terminal(tty, monkeypatch):
-    clock = iter(range(10, 100))
-    monkeypatch.setattr(_training.time, "perf_counter", lambda: float(next(clock)))
+def test_progress_bar_draws_only_on_a_terminal(tty, tiny, corpus):
     stream = _Stream(tty)
-    progress = _training.Progress(1, 2, 100, stream=stream)
-    progress.update(1, 50, 2.5, 1.0)
-    progress.end_epoch({"epoch": 1, "train_loss": 2.0, "valid_perplexity": None,
-                        "grad_norm": 0.5, "tokens_per_s": 100.0, "seconds": 1.0})
+    tiny(LSTMLM, max_epochs=2, callbacks=[ProgressBar(stream=stream)]).fit(corpus)
     out = stream.getvalue()
     lines = out.split("\n")
-    assert lines[-1] == "" and lines[-2].split("\r")[-1].startswith("epoch 1/2 train loss 2.0000")
-    if tty:
-        assert out.startswith("\repoch 1/2 [##########") and "\r" in lines[-2]
+    assert lines[-1] == ""
+    ends = [line.split("\r")[-1] for line in lines[:-1]]
+    assert ends[0].startswith("epoch 1/2 train loss") and ends[1].startswith("epoch 2/2 train loss")
+    if tty:  # tqdm's bar: the epoch, its tokens and their rate
+        assert "epoch 1/2:" in out and "tok/s" in out and "\r" in out
     else:
-        assert "\r" not in out and "[" not in out and len(lines) == 2
+        assert "\r" not in out and "|" not in out and len(lines) == 3
 
 
-class _InOrder:
-    """A stand-in random generator that keeps the batches in length order."""
+class Recorder(Callback):
+    """Records the network before training, the training ids and the order of the batches."""
 
-    def permutation(self, n):
-        return np.arange(n)
+    def on_train_begin(self, model, state):
+        self.initial = copy.deepcopy(state.module)
+        self.corpus = state.corpus
+        self.order = []
+
+    def on_batch_end(self, model, state):
+        if state.batch["window"] == 0:
+            self.order.append(list(state.batch["rows"]))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
-def test_training_is_a_plain_truncated_bptt_loop(cell, corpus):
-    # The oracle: a hand-written loop over the same padded batches (inputs
-    # <s> w1..wn, targets w1..wn </s>, -100 on padding), windows of bptt
-    # steps with the state carried and detached, mean cross-entropy, clipped
-    # SGD. With the same initial weights and no dropout both must end with
-    # identical weights.
-    from sklm.neural._modules import build_module
-
-    lm = LSTMLM(embedding_dim=6, hidden_size=5, num_layers=2, dropout=0.0)
-    vocab, encoded = lm._learn_vocabulary([line.split() * 3 for line in corpus])
-    config = {**lm._module_config(len(vocab)), "cell": cell}
-    torch.manual_seed(0)
-    ours, plain = build_module(config), build_module(config)
-    plain.load_state_dict(ours.state_dict())
-    _training.train(
-        ours, encoded, None, optimizer="sgd", learning_rate=2.0, lr_schedule=None,
-        batch_size=2, bptt=4, max_epochs=2, clip_grad_norm=0.5, early_stopping=False,
-        n_iter_no_change=2, max_time=None, rng=_InOrder(), device=torch.device("cpu"),
-        verbose=0,
-    )
+@pytest.mark.parametrize("cls, params", [(LSTMLM, {}), (GRULM, {}), (RNNLM, {"nonlinearity": "tanh"})],
+                         ids=["lstm", "gru", "rnn_tanh"])
+def test_training_is_a_plain_truncated_bptt_loop(cls, params, corpus):
+    # The oracle: a hand-written loop over its own padded batches (inputs
+    # <s> w1..wn, targets w1..wn </s>, -100 on padding; samples sorted by
+    # length, two per batch), taken in the order fit took them, windows of
+    # bptt steps with the state carried and detached, mean cross-entropy,
+    # clipped SGD. From the same initial weights and with no dropout both
+    # must end with identical weights.
+    recorder = Recorder()
+    lm = cls(embedding_dim=6, hidden_size=5, num_layers=2, dropout=0.0, optimizer="sgd",
+             learning_rate=2.0, lr_schedule=None, batch_size=2, bptt=4, max_epochs=2,
+             clip_grad_norm=0.5, random_state=0, device="cpu", callbacks=[recorder], **params)
+    lm.fit([line.split() * 3 for line in corpus])
+    plain, encoded = recorder.initial, recorder.corpus
     opt = torch.optim.SGD(plain.parameters(), lr=2.0)
     order = np.argsort(encoded.lengths, kind="stable")
-    for _ in range(2):
-        for b in range(0, len(order), 2):
-            rows = order[b : b + 2]
-            samples = [encoded.ids[encoded.offsets[r] : encoded.offsets[r + 1]] for r in rows]
-            steps = max(len(s) for s in samples)
-            x = torch.full((steps, len(rows)), plain.bos_id, dtype=torch.long)
-            y = torch.full((steps, len(rows)), -100, dtype=torch.long)
-            for j, ids in enumerate(samples):
-                x[1 : len(ids), j] = torch.as_tensor(ids[:-1])
-                y[: len(ids), j] = torch.as_tensor(ids)
-            state = None
-            for start in range(0, steps, 4):
-                if state is not None:
-                    state = tuple(s.detach() for s in state) if cell == "lstm" else state.detach()
-                hidden, state = plain.rnn(plain.embedding(x[start : start + 4]), state)
-                logits = plain.decoder(hidden).reshape(-1, plain.n_classes)
-                loss = torch.nn.functional.cross_entropy(
-                    logits, y[start : start + 4].reshape(-1), ignore_index=-100
-                )
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(plain.parameters(), 0.5)
-                opt.step()
-    for name, value in ours.state_dict().items():
+    batches = [list(order[b : b + 2]) for b in range(0, len(order), 2)]
+    assert len(recorder.order) == 2 * len(batches)
+    for rows in recorder.order:
+        assert rows in batches
+        samples = [encoded.ids[encoded.offsets[r] : encoded.offsets[r + 1]] for r in rows]
+        steps = max(len(s) for s in samples)
+        x = torch.full((steps, len(rows)), plain.bos_id, dtype=torch.long)
+        y = torch.full((steps, len(rows)), -100, dtype=torch.long)
+        for j, ids in enumerate(samples):
+            x[1 : len(ids), j] = torch.as_tensor(ids[:-1])
+            y[: len(ids), j] = torch.as_tensor(ids)
+        state = None
+        for start in range(0, steps, 4):
+            if state is not None:
+                state = tuple(s.detach() for s in state) if cls is LSTMLM else state.detach()
+            hidden, state = plain.rnn(plain.embedding(x[start : start + 4]), state)
+            logits = plain.decoder(hidden).reshape(-1, plain.n_classes)
+            loss = torch.nn.functional.cross_entropy(
+                logits, y[start : start + 4].reshape(-1), ignore_index=-100
+            )
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(plain.parameters(), 0.5)
+            opt.step()
+    for name, value in lm.module_.state_dict().items():
         torch.testing.assert_close(value, plain.state_dict()[name], rtol=1e-5, atol=1e-6)
 
 
@@ -339,17 +343,14 @@ def test_mixed_precision_trains_in_bfloat16_and_scores_in_float32(cls, params, t
         out = output.output if hasattr(output, "output") else output
         seen.append((layer.training, out.dtype))
 
-    lm = tiny(cls, mixed_precision=True, max_epochs=8, learning_rate=0.02, **params)
-    # The hook rides along on the module that fit builds.
-    build = _training.train
+    class Hook(Callback):
+        # The hook rides along on the network that fit builds.
+        def on_train_begin(self, model, state):
+            state.module.decoder.register_forward_hook(record)
 
-    def train(module, *args, **kwargs):
-        module.decoder.register_forward_hook(record)
-        return build(module, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_training, "train", train)
-        lm.fit(corpus * 3)
+    lm = tiny(cls, mixed_precision=True, max_epochs=8, learning_rate=0.02, callbacks=[Hook()],
+              **params)
+    lm.fit(corpus * 3)
     assert {dtype for training, dtype in seen if training} == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in lm.module_.parameters())
     losses = [h["train_loss"] for h in lm.history_]
@@ -371,20 +372,21 @@ def test_mixed_precision_trains_in_bfloat16_and_scores_in_float32(cls, params, t
 
 
 def test_mixed_precision_needs_a_device_with_bfloat16(tiny, corpus, monkeypatch):
-    from sklm.neural import _base
+    from sklm.neural._device import check_bfloat16
 
-    _base.check_bfloat16(torch.device("cpu"))
+    check_bfloat16(torch.device("cpu"))
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     with pytest.raises(ValueError, match="mixed_precision=True.*'cuda'"):
-        _base.check_bfloat16(torch.device("cuda"))
+        check_bfloat16(torch.device("cuda"))
     with pytest.raises(ValueError, match="mixed_precision=True.*'mps'"):
-        _base.check_bfloat16(torch.device("mps"))
+        check_bfloat16(torch.device("mps"))
 
     # In fit: the error comes before any training, and a fitted model stays as it was.
     lm = tiny(LSTMLM).fit(corpus)
     snap = _snapshot(lm, corpus)
-    monkeypatch.setattr(_base, "resolve_device", lambda device: torch.device("mps"))
-    lm.set_params(mixed_precision=True)
+    # A machine whose MPS device would be there (torch's own switch).
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    lm.set_params(mixed_precision=True, device="mps")
     with pytest.raises(ValueError, match="mixed_precision=True.*'mps'"):
         lm.fit(corpus)
     _assert_unchanged(lm, corpus, snap)
