@@ -123,7 +123,7 @@ def _tokens(sample):
 
 
 def score_report(lm, X):
-    """Every figure ``sklm score`` prints, from one scoring pass over ``X``.
+    """Every figure ``sklm score`` prints about ``X``.
 
     Returns a dict: the per-prediction arrays (``log_probs``, ``oov``,
     ``lengths``: the n-gram lengths or None, ``offsets``) and the summary
@@ -151,6 +151,12 @@ def score_report(lm, X):
     n_zero = int(zero.sum())
     logprob10 = float(in_vocabulary[~zero].sum()) / LN10
     denominator = n_words - n_oov - n_zero
+
+    def perplexity(exponent):
+        # A perplexity too large for a float is infinite, silently.
+        with np.errstate(over="ignore"):
+            return float(np.exp(np.float64(exponent)))
+
     summary = {
         "samples": n_samples,
         "tokens": n_words,
@@ -159,9 +165,9 @@ def score_report(lm, X):
         "oov_rate": n_oov / max(n_words, 1),
         "log_prob": total,
         "log10_prob": total / LN10,
-        "perplexity": float(np.exp(-total / n_predictions)),
+        "perplexity": perplexity(-total / n_predictions),
         "perplexity_excluding_oovs": (
-            float(np.exp(-in_vocabulary.sum() / len(in_vocabulary))) if len(in_vocabulary) else None
+            perplexity(-in_vocabulary.sum() / len(in_vocabulary)) if len(in_vocabulary) else None
         ),
         "srilm": {
             "sentences": n_samples,
@@ -170,11 +176,11 @@ def score_report(lm, X):
             "zeroprobs": n_zero,
             "logprob": logprob10,
             "ppl": (
-                10 ** (-logprob10 / (denominator + n_samples))
+                perplexity(-logprob10 * LN10 / (denominator + n_samples))
                 if denominator + n_samples > 0
                 else None
             ),
-            "ppl1": 10 ** (-logprob10 / denominator) if denominator > 0 else None,
+            "ppl1": perplexity(-logprob10 * LN10 / denominator) if denominator > 0 else None,
         },
     }
     return {
