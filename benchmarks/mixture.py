@@ -113,9 +113,11 @@ def main():
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
     for name in names:
-        print(f"{name:>12}: test perplexity {component_ppl[name]:8.2f}  weight {summary['weights'][name]:.4f}")
+        weight = summary["weights"][name]
+        print(f"{name:>12}: test perplexity {component_ppl[name]:8.2f}  weight {weight:.4f}")
+    ratio = summary["ratio_to_better_component"]
     print(f"{'mixture':>12}: test perplexity {mixture_ppl:8.2f}  "
-          f"ratio to the better component {summary['ratio_to_better_component']:.4f} (target <= 0.90)")
+          f"ratio to the better component {ratio:.4f} (target <= 0.90)")
     print(json.dumps(summary, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")

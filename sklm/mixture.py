@@ -385,7 +385,7 @@ class InterpolatedLM(LanguageModel, _BaseComposition):
             return component
         model = clone(component)
         if vocabulary is not None and (
-            self.vocabulary is not None or model.get_params().get("vocabulary") is None
+            self.vocabulary is not None or model.get_params(deep=False).get("vocabulary") is None
         ):
             # The classes in id order: read back as a vocabulary, exactly these classes_.
             model.set_params(vocabulary=list(vocabulary.tokens))
@@ -461,6 +461,7 @@ class InterpolatedLM(LanguageModel, _BaseComposition):
                     f"held-out log-likelihood {scores[-1] - scores[-2]:.3g} nats per token, "
                     f"tol={self.tol}); raise max_iter or tol.",
                     ConvergenceWarning,
+                    stacklevel=2,
                 )
             with np.errstate(divide="ignore", over="ignore"):
                 mixed = _mix([log_probs[:, k] for k in range(len(fitted))], np.log(given))

@@ -10,11 +10,11 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
+from test_common import API_CHECKS
 
 from sklm import LSTMLM, InterpolatedLM, NGramLM
 from sklm.io import load, save
 from sklm.mixture import em_weights
-from test_common import API_CHECKS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*cannot estimate the discounts:UserWarning")
 
@@ -31,7 +31,10 @@ TRAIN = [
     "the log was on the mat",
 ]
 TEST = ["the cat sat on the log", "a red cat", "unseen words here", ""]
-TINY_LSTM = dict(embedding_dim=8, hidden_size=8, max_epochs=2, batch_size=4, device="cpu", random_state=0, n_threads=1)
+TINY_LSTM = dict(
+    embedding_dim=8, hidden_size=8, max_epochs=2, batch_size=4, device="cpu", random_state=0,
+    n_threads=1,
+)
 
 
 def ngram(**params):
@@ -245,7 +248,8 @@ def test_vocabulary_mismatch_is_a_clear_error():
     lm = InterpolatedLM(
         estimators=[("a", ngram()), ("b", ngram(min_count=2))], weights=[0.5, 0.5]
     )
-    with pytest.raises(ValueError, match=r"share one vocabulary.*'a' has \d+ classes, 'b' has \d+.*vocabulary="):
+    message = r"share one vocabulary.*'a' has \d+ classes, 'b' has \d+.*vocabulary="
+    with pytest.raises(ValueError, match=message):
         lm.fit(TRAIN)
     # The mixture's vocabulary= is the one-line fix.
     words = sorted({w for s in TRAIN for w in s.split()})
@@ -255,7 +259,8 @@ def test_vocabulary_mismatch_is_a_clear_error():
     # Frozen components that disagree fail before anything is fitted.
     a, b = FrozenEstimator(ngram().fit(TRAIN[:3])), FrozenEstimator(ngram().fit(TRAIN[3:6]))
     lstm = LSTMLM(**{**TINY_LSTM, "max_epochs": 10**6})
-    with pytest.raises(ValueError, match=r"share one vocabulary.*class \d+ is .* in .a. and .* in .b."):
+    message = r"share one vocabulary.*class \d+ is .* in .a. and .* in .b."
+    with pytest.raises(ValueError, match=message):
         InterpolatedLM(estimators=[("a", a), ("lstm", lstm), ("b", b)]).fit(TRAIN)
     with pytest.raises(ValueError, match="the vocabulary parameter"):
         InterpolatedLM(estimators=[("a", a), ("lstm", lstm)], vocabulary=["cat"]).fit(TRAIN)
