@@ -30,6 +30,8 @@ def _check_texts(X, name="X"):
             f"{name} is a single {type(X).__name__}; expected an iterable of texts "
             "(for one text, pass [text] or use Tokenizer.tokenize(text))."
         )
+    if isinstance(X, dict):
+        raise TypeError(f"{name} must be an iterable of str, not a dict; got {_describe(X)}.")
     try:
         texts = list(X)
     except TypeError:
