@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/ngram.py --data PATH/TO/CORPORA [--only fit score proba nltk]
+    python benchmarks/ngram.py --data PATH/TO/CORPORA [--only fit score proba nltk partial]
                                [--orders 3 5] [--profile]
 
 ``PATH/TO/CORPORA`` holds ``ptb.valid.txt``, ``ptb.test.txt``,
@@ -32,6 +32,10 @@ nltk
     speed on a bounded sample of the test set (NLTK scores a few dozen tokens
     per second, so the time of the whole test set is extrapolated and
     labelled so), and perplexity next to ours.
+partial
+    ``partial_fit`` of P2's training set cut into 10 and 100 chunks (order
+    3), against one ``fit``: the time of the calls, of the estimate made on
+    first use, and whether the model is the same (every table bit for bit).
 
 Each figure is printed next to the peer's and their ratio; a PASS/MISS line
 per target, and a one-line JSON summary at the end. ``--profile`` adds a
@@ -366,6 +370,50 @@ def bench_proba(data, profile, results):
     results["proba"] = {"seconds": seconds, "n_classes": n_classes, "target": _verdict(ok)}
 
 
+# partial_fit on P2 ------------------------------------------------------------
+
+
+def _same_tables(a, b):
+    ta, tb = a.tables_, b.tables_
+    return list(a.classes_) == list(b.classes_) and all(
+        np.array_equal(x, y)
+        for k in range(ta.order)
+        for x, y in (
+            (ta.log_prob[k], tb.log_prob[k]),
+            (ta.log_backoff[k], tb.log_backoff[k]),
+            *([(ta.keys[k], tb.keys[k])] if k else []),
+        )
+    )
+
+
+def bench_partial(data, results):
+    from sklm import NGramLM
+
+    print("\n== partial_fit: P2's training set in chunks, order 3, against one fit ==")
+    train, test = _corpora.load_p2(data)
+    start = time.perf_counter()
+    whole = NGramLM(order=3).fit(train)
+    fit_s = time.perf_counter() - start
+    print(f"  fit: {fit_s:.2f} s; {whole.ngram_counts_[1:].sum():,} n-grams above the unigrams")
+    results["partial"] = {"fit_s": fit_s}
+    for n_chunks in (10, 100):
+        bounds = np.linspace(0, len(train), n_chunks + 1).astype(int)
+        lm = NGramLM(order=3)
+        start = time.perf_counter()
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            lm.partial_fit(train[lo:hi])
+        calls_s = time.perf_counter() - start
+        start = time.perf_counter()
+        sizes = lm.ngram_counts_  # the estimate, made on first use
+        estimate_s = time.perf_counter() - start
+        same = _same_tables(lm, whole) and lm.score(test) == whole.score(test)
+        print(f"  {n_chunks} chunks: partial_fit calls {calls_s:.2f} s, estimate on first use "
+              f"{estimate_s:.2f} s ({sizes[1:].sum():,} n-grams); same model as fit: {same}")
+        results["partial"][n_chunks] = {
+            "calls_s": calls_s, "estimate_s": estimate_s, "same_model": same
+        }
+
+
 # NLTK on P1 -------------------------------------------------------------------
 
 
@@ -459,7 +507,8 @@ def bench_nltk(data, results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="folder of the public corpora")
-    parser.add_argument("--only", nargs="+", choices=["fit", "score", "proba", "nltk"],
+    parser.add_argument("--only", nargs="+",
+                        choices=["fit", "score", "proba", "nltk", "partial"],
                         help="run only these measurements (default: all)")
     parser.add_argument("--orders", nargs="+", type=int, default=[3, 5],
                         help="orders of the fit on the big corpus (default: 3 5)")
@@ -481,7 +530,7 @@ def main(argv=None):
         _fit_child(args.data, args.fit_child, args.profile)
         return 0
 
-    only = set(args.only or ["fit", "score", "proba", "nltk"])
+    only = set(args.only or ["fit", "score", "proba", "nltk", "partial"])
     print(f"sklm n-gram benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"numpy {np.__version__}")
@@ -499,6 +548,8 @@ def main(argv=None):
         bench_proba(args.data, args.profile, results)
     if "nltk" in only:
         bench_nltk(args.data, results)
+    if "partial" in only:
+        bench_partial(args.data, results)
     print("load average at end: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     results["loadavg_end"] = os.getloadavg()[0]
     print("\nsummary: " + json.dumps(results, default=str))

@@ -415,11 +415,18 @@ class NGramLM(LanguageModel):
                     "or fit on the whole corpus."
                 )
             fixed = self._fixed_vocabulary()
-            state = {"order": self.order, "fixed": fixed, "tokens": None, "parts": []}
+            state = {
+                "order": self.order,
+                "fixed": fixed,
+                "tokens": None,
+                "alphabetical": None,
+                "parts": [],
+            }
             if fixed is None:
                 # Provisional ids in order of first appearance; None stands
                 # for the </s> that closes every sample.
                 state["tokens"] = [UNK, None]
+                state["alphabetical"] = np.zeros(0, dtype=np.int64)
         elif self.order != state["order"]:
             raise ValueError(
                 f"The order of NGramLM cannot change between partial_fit calls: the counts "
@@ -428,13 +435,16 @@ class NGramLM(LanguageModel):
         self._prune_thresholds()  # refused now rather than on first use
         order = state["order"]
         if state["fixed"] is not None:
-            tokens = None
+            tokens = alphabetical = None
             corpus = Encoded.concatenate(
                 [state["fixed"].encode(chunk, eos=True) for chunk in iter_corpus(X)]
             )
             n_classes = len(state["fixed"])
         else:
             tokens, corpus = _encode_provisional(X, state["tokens"])
+            alphabetical = _insert_alphabetically(
+                state["alphabetical"], tokens, len(state["tokens"])
+            )
             n_classes = len(tokens)
         ids = corpus.ids.astype(np.int32) if n_classes < 2**31 else corpus.ids
         parts = [*state["parts"], count_ngrams(ids, corpus.offsets, n_classes, order)]
@@ -444,28 +454,28 @@ class NGramLM(LanguageModel):
         sizes = [sum(len(keys) for keys in part.keys) for part in parts]
         if len(parts) > 1 and sum(sizes[1:]) >= sizes[0]:
             parts = [combine_counts(parts, _provisional_maps(parts, n_classes), n_classes)]
-        vocabulary = state["fixed"] or self._learnt_vocabulary(tokens, parts)
+        vocabulary = state["fixed"] or self._learnt_vocabulary(tokens, alphabetical, parts)
         # Assigned only now, all at once: a failed call changes nothing.
-        self._partial = {**state, "tokens": tokens, "parts": parts}
+        self._partial = {**state, "tokens": tokens, "alphabetical": alphabetical, "parts": parts}
         self._pending = True
         self._set_vocabulary(vocabulary)
         return self
 
-    def _learnt_vocabulary(self, tokens, parts):
+    def _learnt_vocabulary(self, tokens, alphabetical, parts):
         """The vocabulary ``fit`` learns from the provisional ``tokens`` counted.
 
         ``fit``'s rule (:class:`~sklm.base.Vocabulary`): the words seen
         ``min_count`` times or more, by decreasing count, ties alphabetical,
-        at most ``max_vocab``; a literal ``<s>`` or ``</s>`` is no word.
+        at most ``max_vocab``. ``alphabetical`` lists the ids of the words in
+        alphabetical order.
         """
         seen = np.zeros(len(tokens), dtype=np.int64)
         for part in parts:
             seen[: part.n_classes] += part.counts[0][: part.n_classes]
-        counts = {t: c for t, c in zip(tokens[2:], seen[2:].tolist()) if t not in (BOS, EOS)}
-        kept = sorted(
-            (t for t, c in counts.items() if c >= self.min_count), key=lambda t: (-counts[t], t)
-        )
-        return Vocabulary([UNK, EOS, *kept[: self.max_vocab]])
+        eligible = alphabetical[seen[alphabetical] >= self.min_count]
+        # Decreasing count, ties alphabetical: a stable sort of the alphabetical order.
+        kept = eligible[np.argsort(-seen[eligible], kind="stable")][: self.max_vocab]
+        return Vocabulary([UNK, EOS, *np.array(tokens, dtype=object)[kept].tolist()])
 
     def _partial_counts(self):
         """The counts of every partial_fit call, under the current vocabulary."""
@@ -693,6 +703,23 @@ def _provisional_maps(parts, n_classes):
     ``V`` of each part, moves to the end.
     """
     return [np.append(np.arange(part.n_classes), n_classes) for part in parts]
+
+
+def _insert_alphabetically(alphabetical, tokens, n_old):
+    """``alphabetical`` (ids of words in alphabetical order) with ids ``n_old..`` added.
+
+    A literal ``<s>`` or ``</s>`` is no word and is left out. One merge of the
+    new words into the order kept from the calls before, instead of sorting
+    every word again at every call.
+    """
+    new = np.arange(n_old, len(tokens))
+    words = np.array(tokens[n_old:], dtype=object)
+    keep = (words != BOS) & (words != EOS)
+    new, words = new[keep], words[keep]
+    order = np.argsort(words, kind="stable")
+    new, words = new[order], words[order]
+    known = np.array(tokens, dtype=object)[alphabetical]
+    return np.insert(alphabetical, np.searchsorted(known, words), new)
 
 
 def _encode_provisional(X, tokens):

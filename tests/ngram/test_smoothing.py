@@ -201,5 +201,7 @@ def test_sums_by_sorted_index_are_bincount_bit_for_bit(monkeypatch, block):
     total = _smoothing._sum_by(index, counts, size, np.int32)
     assert total.dtype == np.int32
     np.testing.assert_array_equal(total, np.bincount(index, weights=counts, minlength=size))
-    np.testing.assert_array_equal(_smoothing._sum_by(index, None, size), np.bincount(index, minlength=size))
+    np.testing.assert_array_equal(
+        _smoothing._sum_by(index, None, size), np.bincount(index, minlength=size)
+    )
     assert _smoothing._sum_by(index[:0], None, 3).tolist() == [0.0, 0.0, 0.0]
