@@ -3,17 +3,29 @@
 An ARPA file lists, per order, every stored n-gram with its log10
 probability and, below the highest order, its log10 backoff weight. KenLM,
 SRILM and sklm all read and write it; ``.gz`` files are compressed.
+
+Both directions work on whole blocks of lines with numpy, never on one
+n-gram at a time in Python. The reader splits a block's fields with byte
+masks, checks every number against the decimal grammar at once, and matches
+the words of a k-gram to the stored unigrams and its context to the stored
+(k-1)-grams by a 64-bit polynomial hash of their text (with a base drawn at
+random for every read), so that it holds only the tables it builds and one
+block of text. The writer formats a block of values as exact decimals with
+integer arithmetic and assembles a block of lines with one gather.
 """
 
 import gzip
+import os
 import re
+import stat
 import warnings
-from itertools import chain, repeat
 
 import numpy as np
 
+from .._hashing import HashIndex
 from ..base import BOS, EOS, UNK
-from ._tables import BackoffTables, _lookup
+from ..io import atomic_write, check_path
+from ._tables import BackoffTables
 
 LN10 = float(np.log(10.0))
 # ARPA writes a probability or weight of zero as -99 (log10), as SRILM does.
@@ -21,193 +33,766 @@ ARPA_ZERO = -99.0
 # KenLM's query gives <unk> this log10 probability when a file lacks it.
 MISSING_UNK_LOG10 = -100.0
 
-_MARKER = re.compile(r"^[ \t]*\\([^\s\\:]*)\\?:?[ \t]*\r?$", re.MULTILINE)
-_NGRAM_LINE = re.compile(r"^\s*ngram\s+(\d+)\s*=\s*(\d+)\s*$")
-_SECTION = re.compile(r"^(\d+)-grams$")
+#: Longest line the reader accepts, in bytes (the newline excluded).
+MAX_LINE_BYTES = 1 << 20
+#: Highest order the reader accepts.
+MAX_ORDER = 100
+#: Lines the reader skips before ``\data\`` at most.
+MAX_PREAMBLE_LINES = 10_000
+#: Blank lines the reader accepts between two sections at most.
+MAX_BLANK_LINES = 10_000
+#: Longest number the reader accepts, in characters.
+MAX_NUMBER_CHARS = 64
+# Deflate cannot expand data more than 1032 times: a bound on what a gzip
+# file can hold, against which its header's counts are checked.
+_GZIP_MAX_RATIO = 1032
+_BLOCK_BYTES = 2 << 20
+_WRITE_ROWS = 1 << 18
+
+#: First words of the preamble line that lists the escaped tokens.
+ESCAPE_NOTE = "# sklm escaped tokens:"
+_ESCAPE_NOTE = re.compile(rb"^# sklm escaped tokens:((?: <U\+[0-9A-F]{4,6}>)+)\s*$")
 
 
-def _open_text(path, mode):
-    path = str(path)
-    if "r" in mode:
-        with open(path, "rb") as raw:
-            magic = raw.read(2)
-        compressed = magic == b"\x1f\x8b"
-    else:
-        compressed = path.endswith(".gz")
-    if compressed:
-        return gzip.open(path, mode + "t", encoding="utf-8")
-    return open(path, mode, encoding="utf-8")
+class ARPAFormatError(ValueError):
+    """An ARPA file that cannot be read; the message names the file and line.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    line : int or None
+        The 1-based line of the problem, where there is one.
+    """
+
+    def __init__(self, path, line, message):
+        self.path = str(path)
+        self.line = line
+        where = f"ARPA file {self.path!r}" + (f", line {line}" if line is not None else "")
+        super().__init__(f"{where}: {message}")
 
 
-def _format(values):
-    """Shortest exact decimal text of each value (``-inf`` written as -99)."""
+# writing ------------------------------------------------------------------------
+
+
+def escape_name(token):
+    """The ARPA name of a one-character whitespace token, e.g. ``<U+0020>``."""
+    return f"<U+{ord(token):04X}>"
+
+
+def _arpa_names(tokens):
+    """ARPA names of ``tokens``, and the escaped ones; ValueError before any write."""
+    names = []
+    escaped = []
+    for i, token in enumerate(tokens):
+        if not isinstance(token, str) or token == "":
+            raise ValueError(
+                f"class {i} ({token!r}) cannot be written to ARPA: empty or not a str."
+            )
+        if len(token) == 1 and token.isspace():
+            names.append(escape_name(token))
+            escaped.append(names[-1])
+            continue
+        if token.split() != [token] or any(c in token for c in "\t\n\r "):
+            raise ValueError(
+                f"class {i} ({token!r}) cannot be written to ARPA: it holds whitespace, which "
+                "separates words there (only a token that is one whitespace character is "
+                "escaped)."
+            )
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"class {i} ({token!r}) cannot be written to ARPA: not encodable as UTF-8 "
+                f"({error.reason})."
+            ) from None
+        names.append(token)
+    taken = {name for name, token in zip(names, tokens) if name == token}
+    clash = sorted(taken & set(escaped))
+    if clash:
+        raise ValueError(
+            f"cannot write to ARPA: the token {clash[0]!r} is also the escaped name of a "
+            "whitespace token."
+        )
+    return names, escaped
+
+
+# 4-digit groups of every number 0..9999, as ASCII.
+_DIGITS4 = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(), np.uint8).reshape(
+    10_000, 4
+)
+_POW10 = 10.0 ** np.arange(23)
+_SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
+
+
+def _split(a):
+    c = _SPLIT * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _scaled(x, p):
+    """``x * 10**p`` rounded to an integer, from the exact product (Dekker)."""
+    scale = _POW10[p]
+    hi = x * scale
+    xh, xl = _split(x)
+    sh, sl = _split(scale)
+    err = ((xh * sh - hi) + xh * sl + xl * sh) + xl * sl
+    return hi.astype(np.int64) + np.rint(err).astype(np.int64)
+
+
+def format_numbers(values):
+    """Exact decimal text of each value, as a byte matrix and the lengths.
+
+    Each value is written with 17 significant digits (enough to read back
+    the same double), trailing zeros dropped; -inf is written -99. The
+    product ``value * 10**p`` is formed exactly in two doubles (Dekker), so
+    the digits are those of correct rounding to within half a unit of the
+    17th digit. Values below 1e-5 or from 1e15 in magnitude (rare in ARPA)
+    are written by ``repr``.
+
+    Returns
+    -------
+    text : ndarray of uint8, shape (n, 26)
+    length : ndarray of int64, shape (n,)
+    """
     values = np.where(np.isneginf(values), ARPA_ZERO, values)
-    return list(map(repr, values.tolist()))
+    n = len(values)
+    width = 26
+    text = np.zeros((n, width), dtype=np.uint8)
+    length = np.zeros(n, dtype=np.int64)
+    magnitude = np.abs(values)
+    fast = (magnitude >= 1e-5) & (magnitude < 1e15)
+    rows = np.flatnonzero(fast)
+    x = magnitude[rows]
+    e10 = np.floor(np.log10(x)).astype(np.int64)
+    digits = _scaled(x, 16 - e10)
+    # log10 can be off by one next to a power of ten: 17 digits exactly.
+    low, high = digits < 10**16, digits >= 10**17
+    e10 += high.astype(np.int64) - low
+    fix = np.flatnonzero(low | high)
+    digits[fix] = _scaled(x[fix], 16 - e10[fix])
+    high = digits >= 10**17  # rounding up to 10**17
+    digits[high] //= 10
+    e10[high] += 1
+    # The 17 digits as text (five 4-digit groups hold 20, the first 3 are 0).
+    groups = np.empty((len(rows), 20), dtype=np.uint8)
+    rest = digits
+    for g in range(4, -1, -1):
+        rest, group = np.divmod(rest, 10_000)
+        groups[:, 4 * g : 4 * g + 4] = _DIGITS4[group]
+    sig = groups[:, 3:]
+    # Trailing zeros of the 17 digits.
+    nonzero = sig != 48
+    last = 16 - np.argmax(nonzero[:, ::-1], axis=1)
+    negative = (values[rows] < 0).astype(np.int64)
+    # Layout: [-] int digits . fraction; int digits = e10 + 1 when e10 >= 0,
+    # else "0" and -e10 - 1 zeros before the significant digits.
+    out = np.full((len(rows), width), 48, dtype=np.uint8)
+    for e in np.unique(e10).tolist():
+        sel = np.flatnonzero(e10 == e)
+        block = np.full((len(sel), width + 1), 48, dtype=np.uint8)
+        if e >= 0:
+            block[:, 1 : e + 2] = sig[sel, : e + 1]
+            block[:, e + 2] = 46
+            block[:, e + 3 : e + 3 + 16 - e] = sig[sel, e + 1 :]
+            # digits after the point that are kept: at least one
+            frac = np.maximum(last[sel] - e, 1)
+            used = 1 + (e + 1) + 1 + frac
+        else:
+            block[:, 2] = 46
+            block[:, 3 - e - 1 : 3 - e - 1 + 17] = sig[sel]
+            used = 3 + (-e - 1) + last[sel] + 1
+        block[:, 0] = 45
+        out[sel] = block[:, :width]
+        length[rows[sel]] = used
+    # Drop the sign column where positive: shift those rows left by one.
+    positive = negative == 0
+    shifted = out[positive]
+    out[positive, :-1] = shifted[:, 1:]
+    length[rows[positive]] -= 1
+    text[rows] = out
+    for i in np.flatnonzero(~fast).tolist():
+        word = repr(float(values[i])).encode()
+        text[i, : len(word)] = np.frombuffer(word, np.uint8)
+        length[i] = len(word)
+    return text, length
 
 
-def _ngram_names(tables, tokens):
-    """The words of every stored n-gram, order by order, as object arrays."""
-    words = np.array([*tokens, BOS], dtype=object)
-    names = [words]
+def _assemble(pieces, n_rows):
+    """Concatenate, row by row, variable-length byte pieces into one bytes.
+
+    ``pieces`` is a list of ``(source, start, length)``: a 1-d uint8 source
+    and, per row, where the piece starts in it and how long it is.
+    """
+    sources = [source for source, _, _ in pieces]
+    offsets = np.cumsum([0] + [len(s) for s in sources[:-1]])
+    source = np.concatenate(sources)
+    starts = np.empty((n_rows, len(pieces)), dtype=np.int64)
+    lengths = np.empty((n_rows, len(pieces)), dtype=np.int64)
+    for j, (_, start, length) in enumerate(pieces):
+        starts[:, j] = start + offsets[j]
+        lengths[:, j] = length
+    lengths = lengths.ravel()
+    out_start = np.cumsum(lengths) - lengths
+    total = int(lengths.sum())
+    index_type = np.int32 if max(total, len(source)) < 2**31 else np.int64
+    index = np.repeat((starts.ravel() - out_start).astype(index_type), lengths)
+    index += np.arange(total, dtype=index_type)
+    return source[index].tobytes()
+
+
+def _word_columns(tables, k, rows):
+    """Class ids (``<s>`` is ``V``) of the words of the ``k``-grams at ``rows``."""
     base = tables.base
-    for k in range(2, tables.order + 1):
-        keys = tables.keys[k - 1]
-        names.append(names[-1][keys // base] + " " + words[keys % base])
-    return names
+    columns = np.empty((len(rows), k), dtype=np.int64)
+    if k == 1:
+        columns[:, 0] = rows
+        return columns
+    key = tables.keys[k - 1][rows]
+    for j in range(k - 1, 0, -1):
+        prefix, columns[:, j] = np.divmod(key, base)
+        if j > 1:
+            key = tables.keys[j - 1][prefix]
+    columns[:, 0] = prefix
+    return columns
 
 
 def write_arpa(tables, tokens, path):
-    """Write ``tables`` (classes ``tokens``) to ``path`` as ARPA, log10 values."""
-    names = _ngram_names(tables, tokens)
-    n_classes = tables.n_classes
-    order = tables.order
-    unigram_order = np.concatenate([[0, n_classes], np.arange(1, n_classes)]).astype(np.int64)
-    with _open_text(path, "w") as out:
-        out.write("\\data\\\n")
-        for k, size in enumerate(tables.sizes(), 1):
-            out.write(f"ngram {k}={size}\n")
-        for k in range(1, order + 1):
-            out.write(f"\n\\{k}-grams:\n")
-            rows = unigram_order if k == 1 else slice(None)
-            prob = _format(tables.log_prob[k - 1][rows] / LN10)
-            name = names[k - 1][rows].tolist()
-            if k < order:
-                backoff = _format(tables.log_backoff[k - 1][rows] / LN10)
-                lines = map("{}\t{}\t{}\n".format, prob, name, backoff)
-            else:
-                lines = map("{}\t{}\n".format, prob, name)
-            out.writelines(lines)
-        out.write("\n\\end\\\n")
+    """Write ``tables`` (classes ``tokens``) to ``path`` as ARPA, log10 values.
 
-
-def _error(path, line, message):
-    return ValueError(f"malformed ARPA file {path!s}, line {line}: {message}")
-
-
-def _parse_section(path, text, start, end, first_line, k, expected):
-    """Parse the body of ``\\k-grams:``; return log10 probs, backoffs, word columns."""
-    lines = text[start:end].split("\n")
-    stripped = list(map(str.strip, lines))
-    nonempty = np.flatnonzero(np.fromiter(map(bool, stripped), dtype=bool, count=len(lines)))
-    if len(nonempty) != expected:
-        raise _error(
-            path,
-            first_line,
-            f"section \\{k}-grams: holds {len(nonempty)} entries but the \\data\\ "
-            f"header announces {expected} (truncated file?)",
+    Raises ValueError before anything is written when a token cannot be
+    held (see :meth:`sklm.NGramLM.to_arpa`). An order-1 model is written
+    with an empty 2-grams section, which KenLM requires.
+    """
+    path = check_path(path)
+    names, escaped = _arpa_names(tokens)
+    for k in range(tables.order):
+        for array in (tables.log_prob[k], tables.log_backoff[k]):
+            if np.isnan(array).any() or np.isposinf(array).any():
+                raise ValueError("cannot write to ARPA: the model holds NaN or +inf values.")
+    encoded = [name.encode("utf-8") for name in names] + [BOS.encode()]
+    word_len = np.array([len(w) for w in encoded], dtype=np.int64)
+    word_start = np.cumsum(word_len) - word_len
+    vocab = np.frombuffer(b"".join(encoded), np.uint8)
+    marks = np.frombuffer(b"\t \n", np.uint8)
+    n_classes, order = tables.n_classes, tables.order
+    sizes = tables.sizes().tolist()
+    written_order = max(order, 2)
+    header = []
+    if escaped:
+        header.append(f"{ESCAPE_NOTE} {' '.join(escaped)}\n")
+    header.append("\\data\\\n")
+    header += [
+        f"ngram {k}={size}\n" for k, size in enumerate(sizes + [0] * (written_order - order), 1)
+    ]
+    with atomic_write(path, "wb") as raw:
+        out = (
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6)
+            if path.name.endswith(".gz")
+            else raw
         )
-    fields = list(map(str.split, map(stripped.__getitem__, nonempty.tolist())))
-    n_fields = np.fromiter(map(len, fields), dtype=np.int64, count=len(fields))
-    bad = np.flatnonzero((n_fields != k + 1) & (n_fields != k + 2))
-    if len(bad):
-        i = bad[0]
-        raise _error(
-            path,
-            first_line + 1 + nonempty[i],
-            f"a {k}-gram line needs a probability, {k} words and an optional "
-            f"backoff; got {stripped[nonempty[i]]!r}",
+        out.write("".join(header).encode())
+        for k in range(1, written_order + 1):
+            out.write(f"\n\\{k}-grams:\n".encode())
+            if k > order:
+                continue
+            n = sizes[k - 1]
+            for lo in range(0, n, _WRITE_ROWS):
+                rows = np.arange(lo, min(n, lo + _WRITE_ROWS))
+                if k == 1:
+                    # <unk>, <s>, </s>, then the words (KenLM's layout).
+                    rows = np.where(rows == 0, 0, np.where(rows == 1, n_classes, rows - 1))
+                out.write(
+                    _lines(tables, k, rows, written_order, word_start, word_len, vocab, marks)
+                )
+        out.write(b"\n\\end\\\n")
+        if out is not raw:
+            out.close()
+
+
+def _lines(tables, k, rows, written_order, word_start, word_len, vocab, marks):
+    """The ARPA lines of the ``k``-grams at ``rows``, as bytes."""
+    n = len(rows)
+    prob_text, prob_len = format_numbers(tables.log_prob[k - 1][rows] / LN10)
+    ids = _word_columns(tables, k, rows)
+    pieces = [(prob_text.ravel(), np.arange(n) * prob_text.shape[1], prob_len)]
+    tab, space, newline = np.zeros(n, np.int64), np.ones(n, np.int64), np.full(n, 2, np.int64)
+    one = np.ones(n, np.int64)
+    pieces.append((marks, tab, one))
+    for j in range(k):
+        if j:
+            pieces.append((marks, space, one))
+        pieces.append((vocab, word_start[ids[:, j]], word_len[ids[:, j]]))
+    if k < written_order:
+        if k < tables.order:
+            backoff = tables.log_backoff[k - 1][rows] / LN10
+        else:
+            backoff = np.zeros(n)
+        bo_text, bo_len = format_numbers(backoff)
+        pieces.append((marks, tab, one))
+        pieces.append((bo_text.ravel(), np.arange(n) * bo_text.shape[1], bo_len))
+    pieces.append((marks, newline, one))
+    return _assemble(pieces, n)
+
+
+# reading ------------------------------------------------------------------------
+
+
+class _Lines:
+    """A binary stream read as lines, a bounded block at a time."""
+
+    def __init__(self, stream, path):
+        self.stream = stream
+        self.path = path
+        self.buf = b""
+        self.pos = 0
+        self.line = 0  # number of the last line handed out
+        self.eof = False
+
+    def _more(self):
+        data = self.stream.read(_BLOCK_BYTES)
+        self.buf = self.buf[self.pos :] + data
+        self.pos = 0
+        if not data:
+            self.eof = True
+
+    def _too_long(self):
+        return ARPAFormatError(
+            self.path, self.line + 1, f"the line is longer than {MAX_LINE_BYTES} bytes"
         )
-    flat = np.array(list(chain.from_iterable(fields)), dtype=object)
-    first = np.cumsum(n_fields) - n_fields
 
-    def numbers(where, rows):
-        try:
-            return flat[where].astype(np.float64)
-        except ValueError:
-            for i, value in zip(rows, flat[where]):
-                try:
-                    float(value)
-                except ValueError:
-                    raise _error(
-                        path, first_line + 1 + nonempty[i], f"{value!r} is not a number"
-                    ) from None
-            raise
+    def readline(self):
+        """The next line without its end, or None at the end of the file."""
+        while True:
+            end = self.buf.find(b"\n", self.pos)
+            if end >= 0:
+                if end - self.pos > MAX_LINE_BYTES:
+                    raise self._too_long()
+                line = self.buf[self.pos : end]
+                self.pos = end + 1
+                self.line += 1
+                return line.rstrip(b"\r")
+            if len(self.buf) - self.pos > MAX_LINE_BYTES:
+                raise self._too_long()
+            if self.eof:
+                if self.pos == len(self.buf):
+                    return None
+                line = self.buf[self.pos :]
+                self.pos = len(self.buf)
+                self.line += 1
+                return line.rstrip(b"\r")
+            self._more()
 
-    prob = numbers(first, np.arange(len(first)))
-    backoff = np.zeros(len(first))
-    has_backoff = np.flatnonzero(n_fields == k + 2)
-    backoff[has_backoff] = numbers(first[has_backoff] + k + 1, has_backoff)
-    words = [flat[first + 1 + j] for j in range(k)]
-    return prob, backoff, words, nonempty + first_line + 1
+    def block(self, max_lines):
+        """At most ``max_lines`` (>= 1) whole lines, each ending with a newline.
+
+        Returns ``(bytes, n_lines, number of the first line)``; ``(b"", 0, ...)``
+        at the end of the file.
+        """
+        while not self.eof and (
+            len(self.buf) - self.pos < _BLOCK_BYTES // 2 or self.buf.find(b"\n", self.pos) < 0
+        ):
+            if self.buf.find(b"\n", self.pos) < 0 and len(self.buf) - self.pos > MAX_LINE_BYTES:
+                raise self._too_long()
+            self._more()
+        first = self.line + 1
+        end = self.buf.rfind(b"\n", self.pos) + 1
+        if end == 0:
+            if self.pos == len(self.buf):
+                return b"", 0, first
+            if len(self.buf) - self.pos > MAX_LINE_BYTES:
+                raise self._too_long()
+            # The file's last line, without a newline.
+            text = self.buf[self.pos :] + b"\n"
+            self.pos = len(self.buf)
+            self.line += 1
+            return text, 1, first
+        n_lines = self.buf.count(b"\n", self.pos, end)
+        if n_lines > max_lines:
+            ends = np.flatnonzero(np.frombuffer(self.buf, np.uint8, end - self.pos, self.pos) == 10)
+            end = self.pos + int(ends[max_lines - 1]) + 1
+            n_lines = max_lines
+        text = self.buf[self.pos : end]
+        longest = np.diff(np.flatnonzero(np.frombuffer(text, np.uint8) == 10), prepend=-1).max()
+        if longest - 1 > MAX_LINE_BYTES:
+            raise self._too_long()
+        self.pos = end
+        self.line += n_lines
+        return text, n_lines, first
 
 
-def _read_sections(path, text):
-    markers = list(_MARKER.finditer(text))
-    names = [m.group(1) for m in markers]
-    if "data" not in names:
-        raise ValueError(f"malformed ARPA file {path!s}: no \\data\\ header found.")
-    data = names.index("data")
-    header_start = markers[data].end()
-    header_end = markers[data + 1].start() if data + 1 < len(markers) else len(text)
-    line_of = lambda pos: text.count("\n", 0, pos) + 1  # noqa: E731
-    sizes = {}
-    for offset, line in enumerate(text[header_start:header_end].split("\n")):
-        if not line.strip():
-            continue
-        match = _NGRAM_LINE.match(line)
-        if match is None:
-            raise _error(
-                path, line_of(header_start) + offset, f"expected 'ngram k=count', got {line!r}"
+_SEPARATOR = np.zeros(256, dtype=bool)
+_SEPARATOR[[9, 10, 13, 32]] = True  # KenLM's ARPA spaces: tab, newline, return, space
+
+# Bytes a decimal number may hold (0 pads the fields to one width).
+_NUMBER_BYTE = np.zeros(256, dtype=bool)
+_NUMBER_BYTE[list(b"0123456789.eE-+\0")] = True
+
+
+def _numbers(windows, start, end):
+    """Parse the fields ``[start, end)`` as decimals: ``(index of the first bad one, values)``.
+
+    ``windows`` holds the 8 bytes from each position of the text (see
+    :meth:`_Hasher.windows`). The grammar is ``-?(D+(.D*)?|.D+)([eE][-+]?D+)?``:
+    the fields may hold only those bytes, a ``+`` only after the ``e``, and
+    then Python's own grammar of floats (which the conversion applies) is
+    this one. Overflow (``1e309``) is refused too.
+    """
+    n = len(start)
+    if n == 0:
+        return None, np.zeros(0)
+    length = end - start
+    too_long = np.flatnonzero(length > MAX_NUMBER_CHARS)
+    if len(too_long):
+        return int(too_long[0]), None
+    n_chunks = (int(length.max()) + 7) // 8
+    width = 8 * n_chunks
+    chunks = windows[start[:, None] + np.arange(0, width, 8)]
+    chunks &= _MASKS[np.clip(length[:, None] - np.arange(0, width, 8), 0, 8)]
+    chars = chunks.view(np.uint8)
+    bad = ~_NUMBER_BYTE[chars].all(axis=1)
+    plus = chars == 43
+    if plus.any():
+        bad |= plus[:, 0]
+        bad |= (plus[:, 1:] & (chars[:, :-1] != 101) & (chars[:, :-1] != 69)).any(axis=1)
+    if bad.any():
+        return int(np.argmax(bad)), None
+    try:
+        values = chars.view(f"S{width}").ravel().astype(np.float64)
+    except ValueError:
+        for i, text in enumerate(chars.view(f"S{width}").ravel().tolist()):
+            try:
+                float(text)
+            except ValueError:
+                return i, None
+        raise
+    infinite = np.flatnonzero(~np.isfinite(values))
+    if len(infinite):
+        return int(infinite[0]), None
+    return None, values
+
+
+_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+class _Hasher:
+    """64-bit hashes of words and of word sequences, keyed at random per read.
+
+    A word of at most 8 bytes is packed into an integer, then mixed by a
+    bijection, so that two such words never share a hash; a longer word
+    mixes in its 8-byte chunks one by one. A sequence of words is the
+    polynomial ``((h1 K + h2) K + h3) ...`` in a random odd ``K``.
+    """
+
+    def __init__(self):
+        rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
+        odd = lambda: np.uint64(int(rng.integers(1 << 62)) * 2 + 1)  # noqa: E731
+        self.mix, self.chunk, self.step, self.length = odd(), odd(), odd(), odd()
+
+    @staticmethod
+    def windows(text):
+        """The 8 bytes from each position of ``text`` as one uint64 (little-endian)."""
+        # Zeros past the end, so that a number's last chunk can be read whole.
+        padded = text + bytes(MAX_NUMBER_CHARS + 8)
+        shape = (len(text) + MAX_NUMBER_CHARS + 1,)
+        return np.ndarray(shape, dtype="<u8", buffer=padded, strides=(1,))
+
+    def words(self, windows, start, end):
+        """Hash of each word ``text[start:end]``."""
+        length = end - start
+        h = windows[start]
+        h &= _MASKS[np.minimum(length, 8)]
+        long = np.flatnonzero(length > 8)
+        offset = 8
+        while len(long):
+            chunk = windows[start[long] + offset]
+            chunk &= _MASKS[np.minimum(length[long] - offset, 8)]
+            h[long] = h[long] * self.chunk + chunk
+            offset += 8
+            long = long[length[long] > offset]
+        h *= self.mix
+        h ^= length.astype(np.uint64) * self.length
+        h ^= h >> np.uint64(29)
+        return h
+
+    def extend(self, sequence, word):
+        """The hash of a sequence followed by one more word."""
+        sequence = sequence * self.step
+        sequence += word
+        return sequence
+
+
+def _excerpt(a, start, end):
+    text = bytes(a[start:end]).decode("utf-8", "replace")
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+class _Section:
+    """The parsed entries of one ``\\k-grams:`` section, in file order."""
+
+    def __init__(self, k, n, first_line):
+        self.k, self.n, self.first_line = k, n, first_line
+        self.prob = np.empty(n)
+        self.backoff = np.zeros(n)
+        self.hash = np.empty(n, dtype=np.uint64)
+        self.context = np.empty(n, dtype=np.int64) if k > 1 else None
+        self.word = np.empty(n, dtype=np.int64) if k > 1 else None
+        self.blank = None  # filled-in contexts, appended after the file's rows
+        self.missing_rows = []
+        self.missing_words = []
+
+
+class _Reader:
+    def __init__(self, path, encoding):
+        self.path = str(path)
+        self.encoding = encoding
+        self.hasher = _Hasher()
+
+    def error(self, line, message):
+        return ARPAFormatError(self.path, line, message)
+
+    # header ---------------------------------------------------------------------
+
+    def header(self, lines, limit):
+        escapes = {}
+        for _ in range(MAX_PREAMBLE_LINES + 1):
+            line = lines.readline()
+            if line is None:
+                raise self.error(None, "no \\data\\ header found")
+            if line.strip() == b"\\data\\":
+                break
+            match = _ESCAPE_NOTE.match(line)
+            if match:
+                for name in match.group(1).split():
+                    code = int(name[3:-1], 16)
+                    if code > 0x10FFFF or not chr(code).isspace():
+                        raise self.error(lines.line, f"{name!r} is no whitespace character")
+                    escapes[name.decode()] = chr(code)
+        else:
+            raise self.error(
+                lines.line, f"no \\data\\ header in the first {MAX_PREAMBLE_LINES} lines"
             )
-        sizes[int(match.group(1))] = int(match.group(2))
-    order = len(sizes)
-    if order == 0 or sorted(sizes) != list(range(1, order + 1)):
-        raise _error(
-            path, line_of(markers[data].start()), f"\\data\\ lists orders {sorted(sizes)}"
-        )
-    sections = []
-    for k in range(1, order + 1):
-        i = data + k
-        if i >= len(markers) or _SECTION.match(names[i]) is None or names[i] != f"{k}-grams":
-            found = f"\\{names[i]}\\" if i < len(markers) else "the end of the file"
-            raise _error(
-                path,
-                line_of(markers[i].start()) if i < len(markers) else line_of(len(text)),
-                f"expected section \\{k}-grams:, found {found} (truncated file?)",
+        counts = []
+        while True:
+            line = lines.readline()
+            if line is None:
+                raise self.error(lines.line, "the file ends inside the \\data\\ header")
+            text = line.strip()
+            if not text or text in (b"\\1-grams:", b"\\1-grams"):
+                if counts:
+                    break
+                if text:
+                    raise self.error(lines.line, "the \\data\\ header lists no orders")
+                continue
+            match = re.fullmatch(rb"ngram[ \t]+([0-9]{1,4})[ \t]*=[ \t]*([0-9]{1,19})", text)
+            if match is None:
+                raise self.error(lines.line, f"expected 'ngram k=count', got {text[:80]!r}")
+            k, count = int(match.group(1)), int(match.group(2))
+            if k != len(counts) + 1:
+                raise self.error(
+                    lines.line, f"expected 'ngram {len(counts) + 1}=...', got order {k}"
+                )
+            if k > MAX_ORDER:
+                raise self.error(lines.line, f"more than {MAX_ORDER} orders")
+            counts.append(count)
+            if k == 1:
+                first_count_line = lines.line
+        if counts[0] == 0:
+            raise self.error(first_count_line, "the header announces no unigrams")
+        marker_read = bool(text)
+        # The shortest k-gram line, "0 w ... w\n", takes 2k + 2 bytes.
+        needed = sum(count * (2 * k + 2) for k, count in enumerate(counts, 1))
+        if limit is not None and needed > limit:
+            raise self.error(
+                lines.line - 1,
+                f"the header announces {sum(counts)} n-grams, more than a file of this size "
+                "can hold (truncated file or corrupt header?)",
             )
-        end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
-        sections.append((markers[i].end() + 1, end, line_of(markers[i].start()), k, sizes[k]))
-    last = data + order + 1
-    if last >= len(markers) or names[last] != "end":
-        raise ValueError(
-            f"malformed ARPA file {path!s}: no \\end\\ after the {order}-grams (truncated file?)"
+        return counts, escapes, marker_read
+
+    def section_start(self, lines, k):
+        """Skip blank lines up to the marker of section ``k`` (or ``\\end\\`` when 0)."""
+        want = (b"\\end\\",) if k == 0 else (f"\\{k}-grams:".encode(), f"\\{k}-grams".encode())
+        for _ in range(MAX_BLANK_LINES + 1):
+            line = lines.readline()
+            if line is None:
+                found = "the end of the file"
+                break
+            text = line.strip()
+            if text:
+                if text in want:
+                    return
+                found = _excerpt(np.frombuffer(text, np.uint8), 0, len(text))
+                break
+        else:
+            found = f"more than {MAX_BLANK_LINES} blank lines"
+        raise self.error(
+            lines.line, f"expected {want[0].decode()}, found {found} (truncated file?)"
         )
-    return order, sections
 
+    # sections -------------------------------------------------------------------
 
-def _row_view(rows):
-    """One opaque, sortable value per row of a 2-d int64 array."""
-    rows = np.ascontiguousarray(rows)
-    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    def section(self, lines, k, n, order, words, previous):
+        section = _Section(k, n, lines.line + 1)
+        done = 0
+        while done < n:
+            text, n_lines, first = lines.block(n - done)
+            if n_lines == 0:
+                raise self.error(
+                    lines.line,
+                    f"the file ends after {done} of the {n} {k}-grams the header announces "
+                    "(truncated file?)",
+                )
+            self.parse_block(section, text, done, first, order, words, previous)
+            done += n_lines
+        return section
 
+    def parse_block(self, section, text, done, first, order, words, previous):
+        k = section.k
+        a = np.frombuffer(text, np.uint8)
+        nonsep = (~_SEPARATOR[a]).view(np.int8)
+        edges = np.diff(nonsep, prepend=np.int8(0))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)
+        del nonsep, edges
+        newlines = np.flatnonzero(a == 10)
+        before = np.searchsorted(starts, newlines)
+        n_fields = np.diff(before, prepend=0)
+        bad = np.flatnonzero((n_fields != k + 1) & (n_fields != k + 2))
+        if len(bad):
+            i = int(bad[0])
+            if n_fields[i] == 0:
+                raise self.error(
+                    first + i,
+                    f"blank line after {done + i} of the {section.n} {k}-grams that the "
+                    "header announces",
+                )
+            line_start = int(newlines[i - 1]) + 1 if i else 0
+            raise self.error(
+                first + i,
+                f"expected a {k}-gram line (a log10 probability, {k} words, an optional "
+                f"backoff), got {_excerpt(a, line_start, int(newlines[i]))}",
+            )
+        field = before - n_fields  # the probability's field
+        line_of = first + np.arange(len(field))
 
-def _add_missing_prefixes(grams, probs, backoffs, blank):
-    """Add, as blanks, every prefix of a stored n-gram that the file lacks (SRILM pruning)."""
-    for k in range(len(grams), 2, -1):
-        prefixes = grams[k - 1][:, : k - 1]
-        have = _row_view(grams[k - 2])
-        want = _row_view(prefixes)
-        unique, inverse = np.unique(np.concatenate([have, want]), return_inverse=True)
-        present = np.zeros(len(unique), dtype=bool)
-        present[inverse[: len(have)]] = True
-        missing = np.unique(inverse[len(have) :])
-        missing = missing[~present[missing]]
+        windows = self.hasher.windows(text)
+        bad, prob = _numbers(windows, starts[field], ends[field])
+        if bad is not None:
+            raise self.error(
+                line_of[bad],
+                f"the log10 probability {_excerpt(a, starts[field[bad]], ends[field[bad]])} "
+                "is not a finite decimal number",
+            )
+        positive = np.flatnonzero(prob > 0)
+        if len(positive):
+            i = int(positive[0])
+            raise self.error(line_of[i], f"the log10 probability {float(prob[i])!r} is above 0")
+        rows = slice(done, done + len(field))
+        section.prob[rows] = prob
+        has = np.flatnonzero(n_fields == k + 2)
+        if len(has):
+            b_field = field[has] + k + 1
+            bad, backoff = _numbers(windows, starts[b_field], ends[b_field])
+            if bad is not None:
+                raise self.error(
+                    line_of[has[bad]],
+                    f"the log10 backoff {_excerpt(a, starts[b_field[bad]], ends[b_field[bad]])} "
+                    "is not a finite decimal number",
+                )
+            section.backoff[done + has] = backoff
+        hasher = self.hasher
+        word_hash = [None] + [
+            hasher.words(windows, starts[field + j], ends[field + j]) for j in range(1, k + 1)
+        ]
+        if k == 1:
+            section.hash[rows] = word_hash[1]
+            spans = map(slice, starts[field + 1].tolist(), ends[field + 1].tolist())
+            words.extend(map(text.__getitem__, spans))
+            return
+        word = words.lookup(word_hash[k])
+        unknown = np.flatnonzero(word < 0)
+        if len(unknown):
+            i = int(unknown[0])
+            self.unknown_word(line_of[i], a, starts[field[i] + k], ends[field[i] + k])
+        section.word[rows] = word
+        sequence = word_hash[1]
+        for j in range(2, k):
+            sequence = hasher.extend(sequence, word_hash[j])
+        context = previous.lookup(sequence)
+        section.context[rows] = context
+        if k < order:
+            section.hash[rows] = hasher.extend(sequence, word_hash[k])
+        missing = np.flatnonzero(context < 0)
         if len(missing):
-            first = np.zeros(len(unique), dtype=np.int64)
-            first[inverse[len(have) :][::-1]] = np.arange(len(want))[::-1]
-            rows = prefixes[first[missing]]
-            grams[k - 2] = np.concatenate([grams[k - 2], rows])
-            probs[k - 2] = np.concatenate([probs[k - 2], np.full(len(rows), np.nan)])
-            backoffs[k - 2] = np.concatenate([backoffs[k - 2], np.zeros(len(rows))])
-            blank[k - 2] = np.concatenate([blank[k - 2], np.ones(len(rows), dtype=bool)])
+            columns = np.stack([words.lookup(word_hash[j][missing]) for j in range(1, k + 1)], 1)
+            unknown = np.flatnonzero(columns < 0)
+            if len(unknown):
+                i, j = divmod(int(unknown[0]), k)
+                f = field[missing[i]] + 1 + j
+                self.unknown_word(line_of[missing[i]], a, starts[f], ends[f])
+            section.missing_rows.append(done + missing)
+            section.missing_words.append(columns)
+
+    def unknown_word(self, line, a, start, end):
+        raw = bytes(a[start:end])
+        try:
+            word = raw.decode(self.encoding)
+        except UnicodeDecodeError as error:
+            raise self.error(
+                line, f"{raw[:80]!r} cannot be decoded as {self.encoding} ({error.reason})"
+            ) from None
+        raise self.error(line, f"the word {word[:80]!r} is not a unigram")
 
 
-def read_arpa(path):
+class _HashLookup:
+    """Row of each hash in a section's hashes (-1 when absent)."""
+
+    def __init__(self, hashes):
+        self.index = HashIndex(hashes.view(np.int64))
+
+    def lookup(self, hashes):
+        return self.index.lookup(hashes.view(np.int64))
+
+
+def _open(path):
+    """The decompressed binary stream of ``path`` and a bound on its size."""
+    raw = open(path, "rb")
+    try:
+        info = os.fstat(raw.fileno())
+        compressed = raw.peek(2)[:2] == b"\x1f\x8b"
+    except BaseException:
+        raw.close()
+        raise
+    limit = info.st_size if stat.S_ISREG(info.st_mode) else None
+    if compressed:
+        if limit is not None:
+            limit *= _GZIP_MAX_RATIO
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, limit
+    return raw, raw, limit
+
+
+def _check_encoding(encoding):
+    probe = "\t\n\r 0123456789.-+eE\\<>/:=abcdefghijklmnopqrstuvwxyz#"
+    try:
+        ok = probe.encode(encoding) == probe.encode("ascii")
+    except (LookupError, UnicodeError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"encoding={encoding!r}: not an ASCII-compatible text encoding known to Python."
+        )
+
+
+def read_arpa(path, encoding="utf-8"):
     """Read an ARPA file (plain or gzip) into backoff tables.
 
     Parameters
     ----------
     path : str or path-like
+    encoding : str, default="utf-8"
+        The encoding of the file's words (ASCII-compatible).
 
     Returns
     -------
@@ -219,87 +804,202 @@ def read_arpa(path):
 
     Raises
     ------
-    ValueError
-        If the file is malformed or truncated; the message names the line or
-        the section.
+    ARPAFormatError
+        If the file is malformed, truncated or too large for its size; the
+        message names the file and the line.
     """
-    with _open_text(path, "r") as f:
-        text = f.read()
-    order, sections = _read_sections(path, text)
-    parsed = [_parse_section(path, text, *section) for section in sections]
+    path = check_path(path)
+    _check_encoding(encoding)
+    reader = _Reader(path, encoding)
+    try:
+        stream, raw, limit = _open(path)
+    except OSError as error:
+        raise ValueError(f"cannot read the ARPA file {str(path)!r}: {error}") from error
+    try:
+        with raw, stream:
+            lines = _Lines(stream, str(path))
+            try:
+                return _read(reader, lines, limit)
+            except (EOFError, gzip.BadGzipFile, OSError) as error:
+                if isinstance(error, FileNotFoundError):
+                    raise
+                raise reader.error(lines.line + 1, f"the file cannot be read: {error}") from None
+    except OSError as error:
+        raise ValueError(f"cannot read the ARPA file {str(path)!r}: {error}") from error
 
-    prob1, backoff1, (words1,), lines1 = parsed[0]
-    words1 = words1.tolist()
+
+def _read(reader, lines, limit):
+    declared, escapes, marker_read = reader.header(lines, limit)
+    # Trailing empty orders add nothing (an order-1 model is written with an
+    # empty 2-grams section, which KenLM requires).
+    order = len(declared)
+    while order > 1 and declared[order - 1] == 0:
+        order -= 1
+    sections = []
+    words = []
+    previous = None
+    for k in range(1, len(declared) + 1):
+        if not (k == 1 and marker_read):
+            reader.section_start(lines, k)
+        if k > order:
+            continue
+        section = reader.section(lines, k, declared[k - 1], order, words, previous)
+        sections.append(section)
+        if section.missing_rows:
+            _fill_contexts(sections, section)
+        if k == 1:
+            vocabulary = _vocabulary(reader, section, words, escapes)
+            words = previous = _HashLookup(section.hash)
+        elif k < order:
+            previous = _HashLookup(section.hash)
+        section.hash = None
+    reader.section_start(lines, 0)
+    return _build(reader, sections, vocabulary)
+
+
+def _find_rows(sections, columns):
+    """Row of each n-gram (unigram rows per column) in its order, -1 if absent."""
+    rows = columns[:, 0].copy()
+    for j in range(2, columns.shape[1] + 1):
+        section = sections[j - 1]
+        n_words = sections[0].n
+        index = HashIndex(section.context * n_words + section.word)
+        ok = rows >= 0
+        found = np.full(len(rows), -1, dtype=np.int64)
+        found[ok] = index.lookup(rows[ok] * n_words + columns[ok, j - 1])
+        rows = found
+    return rows
+
+
+def _append(section, context, word):
+    """Add blank entries (contexts the file lacks) to a section; their rows."""
+    n_new = len(word)
+    start = len(section.prob)
+    section.prob = np.concatenate([section.prob, np.full(n_new, np.nan)])
+    section.backoff = np.concatenate([section.backoff, np.zeros(n_new)])
+    section.context = np.concatenate([section.context, context])
+    section.word = np.concatenate([section.word, word])
+    blank = np.zeros(start + n_new, dtype=bool)
+    if section.blank is not None:
+        blank[:start] = section.blank
+    blank[start:] = True
+    section.blank = blank
+    return np.arange(start, start + n_new)
+
+
+def _add_contexts(sections, columns):
+    """Rows of the n-grams ``columns`` in their order, adding the absent ones."""
+    j = columns.shape[1]
+    if j == 1:
+        return columns[:, 0].copy()
+    unique, inverse = np.unique(columns, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    rows = _find_rows(sections, unique)
+    absent = np.flatnonzero(rows < 0)
+    if len(absent):
+        context = _add_contexts(sections, unique[absent, :-1])
+        rows[absent] = _append(sections[j - 1], context, unique[absent, -1])
+    return rows[inverse]
+
+
+def _fill_contexts(sections, section):
+    """Give every k-gram whose context the file lacks a blank context (SRILM pruning)."""
+    rows = np.concatenate(section.missing_rows)
+    columns = np.concatenate(section.missing_words)
+    section.context[rows] = _add_contexts(sections, columns[:, :-1])
+    section.missing_rows, section.missing_words = [], []
+
+
+def _vocabulary(reader, unigrams, words_bytes, escapes):
+    """The classes, and the class of each unigram row; checks the unigrams."""
+    words = []
+    for i, raw in enumerate(words_bytes):
+        try:
+            word = raw.decode(reader.encoding)
+        except UnicodeDecodeError as error:
+            raise reader.error(
+                unigrams.first_line + i,
+                f"{raw[:80]!r} cannot be decoded as {reader.encoding} ({error.reason})",
+            ) from None
+        words.append(escapes.get(word, word))
     index = {}
-    for i, word in enumerate(words1):
+    for i, word in enumerate(words):
         if index.setdefault(word, i) != i:
-            raise _error(path, lines1[i], f"the unigram {word!r} appears twice")
+            raise reader.error(unigrams.first_line + i, f"the unigram {word!r} appears twice")
     for marker in (BOS, EOS):
         if marker not in index:
-            raise ValueError(f"malformed ARPA file {path!s}: the unigrams lack {marker}.")
-    others = [w for w in words1 if w not in (UNK, EOS, BOS)]
+            raise reader.error(None, f"the unigrams lack {marker}")
+    others = [w for w in words if w not in (UNK, EOS, BOS)]
     tokens = [UNK, EOS, *others]
-    n_classes = len(tokens)
     ids = {word: i for i, word in enumerate(tokens)}
-    ids[BOS] = n_classes
+    ids[BOS] = len(tokens)
+    class_of = np.fromiter(map(ids.__getitem__, words), dtype=np.int64, count=len(words))
+    return tokens, class_of, UNK in index
+
+
+def _build(reader, sections, vocabulary):
+    tokens, class_of, has_unk = vocabulary
+    unigrams = sections[0]
+    n_classes = len(tokens)
     base = n_classes + 1
-    log_prob1 = np.zeros(base)
-    log_backoff1 = np.zeros(base)
-    where = np.fromiter(map(ids.__getitem__, words1), dtype=np.int64, count=len(words1))
-    log_prob1[where] = prob1
-    log_backoff1[where] = backoff1
-    if UNK not in index:
+    log_prob = [np.zeros(base)]
+    log_backoff = [np.zeros(base)]
+    log_prob[0][class_of] = unigrams.prob * LN10
+    log_backoff[0][class_of] = unigrams.backoff * LN10
+    if not has_unk:
         warnings.warn(
-            f"the ARPA file {path!s} has no <unk>; it gets log10 probability "
+            f"the ARPA file {reader.path!s} has no <unk>; it gets log10 probability "
             f"{MISSING_UNK_LOG10:g}, as in KenLM.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        log_prob1[0] = MISSING_UNK_LOG10
-
-    grams, probs, backoffs, blank = [where[:, None]], [prob1], [backoff1], [None]
-    for k in range(2, order + 1):
-        prob, backoff, words, lines = parsed[k - 1]
-        columns = []
-        for column in words:
-            mapped = np.fromiter(
-                map(ids.get, column.tolist(), repeat(-1)), dtype=np.int64, count=len(column)
-            )
-            if (mapped < 0).any():
-                i = np.flatnonzero(mapped < 0)[0]
-                raise _error(path, lines[i], f"the word {column[i]!r} is not a unigram")
-            columns.append(mapped)
-        grams.append(np.stack(columns, axis=1))
-        probs.append(prob)
-        backoffs.append(backoff)
-        blank.append(np.zeros(len(prob), dtype=bool))
-    _add_missing_prefixes(grams, probs, backoffs, blank)
-
+        log_prob[0][0] = MISSING_UNK_LOG10 * LN10
     keys = [None]
-    log_prob = [log_prob1 * LN10]
-    log_backoff = [log_backoff1 * LN10]
+    rank = class_of  # position in the previous order's table, per row
+    order = len(sections)
     for k in range(2, order + 1):
-        gram = grams[k - 1]
-        prefix = gram[:, 0]
-        for j in range(2, k):
-            prefix = _lookup(keys[j - 1], prefix * base + gram[:, j - 1])
-        key = prefix * base + gram[:, k - 1]
-        sort = np.argsort(key, kind="stable")
-        key = key[sort]
-        if len(key) > 1 and (key[1:] == key[:-1]).any():
-            raise ValueError(f"malformed ARPA file {path!s}: a {k}-gram appears twice.")
+        section = sections[k - 1]
+        key = rank[section.context]
+        key *= base
+        key += class_of[section.word]
+        section.context = section.word = None
+        if len(key) > 1 and not (key[1:] > key[:-1]).all():
+            sort = np.argsort(key, kind="stable")
+            key = key[sort]
+            same = np.flatnonzero(key[1:] == key[:-1])
+            if len(same):
+                row = int(max(sort[same[0]], sort[same[0] + 1]))
+                raise reader.error(section.first_line + row, f"the {k}-gram appears twice")
+            rank = np.empty(len(key), dtype=np.int64)
+            rank[sort] = np.arange(len(key))
+            prob, backoff = section.prob[sort], section.backoff[sort]
+            blank = section.blank[sort] if section.blank is not None else None
+        else:
+            sort = None
+            rank = np.arange(len(key))
+            prob, backoff, blank = section.prob, section.backoff, section.blank
+        section.prob = section.backoff = None
         keys.append(key)
-        p = probs[k - 1][sort] * LN10
-        bo = backoffs[k - 1][sort] * LN10
-        hollow = np.flatnonzero(blank[k - 1][sort])
-        if len(hollow):
-            # Like KenLM, a missing prefix scores what backing off gives.
+        prob *= LN10
+        if k < order:
+            backoff *= LN10
+        else:
+            # Unused: the highest order is no context. Zeros cost no memory
+            # until written.
+            backoff = np.zeros(len(key))
+        if blank is not None:
+            hollow = np.flatnonzero(blank)
+            # Like KenLM, a missing context scores what backing off gives.
             lower = BackoffTables(n_classes, keys[:-1], log_prob, log_backoff)
-            context = gram[sort][hollow]
-            tail = context[:, 1 : k - 1]
-            p[hollow] = lower.log_prob_after(tail, context[:, k - 1]) + log_backoff[k - 2][
-                key[hollow] // base
-            ]
-        log_prob.append(p)
-        log_backoff.append(bo)
+            gram = _word_columns(
+                BackoffTables(n_classes, keys, log_prob + [prob], log_backoff + [backoff]),
+                k,
+                hollow,
+            )
+            prob[hollow] = (
+                lower.log_prob_after(gram[:, 1 : k - 1], gram[:, k - 1])
+                + log_backoff[k - 2][key[hollow] // base]
+            )
+        log_prob.append(prob)
+        log_backoff.append(backoff)
     return tokens, BackoffTables(n_classes, keys, log_prob, log_backoff)

@@ -517,15 +517,32 @@ class NGramLM(LanguageModel):
     def to_arpa(self, path):
         """Write the model as an ARPA file (gzip when ``path`` ends in ``.gz``).
 
-        Values are log10, written with every digit needed to read them back
-        exactly. ``<s>`` gets log10 probability 0 (it is never predicted),
-        as KenLM writes it. Interpolated smoothings, ``"add_k"`` and
-        ``"kneser_ney"`` (KenLM's layout: a backoff on every n-gram below the
-        highest order) are written exactly. ``"mle"``: a zero probability or
-        weight is written as -99 (ARPA has no ``-inf``), so readers give those
-        events ``10**-99`` instead of 0. ``"stupid_backoff"``: ARPA applies a
-        backoff only for contexts it stores, so a reader skips the factor for
-        unseen contexts, and the values are scores, not probabilities.
+        Values are log10, written with 17 significant digits, enough to read
+        them back exactly. ``<s>`` gets log10 probability 0 (it is never
+        predicted), as KenLM writes it. Interpolated smoothings, ``"add_k"``
+        and ``"kneser_ney"`` (KenLM's layout: a backoff on every n-gram below
+        the highest order) are written exactly. ``"mle"``: a zero probability
+        or weight is written as -99 (ARPA has no ``-inf``), so readers give
+        those events ``10**-99`` instead of 0. ``"stupid_backoff"``: ARPA
+        applies a backoff only for contexts it stores, so a reader skips the
+        factor for unseen contexts, and the values are scores, not
+        probabilities. An order-1 model is written with an empty 2-grams
+        section, as KenLM needs at least two orders (:meth:`from_arpa`
+        drops empty highest orders).
+
+        ARPA separates words by whitespace, so a token that is one
+        whitespace character (the space of a character-level model) is
+        written as ``<U+XXXX>``, its code point (``" "`` is ``<U+0020>``),
+        and listed on a comment line before ``\\data\\``
+        (``# sklm escaped tokens: <U+0020>``), which KenLM and SRILM skip
+        and :meth:`from_arpa` reads to restore the tokens. Query such a
+        model with KenLM by writing ``<U+0020>`` for a space. Any other
+        token that holds whitespace, an empty token or one that UTF-8
+        cannot encode (a lone surrogate) raises a ``ValueError`` before
+        anything is written.
+
+        The file is written a block of n-grams at a time and atomically: it
+        replaces ``path`` only once complete (see :func:`sklm.io.atomic_write`).
 
         Parameters
         ----------
@@ -534,13 +551,18 @@ class NGramLM(LanguageModel):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            If a token cannot be written, or the model holds NaN values.
         """
         check_is_fitted(self)
         write_arpa(self.tables_, list(self.classes_), path)
         return self
 
     @classmethod
-    def from_arpa(cls, path):
+    def from_arpa(cls, path, *, encoding="utf-8"):
         """Load an ARPA file (KenLM, SRILM or sklm; plain or gzip).
 
         The model scores every token exactly as KenLM's ``query`` does on the
@@ -549,12 +571,26 @@ class NGramLM(LanguageModel):
         word is ``<unk>``. A file without ``<unk>`` gives it log10
         probability -100 (with a warning), as KenLM does. A prefix of a
         stored n-gram missing from the file (pruned SRILM models) is added
-        with the probability that backing off gives. ``predict_proba`` rows
-        sum to whatever the file's probabilities sum to.
+        with the probability that backing off gives. Empty highest orders
+        are dropped. Tokens escaped by :meth:`to_arpa` are restored.
+        ``predict_proba`` rows sum to whatever the file's probabilities sum
+        to.
+
+        The reader is strict and bounded: numbers must be finite decimals
+        (``-?digits[.digits][e[+-]digits]``: no ``nan``, ``inf``, ``+5``,
+        ``1_000`` or overflow), log10 probabilities at most 0; the header's
+        counts must match the sections (and fit in the file's size); no
+        n-gram may appear twice and every word must be a unigram. Lines are
+        at most 1 MiB, orders at most 100, and at most 10,000 lines precede
+        ``\\data\\``. It reads a few megabytes of lines at a time and never
+        holds the whole file in memory.
 
         Parameters
         ----------
         path : str or path-like
+        encoding : str, default="utf-8"
+            Encoding of the file's words; any ASCII-compatible encoding
+            (``"latin-1"``, ``"cp1252"``, ...).
 
         Returns
         -------
@@ -565,11 +601,11 @@ class NGramLM(LanguageModel):
 
         Raises
         ------
-        ValueError
-            If the file is malformed or truncated; the message names the line
-            or the section.
+        ARPAFormatError
+            A ``ValueError`` naming the file and the line, if the file is
+            malformed, truncated, cannot be decoded, or exceeds the bounds.
         """
-        tokens, tables = read_arpa(path)
+        tokens, tables = read_arpa(path, encoding=encoding)
         lm = cls(order=tables.order)
         vocabulary = Vocabulary(tokens)
         lm.tables_ = tables
