@@ -431,6 +431,12 @@ class RecurrentLM(LanguageModel):
         """
         cls = self._optimizer_class()
         kwargs = self._optimizer_kwargs(cls)
+        largest = float(torch.finfo(torch.float32).max)
+        if float(self.learning_rate) > largest:
+            raise ValueError(
+                f"learning_rate={self.learning_rate} exceeds the largest float32 "
+                f"({largest:.4g}) that the network's weights can hold."
+            )
         try:
             return cls(state.module.parameters(), lr=float(self.learning_rate), **kwargs)
         except (TypeError, ValueError) as error:
@@ -696,35 +702,43 @@ class RecurrentLM(LanguageModel):
 
     # scoring hooks ---------------------------------------------------------
 
+    @staticmethod
+    def _no_nan(values):
+        # NaN is never a probability: a network that outputs it (weights that
+        # overflow float32, or NaN weights) fails clearly instead.
+        if np.isnan(values).any():
+            raise ValueError(
+                "the network's output is NaN: its weights are not finite or overflow "
+                "in float32. Refit with a lower learning_rate or gradient clipping "
+                "(clip_grad_norm)."
+            )
+        return values
+
     def _log_prob_tokens(self, corpus):
         with self._torch_threads():
-            out = _inference.log_prob_tokens(
+            return self._no_nan(_inference.log_prob_tokens(
                 self.module_, corpus, torch.device(self.device_), self.max_eval_positions
-            )
-        if np.isnan(out).any():
-            raise ValueError(
-                "the network's output is NaN: its weights overflow in float32. Refit "
-                "with a lower learning_rate or gradient clipping (clip_grad_norm)."
-            )
-        return out
+            ))
 
     def _next_log_proba(self, contexts):
         with self._torch_threads():
-            return _inference.next_log_proba(
+            return self._no_nan(_inference.next_log_proba(
                 self.module_, contexts, torch.device(self.device_), self.max_eval_positions
-            )
+            ))
 
     def _generation_start(self, contexts):
         with self._torch_threads():
-            return _inference.generation_start(
+            state, log_proba = _inference.generation_start(
                 self.module_, contexts, torch.device(self.device_), self.max_eval_positions
             )
+        return state, self._no_nan(log_proba)
 
     def _generation_step(self, state, next_ids, active):
         with self._torch_threads():
-            return _inference.generation_step(
+            state, log_proba = _inference.generation_step(
                 self.module_, state, next_ids, active, torch.device(self.device_)
             )
+        return state, self._no_nan(log_proba)
 
     # persistence -----------------------------------------------------------
 

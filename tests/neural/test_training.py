@@ -101,6 +101,53 @@ def test_divergence_is_a_clear_error_and_changes_nothing(tiny, corpus):
     _assert_unchanged(lm, corpus, snap)
 
 
+@pytest.mark.parametrize("clip", [None, 0.25, 1e30])
+@pytest.mark.parametrize("batch_size", [1, 50])
+def test_non_finite_training_raises_whatever_the_clipping(clip, batch_size, tiny, corpus):
+    # SGD at 1e30 on a ReLU network: the loss overflows, with or without clipping.
+    lm = tiny(RNNLM, nonlinearity="relu").fit(corpus)
+    snap = _snapshot(lm, corpus)
+    lm.set_params(optimizer="sgd", learning_rate=1e30, clip_grad_norm=clip, max_epochs=1,
+                  batch_size=batch_size, lr_schedule=None)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
+    lm.set_params(learning_rate=1e300)
+    with pytest.raises(ValueError, match="learning_rate=1e\\+300 exceeds the largest float32"):
+        lm.fit(corpus)
+    _assert_unchanged(lm, corpus, snap)
+
+
+class BreakWeights(Callback):
+    """Leaves an infinite weight after the very last step (its loss was finite)."""
+
+    def on_epoch_end(self, model, state):
+        if state.epoch == state.last_epoch:
+            with torch.no_grad():
+                state.module.embedding.weight[0, 0] = float("inf")
+
+
+def test_non_finite_weights_at_the_end_of_training_raise(tiny, corpus):
+    with pytest.raises(ValueError, match="embedding.weight holds NaN or infinite"):
+        tiny(LSTMLM, callbacks=[BreakWeights()]).fit(corpus)
+
+
+def test_scores_are_never_nan(tiny, corpus):
+    # A network whose output is NaN (a NaN weight, set by hand here) makes
+    # scoring fail clearly instead of returning NaN.
+    lm = tiny(LSTMLM).fit(corpus)
+    with torch.no_grad():
+        lm.module_.decoder.bias[0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        lm.score(corpus)
+    with pytest.raises(ValueError, match="NaN"):
+        lm.score_samples(corpus)
+    with pytest.raises(ValueError, match="NaN"):
+        lm.predict_proba(corpus)
+    with pytest.raises(ValueError, match="NaN"):
+        lm.sample(2, max_length=3, random_state=0)
+
+
 def test_corpus_smaller_than_one_batch(tiny):
     lm = tiny(LSTMLM, batch_size=50).fit(["a b", "b a c"])
     assert lm.history_[0]["tokens"] == 7
