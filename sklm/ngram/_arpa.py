@@ -158,7 +158,7 @@ def format_numbers(values):
     """
     values = np.where(np.isneginf(values), ARPA_ZERO, values)
     n = len(values)
-    width = 26
+    width = 27  # 26 characters at most, and the separator after them
     text = np.zeros((n, width), dtype=np.uint8)
     length = np.zeros(n, dtype=np.int64)
     magnitude = np.abs(values)
@@ -219,27 +219,25 @@ def format_numbers(values):
     return text, length
 
 
-def _assemble(pieces, n_rows):
-    """Concatenate, row by row, variable-length byte pieces into one bytes.
+def _assemble(source, start, length):
+    """Concatenate, row by row, the pieces ``source[start:start + length]``.
 
-    ``pieces`` is a list of ``(source, start, length)``: a 1-d uint8 source
-    and, per row, where the piece starts in it and how long it is.
+    ``start`` and ``length`` have one row per line and one column per piece
+    (every piece at least one byte long). One gather of all the bytes: each
+    output byte's source position is a running sum that steps by one
+    inside a piece and jumps at its start.
     """
-    sources = [source for source, _, _ in pieces]
-    offsets = np.cumsum([0] + [len(s) for s in sources[:-1]])
-    source = np.concatenate(sources)
-    starts = np.empty((n_rows, len(pieces)), dtype=np.int64)
-    lengths = np.empty((n_rows, len(pieces)), dtype=np.int64)
-    for j, (_, start, length) in enumerate(pieces):
-        starts[:, j] = start + offsets[j]
-        lengths[:, j] = length
-    lengths = lengths.ravel()
-    out_start = np.cumsum(lengths) - lengths
-    total = int(lengths.sum())
+    start, length = start.ravel(), length.ravel()
+    total = int(length.sum())
     index_type = np.int32 if max(total, len(source)) < 2**31 else np.int64
-    index = np.repeat((starts.ravel() - out_start).astype(index_type), lengths)
-    index += np.arange(total, dtype=index_type)
-    return source[index].tobytes()
+    step = np.ones(total, dtype=index_type)
+    out_start = np.cumsum(length) - length
+    jump = np.empty(len(start), dtype=np.int64)
+    jump[0] = start[0]
+    jump[1:] = start[1:] - (start[:-1] + length[:-1] - 1)
+    step[out_start] = jump
+    np.cumsum(step, out=step)
+    return source[step]
 
 
 def _word_columns(tables, k, rows):
@@ -258,6 +256,27 @@ def _word_columns(tables, k, rows):
     return columns
 
 
+class _Vocabulary:
+    """The ARPA names of the classes (``<s>`` last) as one byte array.
+
+    Each name is stored three times, followed by a space, a tab and a
+    newline, so that a word and the separator after it are one piece.
+    """
+
+    def __init__(self, names):
+        encoded = [name.encode("utf-8") for name in names] + [BOS.encode()]
+        self.length = np.array([len(w) + 1 for w in encoded], dtype=np.int64)
+        self.bytes = np.frombuffer(
+            b"".join(w + b" " for w in encoded)
+            + b"".join(w + b"\t" for w in encoded)
+            + b"".join(w + b"\n" for w in encoded),
+            np.uint8,
+        )
+        start = np.cumsum(self.length) - self.length
+        size = int(self.length.sum())
+        self.start = {b" ": start, b"\t": start + size, b"\n": start + 2 * size}
+
+
 def write_arpa(tables, tokens, path):
     """Write ``tables`` (classes ``tokens``) to ``path`` as ARPA, log10 values.
 
@@ -268,14 +287,11 @@ def write_arpa(tables, tokens, path):
     path = check_path(path)
     names, escaped = _arpa_names(tokens)
     for k in range(tables.order):
-        for array in (tables.log_prob[k], tables.log_backoff[k]):
+        values = [tables.log_prob[k]] + ([tables.log_backoff[k]] if k < tables.order - 1 else [])
+        for array in values:
             if np.isnan(array).any() or np.isposinf(array).any():
                 raise ValueError("cannot write to ARPA: the model holds NaN or +inf values.")
-    encoded = [name.encode("utf-8") for name in names] + [BOS.encode()]
-    word_len = np.array([len(w) for w in encoded], dtype=np.int64)
-    word_start = np.cumsum(word_len) - word_len
-    vocab = np.frombuffer(b"".join(encoded), np.uint8)
-    marks = np.frombuffer(b"\t \n", np.uint8)
+    vocabulary = _Vocabulary(names)
     n_classes, order = tables.n_classes, tables.order
     sizes = tables.sizes().tolist()
     written_order = max(order, 2)
@@ -283,57 +299,56 @@ def write_arpa(tables, tokens, path):
     if escaped:
         header.append(f"{ESCAPE_NOTE} {' '.join(escaped)}\n")
     header.append("\\data\\\n")
-    header += [
-        f"ngram {k}={size}\n" for k, size in enumerate(sizes + [0] * (written_order - order), 1)
-    ]
+    sizes_written = sizes + [0] * (written_order - order)
+    header += [f"ngram {k}={size}\n" for k, size in enumerate(sizes_written, 1)]
     with atomic_write(path, "wb") as raw:
-        out = (
-            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6)
-            if path.name.endswith(".gz")
-            else raw
-        )
+        out = raw
+        if path.name.endswith(".gz"):
+            out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6)
         out.write("".join(header).encode())
         for k in range(1, written_order + 1):
             out.write(f"\n\\{k}-grams:\n".encode())
-            if k > order:
-                continue
-            n = sizes[k - 1]
-            for lo in range(0, n, _WRITE_ROWS):
-                rows = np.arange(lo, min(n, lo + _WRITE_ROWS))
+            for lo in range(0, sizes_written[k - 1], _WRITE_ROWS):
+                rows = np.arange(lo, min(sizes[k - 1], lo + _WRITE_ROWS))
                 if k == 1:
                     # <unk>, <s>, </s>, then the words (KenLM's layout).
                     rows = np.where(rows == 0, 0, np.where(rows == 1, n_classes, rows - 1))
-                out.write(
-                    _lines(tables, k, rows, written_order, word_start, word_len, vocab, marks)
-                )
+                out.write(_lines(tables, k, rows, written_order, vocabulary))
         out.write(b"\n\\end\\\n")
         if out is not raw:
             out.close()
 
 
-def _lines(tables, k, rows, written_order, word_start, word_len, vocab, marks):
-    """The ARPA lines of the ``k``-grams at ``rows``, as bytes."""
+def _lines(tables, k, rows, written_order, vocabulary):
+    """The ARPA lines of the ``k``-grams at ``rows``, as a uint8 array."""
     n = len(rows)
-    prob_text, prob_len = format_numbers(tables.log_prob[k - 1][rows] / LN10)
+    with_backoff = k < written_order
+    numbers = [tables.log_prob[k - 1][rows] / LN10]
+    if with_backoff:
+        numbers.append(tables.log_backoff[k - 1][rows] / LN10 if k < tables.order else np.zeros(n))
+    text, length = format_numbers(np.concatenate(numbers))
+    # The separator after each number: a tab after the probability, a
+    # newline after the backoff.
+    text[np.arange(len(length)), length] = 9
+    if with_backoff:
+        text[np.arange(n, 2 * n), length[n:]] = 10
+    length += 1
     ids = _word_columns(tables, k, rows)
-    pieces = [(prob_text.ravel(), np.arange(n) * prob_text.shape[1], prob_len)]
-    tab, space, newline = np.zeros(n, np.int64), np.ones(n, np.int64), np.full(n, 2, np.int64)
-    one = np.ones(n, np.int64)
-    pieces.append((marks, tab, one))
+    n_pieces = k + 1 + with_backoff
+    start = np.empty((n, n_pieces), dtype=np.int64)
+    size = np.empty((n, n_pieces), dtype=np.int64)
+    width = text.shape[1]
+    offset = len(vocabulary.bytes)
+    start[:, 0] = offset + np.arange(n) * width
+    size[:, 0] = length[:n]
     for j in range(k):
-        if j:
-            pieces.append((marks, space, one))
-        pieces.append((vocab, word_start[ids[:, j]], word_len[ids[:, j]]))
-    if k < written_order:
-        if k < tables.order:
-            backoff = tables.log_backoff[k - 1][rows] / LN10
-        else:
-            backoff = np.zeros(n)
-        bo_text, bo_len = format_numbers(backoff)
-        pieces.append((marks, tab, one))
-        pieces.append((bo_text.ravel(), np.arange(n) * bo_text.shape[1], bo_len))
-    pieces.append((marks, newline, one))
-    return _assemble(pieces, n)
+        after = b" " if j < k - 1 else (b"\t" if with_backoff else b"\n")
+        start[:, j + 1] = vocabulary.start[after][ids[:, j]]
+        size[:, j + 1] = vocabulary.length[ids[:, j]]
+    if with_backoff:
+        start[:, -1] = offset + (n + np.arange(n)) * width
+        size[:, -1] = length[n:]
+    return _assemble(np.concatenate([vocabulary.bytes, text.ravel()]), start, size)
 
 
 # reading ------------------------------------------------------------------------
