@@ -677,12 +677,15 @@ class NGramLM(LanguageModel):
                 raise ValueError(f"log_backoff_{k} and log_prob_{k} differ in length.")
             if k > 1:
                 key = check_array(arrays, f"keys_{k}", dtype=np.int64, shape=(len(prob),))
-                if len(key) and (
-                    key[0] < 0
-                    or np.any(key[1:] <= key[:-1])
-                    or key[-1] // base >= previous
-                    or np.any(key % base >= n_classes)
-                ):
+                # Checked a block at a time: the temporaries stay small next
+                # to tables that may be mapped from the file.
+                valid = not len(key) or (key[0] >= 0 and key[-1] // base < previous)
+                for start in range(0, len(key) if valid else 0, 1 << 20):
+                    block = key[start : start + (1 << 20) + 1]
+                    if np.any(block[1:] <= block[:-1]) or np.any(block % base >= n_classes):
+                        valid = False
+                        break
+                if not valid:
                     raise ValueError(
                         f"keys_{k} are not sorted distinct n-grams of stored contexts."
                     )
