@@ -159,6 +159,19 @@ def check_texts_or_corpus(X, *, name="X"):
     return check_corpus(samples, name=name), False
 
 
+def check_samples_list(X, *, name="X"):
+    """The samples of ``X`` as a list, unvalidated (validated where they are read).
+
+    Checks only what :func:`iter_corpus` checks of the container; a corpus
+    that is empty raises the same error.
+    """
+    _check_container(X, name)
+    samples = X if type(X) is list else list(X)
+    if not samples:
+        raise ValueError(f"{name} is empty; expected at least one sample.")
+    return samples
+
+
 def check_sample(sample, *, name="prompt"):
     """Validate one sample (a str or a sequence of str) and return its tokens."""
     if sample is None:

@@ -165,7 +165,13 @@ class Vocabulary:
             Keep at most this many tokens besides ``<unk>`` and ``</s>``, the
             most frequent first.
         """
-        counts = Counter(chain.from_iterable(samples))
+        return cls.from_counts(Counter(chain.from_iterable(samples)), min_count=min_count,
+                               max_vocab=max_vocab)
+
+    @classmethod
+    def from_counts(cls, counts, *, min_count=1, max_vocab=None):
+        """The vocabulary of token counts (a mapping token -> count), as :meth:`learn`."""
+        counts = dict(counts)
         for special in (UNK, EOS, BOS):
             counts.pop(special, None)
         kept = [token for token, count in counts.items() if count >= min_count]
@@ -353,6 +359,14 @@ class LanguageModel(BaseEstimator):
 
     # fit ---------------------------------------------------------------------
 
+    def _fit_sharded(self, X) -> tuple[Vocabulary, dict] | None:
+        """Hook: fit on a cluster when one is active; ``(vocabulary, fitted)`` or None.
+
+        None (the default) fits in this process: ``_learn_vocabulary`` then
+        ``_fit_encoded``.
+        """
+        return None
+
     def _keeps_vocabulary(self) -> bool:
         """Hook: whether ``fit`` keeps the fitted vocabulary (``warm_start``)."""
         return False
@@ -415,8 +429,13 @@ class LanguageModel(BaseEstimator):
         self : object
             The fitted model.
         """
-        vocabulary, corpus = self._learn_vocabulary(X)
-        fitted = self._fit_encoded(corpus, vocabulary)
+        sharded = self._fit_sharded(X)
+        if sharded is None:
+            vocabulary, corpus = self._learn_vocabulary(X)
+            fitted = self._fit_encoded(corpus, vocabulary)
+            del corpus
+        else:
+            vocabulary, fitted = sharded
         # Assigned only now, all at once: a failed fit changes nothing.
         self.__dict__.update(fitted)
         self._set_vocabulary(vocabulary)

@@ -59,3 +59,30 @@ def test_grid_search_over_hidden_size_matches_and_uses_one_thread_per_worker(cli
     )
     # Each worker was started with one thread, and torch follows it.
     assert set(on_dask.cv_results_["mean_test_threads"]) == {1.0}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"order": 3},
+        {"order": 4, "min_count": 2},
+        {"order": 2, "smoothing": "witten_bell", "max_vocab": 3},
+        {"order": 3, "vocabulary": ["a", "b", "c"]},
+    ],
+)
+def test_ngram_counting_on_the_cluster_equals_the_single_process_fit(client, params):
+    rng = np.random.default_rng(0)
+    words = np.array(list("abcdefg"))
+    corpus = [" ".join(rng.choice(words, size=rng.integers(0, 12))) for _ in range(300)]
+    alone = NGramLM(**params).fit(corpus)
+    with joblib.parallel_backend("dask"):
+        sharded = NGramLM(**params).fit(corpus)
+    assert list(sharded.classes_) == list(alone.classes_)
+    np.testing.assert_array_equal(sharded.ngram_counts_, alone.ngram_counts_)
+    for name in ("keys", "log_prob", "log_backoff"):
+        for got, expected in zip(getattr(sharded.tables_, name), getattr(alone.tables_, name)):
+            np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(sharded.score_samples(corpus), alone.score_samples(corpus))
+    np.testing.assert_array_equal(
+        sharded.predict_proba(corpus[:20]), alone.predict_proba(corpus[:20])
+    )

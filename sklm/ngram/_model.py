@@ -10,10 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn import Interval, StrOptions
 from .._parallel import resolve_threads
+from .._validation import check_samples_list
 from .._validation import iter_corpus
 from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import NGramCounts, combine_counts, count_ngrams
+from ._sharding import active_dask_client, dask_count
 from ._pruning import entropy_prune
 from ._smoothing import estimate, make_smoothing
 
@@ -277,6 +279,22 @@ class NGramLM(LanguageModel):
     def _fit_encoded(self, corpus, vocabulary):
         counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
         return self._fit_counts(counts)
+
+    def _fit_sharded(self, X):
+        # Under joblib.parallel_backend("dask"), the counting runs on the cluster.
+        client = active_dask_client()
+        if client is None:
+            return None
+        samples = check_samples_list(X)
+        vocabulary, counts = dask_count(
+            client,
+            samples,
+            order=self.order,
+            min_count=self.min_count,
+            max_vocab=self.max_vocab,
+            fixed=self._fixed_vocabulary(),
+        )
+        return vocabulary, self._fit_counts(counts)
 
     def _fit_counts(self, counts):
         """The fitted attributes of the model of ``counts`` (an ``NGramCounts``)."""
