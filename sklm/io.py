@@ -356,7 +356,7 @@ class _Reader:
             shape, offset = entry["shape"], entry["offset"]
             if not isinstance(name, str) or name in checked:
                 self.fail(f"array entry {i} has a missing or repeated name.")
-            if dtype not in _DTYPES:
+            if not isinstance(dtype, str) or dtype not in _DTYPES:
                 self.fail(f"array {name!r} has the unsupported dtype {dtype!r}.")
             if (
                 not isinstance(shape, list)

@@ -459,3 +459,49 @@ def test_fuzzed_files_load_or_raise_model_file_error(which, neural, tmp_path):
         assert not np.isnan(scores).any()
         loaded += 1
     assert refused > 0 and loaded + refused == n
+
+
+JSON_VALUES = [None, True, -1, 0, 2, 10**20, 1.5, -0.0, "x", "</s>", [], {}, [1, 2], ["<unk>"],
+               {"__tuple__": 3}, {"__estimator__": {}}, {"__float__": "nan"}, {"__set__": [1]}]
+
+
+def _paths(node, prefix=()):
+    """Every place in a JSON tree, as a path of keys and indices."""
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node[:8]):
+            yield from _paths(value, prefix + (i,))
+
+
+@pytest.mark.parametrize("which", ["pipeline", "neural"])
+def test_fuzzed_headers_load_or_raise_model_file_error(which, neural, tmp_path):
+    # Structured mutations: one value anywhere in the header replaced by a
+    # value of another type or range, reaching the checks behind the JSON.
+    model = {
+        "pipeline": make_pipeline(Tokenizer(), NGramLM(order=2)).fit(X),
+        "neural": neural[LSTMLM],
+    }[which]
+    path = sklm.save(model, tmp_path / "m.sklm")
+    header, data = _split(path)
+    places = [p for p in _paths(header) if p]
+    rng = np.random.default_rng(1)
+    n = int(os.environ.get("SKLM_FUZZ_CASES", FUZZ_CASES))
+    for _ in range(n):
+        mutated = json.loads(json.dumps(header))
+        place = places[rng.integers(len(places))]
+        parent = mutated
+        for key in place[:-1]:
+            parent = parent[key]
+        parent[place[-1]] = JSON_VALUES[rng.integers(len(JSON_VALUES))]
+        _write(path, mutated, data)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = sklm.load(path)
+        except ModelFileError as error:
+            assert str(path) in str(error)
+            continue
+        assert not np.isnan(result.score_samples(TEST)).any()
