@@ -45,7 +45,11 @@ WRITE_EXTRA_TARGET_GB = 0.2
 GB = 1e9
 
 _CHILD = r"""
-import gc, json, sys, time
+import gc, json, resource, sys, time
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 def status(field):
     with open("/proc/self/status") as handle:
@@ -59,17 +63,19 @@ result = {}
 if what == "kenlm":
     import kenlm
     baseline = status("VmRSS")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     model = kenlm.Model(path)
     result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = cpu() - start_cpu
     result["order"] = model.order
 else:
     import numpy as np
     from sklm import NGramLM
     baseline = status("VmRSS")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     lm = NGramLM.from_arpa(path)
     result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = cpu() - start_cpu
     result["order"] = int(lm.order)
     result["ngrams"] = lm.ngram_counts_.tolist()
     if what == "write":
@@ -81,9 +87,10 @@ else:
         result["model_rss"] = status("VmRSS")
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")  # resets VmHWM to the current resident size
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu()
         lm.to_arpa(sys.argv[3])
         result["seconds"] = time.perf_counter() - start
+        result["cpu_seconds"] = cpu() - start_cpu
 result["baseline_rss"] = baseline
 result["peak_rss"] = status("VmHWM")
 print(json.dumps(result))
@@ -177,17 +184,23 @@ def main(argv=None):
         "ngrams": reads[0]["ngrams"],
         "rounds": args.rounds,
         "read_s": _median(reads, "seconds"),
+        "read_cpu_s": _median(reads, "cpu_seconds"),
         "read_peak_gb": _median(reads, "peak_rss") / GB,
         "write_s": _median(writes, "seconds"),
+        "write_cpu_s": _median(writes, "cpu_seconds"),
         "write_peak_gb": _median(writes, "peak_rss") / GB,
         "model_rss_gb": _median(writes, "model_rss") / GB,
         "table_gb": writes[0]["table_bytes"] / GB,
         "written_gb": written / GB,
     }
     print("\n== read ==")
-    print(f"sklm from_arpa: {summary['read_s']:.2f} s, peak {summary['read_peak_gb']:.2f} GB")
+    print(
+        f"sklm from_arpa: {summary['read_s']:.2f} s (CPU {summary['read_cpu_s']:.2f} s), "
+        f"peak {summary['read_peak_gb']:.2f} GB"
+    )
     if kenlm:
         summary["kenlm_read_s"] = _median(kenlm_reads, "seconds")
+        summary["kenlm_read_cpu_s"] = _median(kenlm_reads, "cpu_seconds")
         summary["kenlm_peak_gb"] = _median(kenlm_reads, "peak_rss") / GB
         print(
             f"kenlm.Model:    {summary['kenlm_read_s']:.2f} s, "

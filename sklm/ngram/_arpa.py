@@ -118,9 +118,7 @@ def _arpa_names(tokens):
 
 
 # 4-digit groups of every number 0..9999, as ASCII.
-_DIGITS4 = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(), np.uint8).reshape(
-    10_000, 4
-)
+_DIGITS4 = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(), np.uint32)
 _POW10 = 10.0 ** np.arange(23)
 _SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
 
@@ -153,7 +151,7 @@ def format_numbers(values):
 
     Returns
     -------
-    text : ndarray of uint8, shape (n, 26)
+    text : ndarray of uint8, shape (n, 27)
     length : ndarray of int64, shape (n,)
     """
     values = np.where(np.isneginf(values), ARPA_ZERO, values)
@@ -176,42 +174,47 @@ def format_numbers(values):
     digits[high] //= 10
     e10[high] += 1
     # The 17 digits as text (five 4-digit groups hold 20, the first 3 are 0).
-    groups = np.empty((len(rows), 20), dtype=np.uint8)
+    groups = np.empty((len(rows), 5), dtype=np.uint32)
     rest = digits
     for g in range(4, -1, -1):
         rest, group = np.divmod(rest, 10_000)
-        groups[:, 4 * g : 4 * g + 4] = _DIGITS4[group]
-    sig = groups[:, 3:]
-    # Trailing zeros of the 17 digits.
-    nonzero = sig != 48
-    last = 16 - np.argmax(nonzero[:, ::-1], axis=1)
-    negative = (values[rows] < 0).astype(np.int64)
-    # Layout: [-] int digits . fraction; int digits = e10 + 1 when e10 >= 0,
-    # else "0" and -e10 - 1 zeros before the significant digits.
-    out = np.full((len(rows), width), 48, dtype=np.uint8)
-    for e in np.unique(e10).tolist():
-        sel = np.flatnonzero(e10 == e)
-        block = np.full((len(sel), width + 1), 48, dtype=np.uint8)
+        groups[:, g] = _DIGITS4[group]
+    groups = groups.view(np.uint8)
+    # One layout per exponent and sign: sort the rows by it (a radix sort of
+    # small integers), so that each layout is written to a slice.
+    code = ((e10 + 6) * 2 + (values[rows] < 0)).astype(np.uint8)
+    order = np.argsort(code, kind="stable")
+    code = code[order]
+    sig = groups[order, 3:]
+    del groups
+    # The last significant digit that is not 0.
+    last = 16 - np.argmax(sig[:, ::-1] != 48, axis=1)
+    out = np.empty((len(rows), width), dtype=np.uint8)
+    used = np.empty(len(rows), dtype=np.int64)
+    bounds = np.searchsorted(code, np.arange(int(code[-1]) + 2)) if len(code) else [0]
+    for c in range(len(bounds) - 1):
+        lo, hi = int(bounds[c]), int(bounds[c + 1])
+        if lo == hi:
+            continue
+        e, sign = c // 2 - 6, c % 2
+        block, d = out[lo:hi], sig[lo:hi]
+        block[:, 0] = 45  # overwritten where positive
         if e >= 0:
-            block[:, 1 : e + 2] = sig[sel, : e + 1]
-            block[:, e + 2] = 46
-            block[:, e + 3 : e + 3 + 16 - e] = sig[sel, e + 1 :]
-            # digits after the point that are kept: at least one
-            frac = np.maximum(last[sel] - e, 1)
-            used = 1 + (e + 1) + 1 + frac
+            # [-] d{e+1} . d{16-e}, the fraction cut after its last non-zero digit
+            block[:, sign : sign + e + 1] = d[:, : e + 1]
+            block[:, sign + e + 1] = 46
+            block[:, sign + e + 2 : sign + 18] = d[:, e + 1 :]
+            used[lo:hi] = sign + e + 2 + np.maximum(last[lo:hi] - e, 1)
         else:
-            block[:, 2] = 46
-            block[:, 3 - e - 1 : 3 - e - 1 + 17] = sig[sel]
-            used = 3 + (-e - 1) + last[sel] + 1
-        block[:, 0] = 45
-        out[sel] = block[:, :width]
-        length[rows[sel]] = used
-    # Drop the sign column where positive: shift those rows left by one.
-    positive = negative == 0
-    shifted = out[positive]
-    out[positive, :-1] = shifted[:, 1:]
-    length[rows[positive]] -= 1
-    text[rows] = out
+            # [-] 0 . 0{-e-1} d{17}
+            zeros = -e - 1
+            block[:, sign : sign + 2 + zeros] = 48
+            block[:, sign + 1] = 46
+            block[:, sign + 2 + zeros : sign + 19 + zeros] = d
+            used[lo:hi] = sign + 2 + zeros + last[lo:hi] + 1
+    target = rows[order]
+    text[target] = out
+    length[target] = used
     for i in np.flatnonzero(~fast).tolist():
         word = repr(float(values[i])).encode()
         text[i, : len(word)] = np.frombuffer(word, np.uint8)
