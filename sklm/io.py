@@ -440,6 +440,8 @@ class _Reader:
         # refuses names the estimator does not accept.
         arguments = set(cls._get_param_names())
         try:
+            if hasattr(cls, "_load_params"):
+                params = cls._load_params(params)
             estimator = cls(**{k: v for k, v in params.items() if k in arguments})
             extra = {k: v for k, v in params.items() if k not in arguments}
             if extra:

@@ -505,3 +505,39 @@ def test_fuzzed_headers_load_or_raise_model_file_error(which, neural, tmp_path):
             assert str(path) in str(error)
             continue
         assert not np.isnan(result.score_samples(TEST)).any()
+
+
+def test_torch_optimizer_classes_round_trip(tmp_path):
+    import torch
+
+    lm = LSTMLM(**TINY, optimizer=torch.optim.RMSprop, optimizer__momentum=0.5).fit(X)
+    loaded = _round_trip(lm, tmp_path)
+    assert loaded.optimizer is torch.optim.RMSprop
+    assert loaded.get_params()["optimizer__momentum"] == 0.5
+    _same_scores(lm, loaded)
+    path = tmp_path / "model.sklm"
+    _edit(path, lambda header, data: header["root"]["params"].update(
+        optimizer={"torch.optim": "Optimizer.__init__"}))
+    _refused(path, "unknown optimizer")
+
+
+def test_npz_files_of_recurrent_save_get_the_same_checks(neural, tmp_path):
+    # RecurrentLM.save's .npz is kept for the files it wrote; its loader now
+    # runs the checks of sklm.load.
+    import zipfile
+
+    lm = neural[LSTMLM]
+    path = lm.save(tmp_path / "m.npz")
+    _same_scores(lm, LSTMLM.load(path))
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["meta"]))
+    meta["classes"] = meta["classes"][:-1]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "short.npz", **arrays)
+    with pytest.raises(ModelFileError, match="short.npz: inconsistent model.*classes"):
+        LSTMLM.load(tmp_path / "short.npz")
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("meta.npy", b"\0" * 10**6)
+    with pytest.raises(ModelFileError, match="bomb.npz: compressed members"):
+        LSTMLM.load(tmp_path / "bomb.npz")

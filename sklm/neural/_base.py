@@ -27,7 +27,7 @@ from torch import nn
 
 from .._allocator import keep_large_buffers
 from .._sklearn import Interval, StrOptions
-from ..base import LanguageModel, Vocabulary
+from ..base import LanguageModel
 from ..io import atomic_write
 from . import _inference, _persistence
 from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
@@ -766,6 +766,11 @@ class RecurrentLM(LanguageModel):
         """The parameters for :func:`sklm.save` (see ``_persistence``)."""
         return _persistence.save_params(self)
 
+    @classmethod
+    def _load_params(cls, params):
+        """The parameters read by :func:`sklm.load` (see ``_persistence``)."""
+        return _persistence.load_params(params)
+
     def _save_state(self):
         """The fitted state for :func:`sklm.save` (see ``_persistence``)."""
         return _persistence.save_state(self)
@@ -854,38 +859,15 @@ class RecurrentLM(LanguageModel):
         model : RNNLM, LSTMLM or GRULM
             The fitted model (of the class that was saved; calling ``load`` on
             another model class raises a ``ValueError``).
+
+        Raises
+        ------
+        sklm.io.ModelFileError
+            If the file is not such a model or is inconsistent: the checks
+            of :func:`sklm.load` (shapes against the vocabulary and the
+            parameters before allocating, finite weights).
         """
-        with np.load(path, allow_pickle=False) as data:
-            try:
-                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            except KeyError:
-                raise ValueError(f"{path} is not a model written by save().") from None
-            if meta.get("format") != _FORMAT:
-                raise ValueError(f"{path}: unknown format {meta.get('format')!r}.")
-            weights = {k[2:]: torch.from_numpy(data[k].copy()) for k in data.files if k.startswith("w/")}
-        target = RecurrentLM._classes.get(meta["class"])
-        if target is None or not issubclass(target, cls):
-            raise ValueError(
-                f"{path} holds a {meta['class']}, not a {cls.__name__}; load it with "
-                f"{meta['class']}.load or RecurrentLM.load."
-            )
-        params = dict(meta["params"])
-        optimizer = params.get("optimizer")
-        if isinstance(optimizer, dict):
-            cls = getattr(torch.optim, str(optimizer.get("torch.optim")), None)
-            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-                raise ValueError(f"{path}: unknown optimizer {optimizer!r}.")
-            params["optimizer"] = cls
-        model = target(**params)
-        device = restore_device(meta["device"], where="load")
-        vocabulary = Vocabulary(meta["classes"])
-        model.module_ = _rebuild(meta["config"], weights, device)
-        model.history_ = meta["history"]
-        model.device_ = str(device)
-        model.n_parameters_ = count_parameters(model.module_)
-        model.n_threads_ = meta["n_threads"]
-        model._set_vocabulary(vocabulary)
-        return model
+        return _persistence.load_npz(cls, path)
 
 
 def _rebuild(config, state_dict, device):

@@ -32,6 +32,28 @@ def save_params(model):
     params = model.get_params(deep=False)
     if "callbacks" in params:
         params["callbacks"] = None
+    optimizer = params.get("optimizer")
+    if isinstance(optimizer, type) and getattr(torch.optim, optimizer.__name__, None) is optimizer:
+        # One of torch.optim's own classes, stored by name (as RecurrentLM.save does).
+        params["optimizer"] = {"torch.optim": optimizer.__name__}
+    return params
+
+
+def load_params(params):
+    """The parameters read from a file, with a stored optimizer class resolved.
+
+    Only a subclass of ``torch.optim.Optimizer`` that ``torch.optim`` itself
+    exports can be named: nothing else is looked up.
+    """
+    optimizer = params.get("optimizer")
+    if isinstance(optimizer, dict):
+        name = optimizer.get("torch.optim")
+        found = getattr(torch.optim, name, None) if isinstance(name, str) else None
+        if set(optimizer) != {"torch.optim"} or not (
+            isinstance(found, type) and issubclass(found, torch.optim.Optimizer)
+        ):
+            raise ValueError(f"unknown optimizer {optimizer!r:.60}.")
+        params = {**params, "optimizer": found}
     return params
 
 
@@ -157,3 +179,55 @@ def _device(name):
     except (RuntimeError, ValueError, TypeError):
         raise ValueError(f"the device {name!r:.40} is not one torch knows.") from None
     return restore_device(name, where="load")
+
+
+def load_npz(cls, path):
+    """Read a ``.npz`` of :meth:`RecurrentLM.save` with the checks of :func:`sklm.load`."""
+    import json
+    import zipfile
+
+    from ..io import ModelFileError, check_path
+    from ._base import _FORMAT, RecurrentLM
+
+    path = check_path(path)
+
+    def fail(message):
+        raise ModelFileError(f"{path}: {message}")
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+        # save() stores its arrays uncompressed: a member that inflates could
+        # claim any size (a zip bomb), a stored one is bounded by the file.
+        if any(member.compress_type != zipfile.ZIP_STORED for member in members):
+            fail("compressed members: not a file written by save().")
+        with np.load(path, allow_pickle=False) as data:
+            if "meta" not in data.files:
+                fail("not a model written by save().")
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+                fail("unknown format (not a model written by save()).")
+            arrays = {_WEIGHTS + k[2:]: data[k] for k in data.files if k.startswith("w/")}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, ModelFileError):
+            raise
+        raise ModelFileError(f"{path}: not a model written by save(): {error}") from None
+    target = RecurrentLM._classes.get(meta.get("class"))
+    if target is None or not issubclass(target, cls):
+        fail(
+            f"holds a {str(meta.get('class'))[:40]}, not a {cls.__name__}; load it with "
+            f"{meta.get('class')}.load or RecurrentLM.load."
+        )
+    try:
+        params = load_params(dict(meta["params"]))
+        arguments = set(target._get_param_names())
+        model = target(**{k: v for k, v in params.items() if k in arguments})
+        model.set_params(**{k: v for k, v in params.items() if k not in arguments})
+        model._validate_params()
+        load_state(model, {k: meta[k] for k in _STATE}, arrays)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        if isinstance(error, ModelFileError):
+            raise
+        detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        fail(f"inconsistent model: {detail}")
+    return model
