@@ -47,7 +47,7 @@ MAX_NUMBER_CHARS = 64
 # file can hold, against which its header's counts are checked.
 _GZIP_MAX_RATIO = 1032
 _BLOCK_BYTES = 2 << 20
-_WRITE_ROWS = 1 << 18
+_WRITE_ROWS = 1 << 17
 
 #: First words of the preamble line that lists the escaped tokens.
 ESCAPE_NOTE = "# sklm escaped tokens:"
@@ -546,6 +546,30 @@ def _excerpt(a, start, end):
     return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
+def _fields(a):
+    """Where the fields of the lines of ``a`` (each ending with a newline) start and end.
+
+    Returns the starts, the ends (exclusive), the number of fields up to
+    the end of each line and the positions of the newlines.
+    """
+    separators = np.flatnonzero(_SEPARATOR[a])
+    if a[0] not in (9, 10, 13, 32) and (np.diff(separators) > 1).all():
+        # One separator between two fields, as writers put them: each field
+        # ends at a separator and the next starts after it.
+        starts = np.empty(len(separators), dtype=np.intp)
+        starts[0] = 0
+        starts[1:] = separators[:-1] + 1
+        newline = np.flatnonzero(a[separators] == 10)
+        return starts, separators, newline + 1, separators[newline]
+    nonsep = (~_SEPARATOR[a]).view(np.int8)
+    edges = np.diff(nonsep, prepend=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    del nonsep, edges
+    newlines = np.flatnonzero(a == 10)
+    return starts, ends, np.searchsorted(starts, newlines), newlines
+
+
 class _Section:
     """The parsed entries of one ``\\k-grams:`` section, in file order."""
 
@@ -554,8 +578,10 @@ class _Section:
         self.prob = np.empty(n)
         self.backoff = np.zeros(n)
         self.hash = np.empty(n, dtype=np.uint64)
-        self.context = np.empty(n, dtype=np.int64) if k > 1 else None
-        self.word = np.empty(n, dtype=np.int64) if k > 1 else None
+        # Rows of the order below and of the unigrams: int32 halves their
+        # memory (no order holds 2**31 n-grams: the header bound says so).
+        self.context = np.empty(n, dtype=np.int32) if k > 1 else None
+        self.word = np.empty(n, dtype=np.int32) if k > 1 else None
         self.blank = None  # filled-in contexts, appended after the file's rows
         self.missing_rows = []
         self.missing_words = []
@@ -613,6 +639,8 @@ class _Reader:
                 )
             if k > MAX_ORDER:
                 raise self.error(lines.line, f"more than {MAX_ORDER} orders")
+            if count >= 2**31:
+                raise self.error(lines.line, f"more than {2**31 - 1} {k}-grams")
             counts.append(count)
             if k == 1:
                 first_count_line = lines.line
@@ -669,13 +697,7 @@ class _Reader:
     def parse_block(self, section, text, done, first, order, words, previous):
         k = section.k
         a = np.frombuffer(text, np.uint8)
-        nonsep = (~_SEPARATOR[a]).view(np.int8)
-        edges = np.diff(nonsep, prepend=np.int8(0))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
-        del nonsep, edges
-        newlines = np.flatnonzero(a == 10)
-        before = np.searchsorted(starts, newlines)
+        starts, ends, before, newlines = _fields(a)
         n_fields = np.diff(before, prepend=0)
         bad = np.flatnonzero((n_fields != k + 1) & (n_fields != k + 2))
         if len(bad):
@@ -881,7 +903,7 @@ def _find_rows(sections, columns):
     for j in range(2, columns.shape[1] + 1):
         section = sections[j - 1]
         n_words = sections[0].n
-        index = HashIndex(section.context * n_words + section.word)
+        index = HashIndex(section.context.astype(np.int64) * n_words + section.word)
         ok = rows >= 0
         found = np.full(len(rows), -1, dtype=np.int64)
         found[ok] = index.lookup(rows[ok] * n_words + columns[ok, j - 1])
