@@ -1,20 +1,68 @@
-"""Pieces of the hand-written PyTorch loops of ``benchmarks/``, shared by the scripts."""
+"""Pieces of the hand-written PyTorch loops of ``benchmarks/``, shared by the scripts.
+
+The plain loops train the very network sklm would start from: a fit that
+stops before its first epoch (a callback sets ``state.stop``, sklm's public
+seam) hands over the initial network, the encoded training samples and
+torch's random state, so that both sides start alike.
+"""
 
 import contextlib
+import copy
 
+import numpy as np
 import torch
+from sklearn.base import clone
 from torch import nn
 
+from sklm.neural.callbacks import Callback
 
-def padded_batches(module, corpus, batch_size, length_batches):
+
+class Capture(Callback):
+    """Takes what a fit starts from; with ``stop=True`` it ends the fit there.
+
+    Attributes after ``fit``: ``module`` (a copy of the untrained network),
+    ``corpus`` (the encoded training samples: ``ids``, ``offsets``),
+    ``torch_rng`` (torch's CPU random state as training begins, which
+    decides the dropout masks).
+    """
+
+    def __init__(self, stop=True):
+        self.stop = stop
+
+    def on_train_begin(self, model, state):
+        self.module = copy.deepcopy(state.module)
+        self.corpus = state.corpus
+        self.torch_rng = torch.get_rng_state()
+        if self.stop:
+            state.stop = True
+
+
+def initial_network(lm, X):
+    """``(module, corpus, torch_rng)``: what ``lm.fit(X)`` would start training from.
+
+    A clone of ``lm`` is fitted for no epoch; ``lm`` itself is untouched.
+    """
+    capture = Capture()
+    clone(lm).set_params(callbacks=[*(lm.callbacks or []), capture]).fit(X)
+    return capture.module, capture.corpus, capture.torch_rng
+
+
+def length_batches(lengths, batch_size):
+    """Rows sorted by length (stable), cut into batches of ``batch_size``."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def padded_batches(module, corpus, batch_size):
     """Yield ``(x, y)`` per batch of lines, as a plain loop pads them.
 
-    ``length_batches(lengths, batch_size)`` gives the rows of each batch.
+    Lines sorted by length, ``batch_size`` per batch.
     ``x`` (steps, batch) holds ``<s>`` and each line's tokens but the last,
     ``y`` its tokens and ``</s>``; padded targets are -100, which
     ``cross_entropy(..., ignore_index=-100)`` leaves out.
     """
-    for rows in length_batches(corpus.lengths, batch_size):
+    lengths = np.diff(corpus.offsets)
+    for rows in length_batches(lengths, batch_size):
         samples = [corpus.ids[corpus.offsets[r] : corpus.offsets[r + 1]] for r in rows]
         steps = max(len(s) for s in samples)
         x = torch.full((steps, len(rows)), module.bos_id, dtype=torch.long)

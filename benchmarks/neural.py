@@ -68,15 +68,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
 
-from sklm.metrics import perplexity  # noqa: E402
 from sklm import _allocator  # noqa: E402
+from sklm.metrics import perplexity  # noqa: E402
 from sklm.neural import GRULM, LSTMLM, RNNLM  # noqa: E402
 
 WORD_CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
                    optim="sgd", lr=20.0, clip=0.25)
 CHAR_CONFIG = dict(emsize=64, nhid=256, nlayers=2, dropout=0.0, bptt=100, batch_size=32,
                    optim="adam", lr=2e-3, clip=5.0)
-FILES = {"P1": ("ptb.valid.txt", "ptb.test.txt"), "P2": ("wikitext-2.valid.txt", "wikitext-2.test.txt")}
+FILES = {
+    "P1": ("ptb.valid.txt", "ptb.test.txt"),
+    "P2": ("wikitext-2.valid.txt", "wikitext-2.test.txt"),
+}
 LOADERS = {"P1": _corpora.load_p1, "P2": _corpora.load_p2}
 
 
@@ -373,7 +376,8 @@ def report(row):
             p = row["plain"]
             runs = ", ".join(f"{r:.3f}" for r in row["speed_ratio_runs"])
             line += (f" | plain {p['tokens_per_s']:8.0f} tok/s ppl {p['valid_ppl']:8.2f} "
-                     f"| speed x{row['speed_ratio']:.3f} ({runs}) ppl {100 * row['ppl_rel_diff']:+.2f}%")
+                     f"| speed x{row['speed_ratio']:.3f} ({runs}) "
+                     f"ppl {100 * row['ppl_rel_diff']:+.2f}%")
     elif row["suite"] == "adaptive":
         f = row["full"]
         line = (f"P2 lstm adaptive {s['tokens_per_s']:.0f} tok/s ppl {s['test_perplexity']:.2f} "
@@ -432,7 +436,8 @@ def main():
     if "char" in args.suite:
         char_suite(args, results)
     summary = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, "
+                   f"Python {platform.python_version()}, "
                    f"torch {torch.__version__}, {args.threads} threads",
         "sklm_allocator_thresholds_raised": _allocator.keep_large_buffers(),
         "date": time.strftime("%Y-%m-%d"),

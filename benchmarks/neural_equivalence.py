@@ -50,14 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _plain  # noqa: E402
 from neural import LOADERS, WORD_CONFIG, sklm_model  # noqa: E402
 
-from sklm.neural import _training  # noqa: E402
-from sklm.neural._modules import build_module  # noqa: E402
+from sklm.metrics import perplexity  # noqa: E402
+from sklm.neural.callbacks import Callback  # noqa: E402
 
 BATCH, BPTT, LR, CLIP = 20, 35, 20.0, 0.25
 
 
 class FixedOrder:
-    """Gives sklm's loop the batch order that the plain loop uses."""
+    """The batch order both loops use: length order, or one drawn from ``seed``."""
 
     def __init__(self, seed):
         self.seed = seed
@@ -68,6 +68,22 @@ class FixedOrder:
         return np.random.default_rng(self.seed).permutation(n)
 
 
+class SameStart(Callback):
+    """Gives sklm's fit the plain loop's batch order and torch random state.
+
+    ``state.rng`` draws the order of the batches of each epoch (sklm's
+    public training state); torch's generator decides the dropout masks.
+    """
+
+    def __init__(self, order, torch_rng):
+        self.order = order
+        self.torch_rng = torch_rng
+
+    def on_train_begin(self, model, state):
+        state.rng = self.order
+        torch.set_rng_state(self.torch_rng)
+
+
 def plain_epoch(module, corpus, order):
     """One epoch of hand-written truncated BPTT.
 
@@ -76,7 +92,7 @@ def plain_epoch(module, corpus, order):
     """
     module.train()
     opt = torch.optim.SGD(module.parameters(), lr=LR)
-    batches = list(_plain.padded_batches(module, corpus, BATCH, _training.length_batches))
+    batches = list(_plain.padded_batches(module, corpus, BATCH))
     tokens = 0
     clock = time.perf_counter()
     for b in order.permutation(len(batches)):
@@ -121,7 +137,7 @@ def speed_against_script(script, module, corpus, order, cell, dropout, chunk):
             nn.utils.clip_grad_norm_(theirs.parameters(), CLIP)
             opt_theirs.step()
 
-    batches = list(_plain.padded_batches(module, corpus, BATCH, _training.length_batches))
+    batches = list(_plain.padded_batches(module, corpus, BATCH))
     steps = order.permutation(len(batches))
     # oneDNN builds its kernels once per input shape, for whichever network
     # meets the shape first: one untimed window of every shape for both.
@@ -149,13 +165,11 @@ def speed_against_script(script, module, corpus, order, cell, dropout, chunk):
 def plain_perplexity(module, vocabulary, lines):
     total, count = 0.0, 0
     for line in lines:
-        ids = vocabulary.encode([line.split()], eos=True).ids
+        ids = np.array([vocabulary.get(w, 0) for w in line.split()] + [1])
         x = torch.as_tensor(np.concatenate([[module.bos_id], ids[:-1]]))[:, None]
         hidden, _ = module.rnn(module.embedding(x))
         logits = module.decoder(hidden[:, 0])
-        total += nn.functional.cross_entropy(
-            logits, torch.as_tensor(ids), reduction="sum"
-        ).item()
+        total += nn.functional.cross_entropy(logits, torch.as_tensor(ids), reduction="sum").item()
         count += len(ids)
     return float(np.exp(total / count))
 
@@ -171,11 +185,17 @@ def main():
     p.add_argument("--test-lines", type=int, default=400, help="test lines (0: all)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--plain-first", action="store_true", help="run the plain loop first")
-    p.add_argument("--only-plain", action="store_true",
-                   help="time the plain loop alone (no sklm training, no comparison)")
+    p.add_argument(
+        "--only-plain",
+        action="store_true",
+        help="time the plain loop alone (no sklm training, no comparison)",
+    )
     p.add_argument("--seed", type=int, default=0, help="torch seed (weights, dropout)")
-    p.add_argument("--speed-against", metavar="SCRIPT",
-                   help="time this loop against the plain script's step, taking turns")
+    p.add_argument(
+        "--speed-against",
+        metavar="SCRIPT",
+        help="time this loop against the plain script's step, taking turns",
+    )
     p.add_argument("--chunk", type=int, default=10, help="batches per turn (--speed-against)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -185,42 +205,50 @@ def main():
         train = train[: args.lines]
     if args.test_lines:
         test = test[: args.test_lines]
-    lm = sklm_model(args.cell, WORD_CONFIG, args.seed, dropout=args.dropout)
-    vocabulary, corpus = lm._learn_vocabulary(train)
-    ours = build_module(lm._module_config(len(vocabulary)))
-    plain = copy.deepcopy(ours)
-    device = torch.device("cpu")
+    lm = sklm_model(
+        args.cell, WORD_CONFIG, args.seed, dropout=args.dropout, lr_schedule=None, max_epochs=1
+    )
+    # The network, samples and random state sklm's fit starts from.
+    start, corpus, _ = _plain.initial_network(lm, train)
+    plain = copy.deepcopy(start)
+    torch.manual_seed(args.seed + 1)
+    torch_rng = torch.get_rng_state()
 
     def run_sklm():
-        torch.manual_seed(args.seed + 1)
-        return _training.train(
-            ours, corpus, None, optimizer="sgd", learning_rate=LR, lr_schedule=None,
-            batch_size=BATCH, bptt=BPTT, max_epochs=1, clip_grad_norm=CLIP,
-            early_stopping=False, n_iter_no_change=2, max_time=None,
-            rng=FixedOrder(args.shuffle_seed), device=device, verbose=0,
-        )
+        lm.set_params(callbacks=[SameStart(FixedOrder(args.shuffle_seed), torch_rng)])
+        lm.fit(train)
+        return lm.history_
 
     def run_plain():
-        torch.manual_seed(args.seed + 1)
+        torch.set_rng_state(torch_rng)
         return plain_epoch(plain, corpus, FixedOrder(args.shuffle_seed))
 
     if args.speed_against:
         tokens, seconds = speed_against_script(
-            load_script(args.speed_against), plain, corpus, FixedOrder(args.shuffle_seed),
-            args.cell, args.dropout, args.chunk,
+            load_script(args.speed_against),
+            plain,
+            corpus,
+            FixedOrder(args.shuffle_seed),
+            args.cell,
+            args.dropout,
+            args.chunk,
         )
         rate = {name: tokens / s for name, s in seconds.items()}
-        print(f"{args.protocol}, {args.cell}: one epoch each, {tokens:,} tokens, "
-              f"turns of {args.chunk} batches: "
-              + ", ".join(f"{name} {r:,.0f} tokens/s" for name, r in rate.items())
-              + f"; this loop / plain script {rate['this loop'] / rate['plain script']:.3f}")
+        print(
+            f"{args.protocol}, {args.cell}: one epoch each, {tokens:,} tokens, "
+            f"turns of {args.chunk} batches: "
+            + ", ".join(f"{name} {r:,.0f} tokens/s" for name, r in rate.items())
+            + f"; this loop / plain script {rate['this loop'] / rate['plain script']:.3f}"
+        )
         return
     if args.only_plain:
         # Speed of this loop alone, in a process of its own (nothing of sklm's
         # training has run: glibc's allocator keeps its default settings).
         tokens, plain_seconds = run_plain()
-        print(f"{args.protocol}: plain loop alone, {tokens:,} tokens in {plain_seconds:.2f} s: "
-              f"{tokens / plain_seconds:,.0f} tokens/s")
+        print(
+            f"{args.protocol}: plain loop alone, {tokens:,} tokens in {plain_seconds:.2f} s: "
+            f"{tokens / plain_seconds:,.0f} tokens/s"
+        )
         return
     if args.plain_first:
         tokens, plain_seconds = run_plain()
@@ -228,23 +256,33 @@ def main():
     else:
         history = run_sklm()
         tokens, plain_seconds = run_plain()
+    ours = lm.module_
     diff = max(
         (a - b).abs().max().item()
         for a, b in zip(ours.state_dict().values(), plain.state_dict().values())
     )
-    print(f"{args.protocol}, {args.cell}: {len(train):,} training lines, {tokens:,} tokens, "
-          f"dropout {args.dropout}, "
-          f"batch order {'in length order' if args.shuffle_seed is None else 'shuffled'}")
+    print(
+        f"{args.protocol}, {args.cell}: {len(train):,} training lines, {tokens:,} tokens, "
+        f"dropout {args.dropout}, "
+        f"batch order {'in length order' if args.shuffle_seed is None else 'shuffled'}"
+    )
     print(f"largest weight difference after one epoch: {diff}")
-    print(f"tokens/s (training steps): sklm {history[0]['tokens_per_s']:,.0f}, "
-          f"plain {tokens / plain_seconds:,.0f}")
-    encoded = vocabulary.encode([line.split() for line in test], eos=True)
+    print(
+        f"tokens/s (training steps): sklm {history[0]['tokens_per_s']:,.0f}, "
+        f"plain {tokens / plain_seconds:,.0f}"
+    )
+    ppl_ours = perplexity(lm, test)
     plain.eval()
-    ppl = [np.exp(-_training.log_prob_tokens(m, encoded, device).mean()) for m in (ours, plain)]
-    print(f"test perplexity ({len(test):,} lines), sklm's scoring: sklm-trained {ppl[0]:.4f}, "
-          f"plain-trained {ppl[1]:.4f} ({100 * (ppl[0] / ppl[1] - 1):+.4f}%)")
-    print(f"sklm-trained network, per-line evaluation written here: "
-          f"{plain_perplexity(ours, vocabulary, test):.4f}")
+    lm.module_ = plain  # the plain-trained weights, scored by sklm's public scoring
+    ppl_plain = perplexity(lm, test)
+    print(
+        f"test perplexity ({len(test):,} lines), sklm's scoring: sklm-trained {ppl_ours:.4f}, "
+        f"plain-trained {ppl_plain:.4f} ({100 * (ppl_ours / ppl_plain - 1):+.4f}%)"
+    )
+    print(
+        f"sklm-trained network, per-line evaluation written here: "
+        f"{plain_perplexity(ours, lm.vocabulary_, test):.4f}"
+    )
 
 
 if __name__ == "__main__":

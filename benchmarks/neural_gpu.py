@@ -28,6 +28,7 @@ Prints each figure and one JSON line (also written to ``--json``).
 """
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -48,11 +49,18 @@ import _plain  # noqa: E402
 
 from sklm import LSTMLM  # noqa: E402
 from sklm.metrics import perplexity  # noqa: E402
-from sklm.neural import _training  # noqa: E402
-from sklm.neural._modules import build_module  # noqa: E402
 
-CONFIG = dict(embedding_dim=200, hidden_size=200, num_layers=2, dropout=0.2, bptt=35,
-              batch_size=20, optimizer="sgd", learning_rate=20.0, clip_grad_norm=0.25)
+CONFIG = dict(
+    embedding_dim=200,
+    hidden_size=200,
+    num_layers=2,
+    dropout=0.2,
+    bptt=35,
+    batch_size=20,
+    optimizer="sgd",
+    learning_rate=20.0,
+    clip_grad_norm=0.25,
+)
 
 
 def synchronize(device):
@@ -65,8 +73,14 @@ def sklm_fit(args, train, test, mixed_precision=False):
 
     Returns the model, its training tokens/s and its test perplexity.
     """
-    lm = LSTMLM(**CONFIG, device=args.device, max_epochs=10_000, max_time=args.seconds,
-                random_state=args.seed, mixed_precision=mixed_precision)
+    lm = LSTMLM(
+        **CONFIG,
+        device=args.device,
+        max_epochs=10_000,
+        max_time=args.seconds,
+        random_state=args.seed,
+        mixed_precision=mixed_precision,
+    )
     lm.fit(train)
     tokens_per_s = sum(h["tokens"] for h in lm.history_) / sum(h["seconds"] for h in lm.history_)
     return lm, tokens_per_s, perplexity(lm, test)
@@ -79,9 +93,7 @@ def plain_loop(module, corpus, device, seconds, seed, bf16=False):
     bptt = CONFIG["bptt"]
     batches = [
         (x.to(device), y.to(device), int((y != -100).sum()))
-        for x, y in _plain.padded_batches(
-            module, corpus, CONFIG["batch_size"], _training.length_batches
-        )
+        for x, y in _plain.padded_batches(module, corpus, CONFIG["batch_size"])
     ]
     order = np.random.default_rng(seed).permutation(len(batches))
     tokens, elapsed = 0, 0.0
@@ -115,8 +127,9 @@ def score_on_cpu_child(path, data):
         "                  'warnings': [str(w.message) for w in caught]}))\n"
     )
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -125,8 +138,11 @@ def main():
     p.add_argument("--data", required=True, help="folder of the public corpora")
     p.add_argument("--device", default="cuda")
     p.add_argument("--seconds", type=float, default=60.0, help="training time of each run")
-    p.add_argument("--bf16", action="store_true",
-                   help="also time both in bfloat16 (sklm: mixed_precision=True)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time both in bfloat16 (sklm: mixed_precision=True)",
+    )
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
@@ -134,42 +150,50 @@ def main():
     train, test = _corpora.load_p2(args.data)
     result = {
         "machine": f"{platform.machine()}, torch {torch.__version__}, device {device}"
-                   + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(sys.argv),
     }
 
-    lm, result["sklm_tokens_per_s"], result["sklm_device_perplexity"] = sklm_fit(
-        args, train, test
+    lm, result["sklm_tokens_per_s"], result["sklm_device_perplexity"] = sklm_fit(args, train, test)
+    print(
+        f"sklm on {lm.device_}: {result['sklm_tokens_per_s']:,.0f} tokens/s, "
+        f"test perplexity {result['sklm_device_perplexity']:.4f}",
+        flush=True,
     )
-    print(f"sklm on {lm.device_}: {result['sklm_tokens_per_s']:,.0f} tokens/s, "
-          f"test perplexity {result['sklm_device_perplexity']:.4f}", flush=True)
 
-    vocabulary, corpus = lm._learn_vocabulary(train)
-    torch.manual_seed(args.seed)
-    module = build_module(lm._module_config(len(vocabulary)))
+    # The network sklm's fit starts from (a fit of no epoch), for the plain loop.
+    start, corpus, _ = _plain.initial_network(lm, train)
+    module = copy.deepcopy(start)
     result["plain_tokens_per_s"] = plain_loop(module, corpus, device, args.seconds, args.seed)
     result["speed_ratio"] = result["sklm_tokens_per_s"] / result["plain_tokens_per_s"]
-    print(f"plain loop on {device}: {result['plain_tokens_per_s']:,.0f} tokens/s; "
-          f"sklm / plain {result['speed_ratio']:.3f}", flush=True)
+    print(
+        f"plain loop on {device}: {result['plain_tokens_per_s']:,.0f} tokens/s; "
+        f"sklm / plain {result['speed_ratio']:.3f}",
+        flush=True,
+    )
     if args.bf16:
-        torch.manual_seed(args.seed)
-        module = build_module(lm._module_config(len(vocabulary)))
+        module = copy.deepcopy(start)
         result["plain_bf16_tokens_per_s"] = plain_loop(
             module, corpus, device, args.seconds, args.seed, bf16=True
         )
-        print(f"plain loop, bfloat16 autocast: {result['plain_bf16_tokens_per_s']:,.0f} "
-              "tokens/s", flush=True)
+        print(
+            f"plain loop, bfloat16 autocast: {result['plain_bf16_tokens_per_s']:,.0f} tokens/s",
+            flush=True,
+        )
         _, result["sklm_bf16_tokens_per_s"], result["sklm_bf16_device_perplexity"] = sklm_fit(
             args, train, test, mixed_precision=True
         )
         result["speed_ratio_bf16"] = (
             result["sklm_bf16_tokens_per_s"] / result["plain_bf16_tokens_per_s"]
         )
-        print(f"sklm, mixed_precision=True: {result['sklm_bf16_tokens_per_s']:,.0f} tokens/s "
-              f"({result['sklm_bf16_tokens_per_s'] / result['sklm_tokens_per_s']:.2f}x float32; "
-              f"sklm / plain in bfloat16 {result['speed_ratio_bf16']:.3f}), test perplexity "
-              f"{result['sklm_bf16_device_perplexity']:.4f}", flush=True)
+        print(
+            f"sklm, mixed_precision=True: {result['sklm_bf16_tokens_per_s']:,.0f} tokens/s "
+            f"({result['sklm_bf16_tokens_per_s'] / result['sklm_tokens_per_s']:.2f}x float32; "
+            f"sklm / plain in bfloat16 {result['speed_ratio_bf16']:.3f}), test perplexity "
+            f"{result['sklm_bf16_device_perplexity']:.4f}",
+            flush=True,
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lstm.pkl"
@@ -178,9 +202,12 @@ def main():
     result["cpu_reload"] = cpu
     relative = abs(cpu["perplexity"] / result["sklm_device_perplexity"] - 1)
     result["cpu_reload_agrees"] = relative < 1e-4
-    print(f"unpickled without a GPU: device {cpu['device']}, test perplexity "
-          f"{cpu['perplexity']:.4f} (relative difference {relative:.2e}); warnings: "
-          f"{cpu['warnings'] or 'none'}", flush=True)
+    print(
+        f"unpickled without a GPU: device {cpu['device']}, test perplexity "
+        f"{cpu['perplexity']:.4f} (relative difference {relative:.2e}); warnings: "
+        f"{cpu['warnings'] or 'none'}",
+        flush=True,
+    )
     print(json.dumps(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -165,7 +165,6 @@ class RecurrentLM(LanguageModel):
                 )
             setattr(self, name, value)
 
-
     # optimizer__<argument> parameters (skorch's convention) ---------------
 
     def get_params(self, deep=True):
@@ -181,9 +180,7 @@ class RecurrentLM(LanguageModel):
         params : dict
         """
         params = super().get_params(deep=deep)
-        params.update(
-            (k, v) for k, v in vars(self).items() if k.startswith(_OPTIMIZER_PREFIX)
-        )
+        params.update((k, v) for k, v in vars(self).items() if k.startswith(_OPTIMIZER_PREFIX))
         return params
 
     def set_params(self, **params):
@@ -212,7 +209,9 @@ class RecurrentLM(LanguageModel):
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):
             return _OPTIMIZERS[self.optimizer]
-        if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
+        if not (
+            isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)
+        ):
             raise ValueError(
                 "optimizer must be 'sgd', 'adam', 'adamw' or a torch.optim.Optimizer "
                 f"subclass; got {self.optimizer!r}."
@@ -463,8 +462,11 @@ class RecurrentLM(LanguageModel):
         if state.device.type == "cpu":
             keep_large_buffers()
         return training_batches(
-            state.corpus, state.module.bos_id, batch_size=int(self.batch_size),
-            bptt=int(self.bptt), device=state.device,
+            state.corpus,
+            state.module.bos_id,
+            batch_size=int(self.batch_size),
+            bptt=int(self.bptt),
+            device=state.device,
         )
 
     def initialize_callbacks(self, state):
@@ -533,7 +535,9 @@ class RecurrentLM(LanguageModel):
             )
             self._call("on_train_end", state)
         if interrupted:
-            kept = "the weights of the best validation epoch" if keeps_best else "the current weights"
+            kept = (
+                "the weights of the best validation epoch" if keeps_best else "the current weights"
+            )
             warnings.warn(
                 f"training interrupted after {len(state.history) - state.first_epoch + 1} "
                 f"complete epoch(s); keeping {kept}.",
@@ -599,15 +603,21 @@ class RecurrentLM(LanguageModel):
                 n_steps += 1
                 now = time.perf_counter()
                 state.batch = {
-                    "rows": batch.rows, "window": k, "tokens": window.n_tokens,
-                    "epoch_tokens": tokens, "seconds": now - epoch_start, **step,
+                    "rows": batch.rows,
+                    "window": k,
+                    "tokens": window.n_tokens,
+                    "epoch_tokens": tokens,
+                    "seconds": now - epoch_start,
+                    **step,
                 }
                 self._call("on_batch_end", state)
                 # One host sync per batch (and every 64 steps of a long one):
                 # cheap on a CPU, rare enough on a GPU.
                 if k + 1 == len(batch.windows) or n_steps % 64 == 0:
                     if not math.isfinite(float(loss_sum + norm_sum)):
-                        self._diverged(state, "the loss or the gradient norm became NaN or infinite")
+                        self._diverged(
+                            state, "the loss or the gradient norm became NaN or infinite"
+                        )
                 if self.max_time is not None and now - state.started >= self.max_time:
                     out_of_time = True
                 if out_of_time or state.stop:
@@ -716,15 +726,19 @@ class RecurrentLM(LanguageModel):
 
     def _log_prob_tokens(self, corpus):
         with self._torch_threads():
-            return self._no_nan(_inference.log_prob_tokens(
-                self.module_, corpus, torch.device(self.device_), self.max_eval_positions
-            ))
+            return self._no_nan(
+                _inference.log_prob_tokens(
+                    self.module_, corpus, torch.device(self.device_), self.max_eval_positions
+                )
+            )
 
     def _next_log_proba(self, contexts):
         with self._torch_threads():
-            return self._no_nan(_inference.next_log_proba(
-                self.module_, contexts, torch.device(self.device_), self.max_eval_positions
-            ))
+            return self._no_nan(
+                _inference.next_log_proba(
+                    self.module_, contexts, torch.device(self.device_), self.max_eval_positions
+                )
+            )
 
     def _generation_start(self, contexts):
         with self._torch_threads():
@@ -831,9 +845,7 @@ class RecurrentLM(LanguageModel):
             "device": self.device_,
             "n_threads": self.n_threads_,
         }
-        arrays = {
-            f"w/{k}": v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()
-        }
+        arrays = {f"w/{k}": v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         path = Path(path)
         if path.suffix != ".npz":

@@ -100,8 +100,8 @@ def generation_start(module, contexts, device, max_positions=EVAL_MAX_POSITIONS)
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
             inputs, _ = pad_batch(contexts, rows, module.bos_id, targets=False)
-            for _, hidden, part in _windows(module, inputs, device, max_positions):
-                pass
+            # Only the last window's output and the final state matter.
+            *_, (_, hidden, part) = _windows(module, inputs, device, max_positions)
             idx = torch.from_numpy(rows).to(device)
             _set_rows(state, idx, part)
             log_proba[rows] = normalised(module.log_proba(hidden[-1]))

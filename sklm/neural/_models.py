@@ -191,7 +191,13 @@ _EXAMPLES = """
 
 
 def _doc(name, cell, extra=""):
-    return _SUMMARY[name] + "\n" + _INTRO.format(cell=cell) + _PARAMETERS.format(extra=extra) + _EXAMPLES.format(name=name)
+    return (
+        _SUMMARY[name]
+        + "\n"
+        + _INTRO.format(cell=cell)
+        + _PARAMETERS.format(extra=extra)
+        + _EXAMPLES.format(name=name)
+    )
 
 
 class RNNLM(RecurrentLM):

@@ -314,7 +314,11 @@ def plateau(factor=0.25):
     by 4 after every epoch that does not improve the monitored figure."""
     return LRScheduler(
         torch.optim.lr_scheduler.ReduceLROnPlateau,
-        mode="min", factor=factor, patience=0, threshold=0.0, eps=0.0,
+        mode="min",
+        factor=factor,
+        patience=0,
+        threshold=0.0,
+        eps=0.0,
     )
 
 
@@ -353,8 +357,13 @@ class ProgressBar(Callback):
         notebook = autonotebook.tqdm is not std.tqdm
         live = notebook or bool(isatty is not None and isatty())
         return tqdm(
-            total=self._epoch_tokens, desc=f"epoch {state.epoch}/{state.last_epoch}",
-            unit="tok", unit_scale=True, leave=False, file=stream, disable=not live,
+            total=self._epoch_tokens,
+            desc=f"epoch {state.epoch}/{state.last_epoch}",
+            unit="tok",
+            unit_scale=True,
+            leave=False,
+            file=stream,
+            disable=not live,
             dynamic_ncols=True,
         )
 
@@ -509,6 +518,11 @@ def _numpy_rng_state(rng):
 
 def _set_numpy_rng_state(rng, saved):
     rng.set_state(
-        ("MT19937", saved["keys"].cpu().numpy().astype(np.uint32), saved["pos"],
-         saved["has_gauss"], saved["gauss"])
+        (
+            "MT19937",
+            saved["keys"].cpu().numpy().astype(np.uint32),
+            saved["pos"],
+            saved["has_gauss"],
+            saved["gauss"],
+        )
     )

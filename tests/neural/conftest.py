@@ -26,8 +26,14 @@ def tiny():
 
     def make(cls, **params):
         defaults = dict(
-            embedding_dim=8, hidden_size=12, max_epochs=2, batch_size=3, bptt=4,
-            random_state=0, device="cpu", n_threads=1,
+            embedding_dim=8,
+            hidden_size=12,
+            max_epochs=2,
+            batch_size=3,
+            bptt=4,
+            random_state=0,
+            device="cpu",
+            n_threads=1,
         )
         defaults.update(params)
         return cls(**defaults)

@@ -77,8 +77,12 @@ def test_callbacks_must_have_the_hooks(tiny, corpus):
 
 
 def test_models_with_callbacks_clone_and_pickle(tiny, corpus):
-    lm = tiny(LSTMLM, verbose=1, early_stopping=True,
-              callbacks=[Log(), EarlyStopping(patience=1), ProgressBar()])
+    lm = tiny(
+        LSTMLM,
+        verbose=1,
+        early_stopping=True,
+        callbacks=[Log(), EarlyStopping(patience=1), ProgressBar()],
+    )
     twin = clone(lm)
     assert [type(c) for c in twin.callbacks] == [Log, EarlyStopping, ProgressBar]
     assert twin.callbacks[0] is not lm.callbacks[0]
@@ -93,8 +97,16 @@ def test_early_stopping_callback_on_the_training_loss(tiny):
     # Without a validation split it watches the training loss and keeps the
     # current weights (a training loss is measured while the weights change).
     X = ["a b", "b a"]
-    lm = tiny(LSTMLM, optimizer="sgd", learning_rate=50.0, clip_grad_norm=None, max_epochs=30,
-              batch_size=1, lr_schedule=None, callbacks=[EarlyStopping(patience=1)]).fit(X)
+    lm = tiny(
+        LSTMLM,
+        optimizer="sgd",
+        learning_rate=50.0,
+        clip_grad_norm=None,
+        max_epochs=30,
+        batch_size=1,
+        lr_schedule=None,
+        callbacks=[EarlyStopping(patience=1)],
+    ).fit(X)
     losses = [h["train_loss"] for h in lm.history_]
     assert len(losses) < 30 or all(np.diff(losses) < 0)
     if len(losses) < 30:
@@ -103,14 +115,24 @@ def test_early_stopping_callback_on_the_training_loss(tiny):
 
 
 def test_lr_scheduler_wraps_any_torch_scheduler(tiny, corpus):
-    lm = tiny(GRULM, max_epochs=5, learning_rate=0.01, lr_schedule=None,
-              callbacks=[LRScheduler(StepLR, step_size=2, gamma=0.5)]).fit(corpus)
+    lm = tiny(
+        GRULM,
+        max_epochs=5,
+        learning_rate=0.01,
+        lr_schedule=None,
+        callbacks=[LRScheduler(StepLR, step_size=2, gamma=0.5)],
+    ).fit(corpus)
     rates = [h["learning_rate"] for h in lm.history_]
     np.testing.assert_allclose(rates, [0.01, 0.01, 0.005, 0.005, 0.0025])
     # Stepped after every batch instead.
     log = Log()
-    lm = tiny(GRULM, max_epochs=2, learning_rate=0.01, lr_schedule=None,
-              callbacks=[LRScheduler(StepLR, step_every="batch", step_size=1, gamma=0.5), log])
+    lm = tiny(
+        GRULM,
+        max_epochs=2,
+        learning_rate=0.01,
+        lr_schedule=None,
+        callbacks=[LRScheduler(StepLR, step_every="batch", step_size=1, gamma=0.5), log],
+    )
     lm.fit(corpus)
     steps = sum(1 for c in log.calls if c[0] == "batch" and c[1] == 1)
     assert lm.history_[1]["learning_rate"] == pytest.approx(0.01 * 0.5**steps)
@@ -120,8 +142,14 @@ def test_lr_scheduler_wraps_any_torch_scheduler(tiny, corpus):
 
 def test_optimizer_class_and_its_arguments(tiny, corpus):
     log = Log()
-    lm = tiny(LSTMLM, optimizer=torch.optim.SGD, optimizer__momentum=0.9,
-              optimizer__nesterov=True, learning_rate=0.1, callbacks=[log]).fit(corpus)
+    lm = tiny(
+        LSTMLM,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        optimizer__nesterov=True,
+        learning_rate=0.1,
+        callbacks=[log],
+    ).fit(corpus)
     assert log.optimizer is torch.optim.SGD
     assert log.group["momentum"] == 0.9 and log.group["nesterov"] is True
     assert log.group["lr"] == 0.1
@@ -162,11 +190,19 @@ def test_grid_search_over_the_optimizer_momentum():
     texts = ["the cat sat", "the dog sat", "a cat ran", "the dog ran", "a bird sang", "the cat saw"]
     pipe = make_pipeline(
         Tokenizer(),
-        LSTMLM(hidden_size=4, embedding_dim=4, max_epochs=1, optimizer="sgd", device="cpu",
-               random_state=0, n_threads=1),
+        LSTMLM(
+            hidden_size=4,
+            embedding_dim=4,
+            max_epochs=1,
+            optimizer="sgd",
+            device="cpu",
+            random_state=0,
+            n_threads=1,
+        ),
     )
-    search = GridSearchCV(pipe, {"lstmlm__optimizer__momentum": [0.0, 0.9]},
-                          scoring=neg_perplexity_scorer, cv=2).fit(texts)
+    search = GridSearchCV(
+        pipe, {"lstmlm__optimizer__momentum": [0.0, 0.9]}, scoring=neg_perplexity_scorer, cv=2
+    ).fit(texts)
     assert search.best_params_["lstmlm__optimizer__momentum"] in (0.0, 0.9)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     best = search.best_estimator_[-1]
@@ -185,8 +221,14 @@ class InterruptAt(Callback):
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_checkpoint_resumes_where_training_stopped(early_stopping, tiny, corpus, tmp_path):
     path = tmp_path / "training.ckpt"
-    params = dict(max_epochs=4, dropout=0.2, learning_rate=0.02, early_stopping=early_stopping,
-                  n_iter_no_change=10, validation_fraction=0.3)
+    params = dict(
+        max_epochs=4,
+        dropout=0.2,
+        learning_rate=0.02,
+        early_stopping=early_stopping,
+        n_iter_no_change=10,
+        validation_fraction=0.3,
+    )
     whole = tiny(LSTMLM, **params).fit(corpus)
     # Interrupted in epoch 3: the checkpoint holds epoch 2.
     with pytest.warns(UserWarning, match="interrupted"):
@@ -229,9 +271,8 @@ def test_checkpoint_write_is_atomic(tiny, corpus, tmp_path):
         def state_dict(self):
             return {"lock": __import__("threading").Lock()}
 
-    with pytest.raises(Exception):
-        tiny(LSTMLM, max_epochs=1, callbacks=[Unsaveable(), Checkpoint(path, resume=False)]).fit(
-            corpus
-        )
+    with pytest.raises(TypeError, match="pickle"):
+        callbacks = [Unsaveable(), Checkpoint(path, resume=False)]
+        tiny(LSTMLM, max_epochs=1, callbacks=callbacks).fit(corpus)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["training.ckpt"]

@@ -37,8 +37,9 @@ class Batches(Callback):
 def test_one_long_sample_trains_in_streams_and_scores_as_a_whole(cls, params, tiny):
     doc = _document(400)  # 1,3xx characters, one sample
     seen = Batches()
-    lm = tiny(cls, batch_size=4, bptt=8, max_epochs=3, learning_rate=0.02, callbacks=[seen],
-              **params).fit([doc])
+    lm = tiny(
+        cls, batch_size=4, bptt=8, max_epochs=3, learning_rate=0.02, callbacks=[seen], **params
+    ).fit([doc])
     # Cut into batch_size streams: every prediction is trained on once per epoch.
     (batch,) = seen.batches
     assert batch.streams and batch.windows[0].inputs.shape[1] == 4

@@ -75,7 +75,9 @@ def test_generation_state_matches_predict_proba(fitted):
     dog = fitted.vocabulary_["dog"]
     state, log_proba = fitted._generation_step(state, np.array([dog, dog]), np.array([True, False]))
     assert log_proba.shape == (1, len(fitted.classes_))
-    np.testing.assert_allclose(log_proba[0], fitted.predict_log_proba([["the", "cat", "dog"]])[0], atol=1e-5)
+    np.testing.assert_allclose(
+        log_proba[0], fitted.predict_log_proba([["the", "cat", "dog"]])[0], atol=1e-5
+    )
 
 
 def test_sample_is_reproducible_and_bounded(fitted):
@@ -160,8 +162,11 @@ def test_adaptive_softmax_keeps_its_cutoffs(tiny, corpus):
     lm = tiny(LSTMLM, softmax="adaptive", cutoffs=(4, 8)).fit(corpus)
     assert list(lm.module_.decoder.cutoffs[:-1]) == [4, 8]
     # Even a small network keeps every tail projection at least one wide.
-    assert all(p.weight.shape[0] >= 1 for p in lm.module_.decoder.tail.modules()
-               if isinstance(p, torch.nn.Linear))
+    assert all(
+        p.weight.shape[0] >= 1
+        for p in lm.module_.decoder.tail.modules()
+        if isinstance(p, torch.nn.Linear)
+    )
 
 
 def test_long_samples_beyond_bptt(tiny):

@@ -134,8 +134,14 @@ def test_save_unfitted_raises(tmp_path):
 
 
 def test_save_accepts_numpy_parameter_values(tiny, corpus, tmp_path):
-    lm = tiny(LSTMLM, hidden_size=np.int64(6), learning_rate=np.float32(0.01),
-              random_state=np.int64(3), softmax="adaptive", cutoffs=(np.int64(4),)).fit(corpus)
+    lm = tiny(
+        LSTMLM,
+        hidden_size=np.int64(6),
+        learning_rate=np.float32(0.01),
+        random_state=np.int64(3),
+        softmax="adaptive",
+        cutoffs=(np.int64(4),),
+    ).fit(corpus)
     loaded = LSTMLM.load(lm.save(tmp_path / "np.npz"))
     assert loaded.get_params()["hidden_size"] == 6 and loaded.get_params()["random_state"] == 3
     assert loaded.get_params()["cutoffs"] == [4]

@@ -47,7 +47,10 @@ def test_grid_search_over_hidden_size_in_parallel():
 
 def test_parallel_workers_do_not_oversubscribe_the_cores():
     result = cross_validate(
-        GRULM(hidden_size=4, **SMALL), [t.lower().split() for t in TEXTS], cv=2, n_jobs=2,
+        GRULM(hidden_size=4, **SMALL),
+        [t.lower().split() for t in TEXTS],
+        cv=2,
+        n_jobs=2,
         return_estimator=True,
     )
     budget = max(1, joblib.cpu_count() // 2)

@@ -107,8 +107,14 @@ def test_non_finite_training_raises_whatever_the_clipping(clip, batch_size, tiny
     # SGD at 1e30 on a ReLU network: the loss overflows, with or without clipping.
     lm = tiny(RNNLM, nonlinearity="relu").fit(corpus)
     snap = _snapshot(lm, corpus)
-    lm.set_params(optimizer="sgd", learning_rate=1e30, clip_grad_norm=clip, max_epochs=1,
-                  batch_size=batch_size, lr_schedule=None)
+    lm.set_params(
+        optimizer="sgd",
+        learning_rate=1e30,
+        clip_grad_norm=clip,
+        max_epochs=1,
+        batch_size=batch_size,
+        lr_schedule=None,
+    )
     with pytest.raises(ValueError, match="NaN or infinite"):
         lm.fit(corpus)
     _assert_unchanged(lm, corpus, snap)
@@ -205,8 +211,9 @@ class HeldOut(Callback):
 
 def test_validation_perplexity_is_what_score_gives(tiny, corpus):
     held_out = HeldOut()
-    lm = tiny(GRULM, early_stopping=True, max_epochs=1, validation_fraction=0.3,
-              callbacks=[held_out]).fit(corpus)
+    lm = tiny(
+        GRULM, early_stopping=True, max_epochs=1, validation_fraction=0.3, callbacks=[held_out]
+    ).fit(corpus)
     assert len(held_out.rows) == 2
     reported = lm.history_[0]["valid_perplexity"]
     valid = [corpus[i] for i in held_out.rows]
@@ -219,9 +226,17 @@ def test_early_stopping_keeps_the_best_epoch(tiny):
     # Random text: the held-out perplexity soon gets worse as the model overfits.
     X = [" ".join(rng.choice(words, 6)) for _ in range(30)]
     held_out = HeldOut()
-    lm = tiny(LSTMLM, early_stopping=True, n_iter_no_change=2, max_epochs=60, hidden_size=32,
-              learning_rate=0.05, lr_schedule=None, validation_fraction=1 / 3,
-              callbacks=[held_out]).fit(X)
+    lm = tiny(
+        LSTMLM,
+        early_stopping=True,
+        n_iter_no_change=2,
+        max_epochs=60,
+        hidden_size=32,
+        learning_rate=0.05,
+        lr_schedule=None,
+        validation_fraction=1 / 3,
+        callbacks=[held_out],
+    ).fit(X)
     valid = [h["valid_perplexity"] for h in lm.history_]
     assert len(valid) < 60
     best = int(np.argmin(valid))
@@ -236,8 +251,9 @@ def test_early_stopping_needs_two_samples(tiny):
 
 def test_plateau_schedule_divides_the_learning_rate(tiny):
     X = ["a b", "b a"]
-    lm = tiny(LSTMLM, optimizer="sgd", learning_rate=50.0, clip_grad_norm=None, max_epochs=6,
-              batch_size=1).fit(X)
+    lm = tiny(
+        LSTMLM, optimizer="sgd", learning_rate=50.0, clip_grad_norm=None, max_epochs=6, batch_size=1
+    ).fit(X)
     rates = [h["learning_rate"] for h in lm.history_]
     losses = [h["train_loss"] for h in lm.history_]
     for i in range(1, len(rates)):
@@ -258,8 +274,14 @@ class InterruptInEpoch(Callback):
 
 def test_keyboard_interrupt_stops_cleanly(tiny, corpus):
     held_out = HeldOut()
-    lm = tiny(LSTMLM, early_stopping=True, max_epochs=10, learning_rate=0.05,
-              validation_fraction=0.3, callbacks=[held_out, InterruptInEpoch(3)])
+    lm = tiny(
+        LSTMLM,
+        early_stopping=True,
+        max_epochs=10,
+        learning_rate=0.05,
+        validation_fraction=0.3,
+        callbacks=[held_out, InterruptInEpoch(3)],
+    )
     with pytest.warns(UserWarning, match="interrupted after 2 complete epoch.*best validation"):
         lm.fit(corpus)
     assert [h["epoch"] for h in lm.history_] == [1, 2]
@@ -333,8 +355,11 @@ class Recorder(Callback):
             self.order.append(list(state.batch["rows"]))
 
 
-@pytest.mark.parametrize("cls, params", [(LSTMLM, {}), (GRULM, {}), (RNNLM, {"nonlinearity": "tanh"})],
-                         ids=["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize(
+    "cls, params",
+    [(LSTMLM, {}), (GRULM, {}), (RNNLM, {"nonlinearity": "tanh"})],
+    ids=["lstm", "gru", "rnn_tanh"],
+)
 def test_training_is_a_plain_truncated_bptt_loop(cls, params, corpus):
     # The oracle: a hand-written loop over its own padded batches (inputs
     # <s> w1..wn, targets w1..wn </s>, -100 on padding; samples sorted by
@@ -343,9 +368,23 @@ def test_training_is_a_plain_truncated_bptt_loop(cls, params, corpus):
     # clipped SGD. From the same initial weights and with no dropout both
     # must end with identical weights.
     recorder = Recorder()
-    lm = cls(embedding_dim=6, hidden_size=5, num_layers=2, dropout=0.0, optimizer="sgd",
-             learning_rate=2.0, lr_schedule=None, batch_size=2, bptt=4, max_epochs=2,
-             clip_grad_norm=0.5, random_state=0, device="cpu", callbacks=[recorder], **params)
+    lm = cls(
+        embedding_dim=6,
+        hidden_size=5,
+        num_layers=2,
+        dropout=0.0,
+        optimizer="sgd",
+        learning_rate=2.0,
+        lr_schedule=None,
+        batch_size=2,
+        bptt=4,
+        max_epochs=2,
+        clip_grad_norm=0.5,
+        random_state=0,
+        device="cpu",
+        callbacks=[recorder],
+        **params,
+    )
     lm.fit([line.split() * 3 for line in corpus])
     plain, encoded = recorder.initial, recorder.corpus
     opt = torch.optim.SGD(plain.parameters(), lr=2.0)
@@ -395,8 +434,9 @@ def test_mixed_precision_trains_in_bfloat16_and_scores_in_float32(cls, params, t
         def on_train_begin(self, model, state):
             state.module.decoder.register_forward_hook(record)
 
-    lm = tiny(cls, mixed_precision=True, max_epochs=8, learning_rate=0.02, callbacks=[Hook()],
-              **params)
+    lm = tiny(
+        cls, mixed_precision=True, max_epochs=8, learning_rate=0.02, callbacks=[Hook()], **params
+    )
     lm.fit(corpus * 3)
     assert {dtype for training, dtype in seen if training} == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in lm.module_.parameters())
