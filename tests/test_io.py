@@ -212,13 +212,33 @@ def test_unfitted_estimators_round_trip_unfitted(tmp_path):
 
 
 def test_interpolated_lm_round_trips(tmp_path):
-    mixture = pytest.importorskip("sklm.mixture")
-    lm = mixture.InterpolatedLM(
-        estimators=[("a", NGramLM(order=2, vocabulary=["the", "cat", "dog"])),
-                    ("b", NGramLM(order=1, vocabulary=["the", "cat", "dog"]))],
+    from sklm import InterpolatedLM
+
+    words = ["the", "cat", "dog", "sat", "on"]
+    lm = InterpolatedLM(
+        estimators=[("a", NGramLM(order=2, vocabulary=words)),
+                    ("b", NGramLM(order=1, vocabulary=words))],
     ).fit(X)
     loaded = _round_trip(lm, tmp_path)
-    np.testing.assert_array_equal(loaded.score_samples(TEST), lm.score_samples(TEST))
+    np.testing.assert_array_equal(loaded.weights_, lm.weights_)
+    _same_scores(lm, loaded)
+
+
+def test_mixture_of_frozen_ngram_and_neural_models_round_trips(tmp_path):
+    from sklm import InterpolatedLM
+
+    words = ["the", "cat", "dog", "sat", "on"]
+    ngram = NGramLM(order=2, vocabulary=words).fit(X)
+    lstm = LSTMLM(**TINY, vocabulary=words).fit(X)
+    lm = InterpolatedLM(
+        estimators=[("ngram", FrozenEstimator(ngram)), ("lstm", FrozenEstimator(lstm))],
+        weights=[0.3, 0.7],
+    ).fit(X)
+    pipe = make_pipeline(Tokenizer(), lm)
+    loaded = _round_trip(pipe, tmp_path)
+    assert isinstance(loaded[-1].estimators[1][1], FrozenEstimator)
+    np.testing.assert_array_equal(loaded.score_samples(TEST), pipe.score_samples(TEST))
+    _same_scores(lm, loaded[-1])
 
 
 def test_pickle_and_save_agree(tmp_path):
