@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import warnings
+import zlib
 
 import numpy as np
 
@@ -851,21 +852,14 @@ def read_arpa(path, encoding="utf-8"):
     path = check_path(path)
     _check_encoding(encoding)
     reader = _Reader(path, encoding)
-    try:
-        stream, raw, limit = _open(path)
-    except OSError as error:
-        raise ValueError(f"cannot read the ARPA file {str(path)!r}: {error}") from error
-    try:
-        with raw, stream:
-            lines = _Lines(stream, str(path))
-            try:
-                return _read(reader, lines, limit)
-            except (EOFError, gzip.BadGzipFile, OSError) as error:
-                if isinstance(error, FileNotFoundError):
-                    raise
-                raise reader.error(lines.line + 1, f"the file cannot be read: {error}") from None
-    except OSError as error:
-        raise ValueError(f"cannot read the ARPA file {str(path)!r}: {error}") from error
+    stream, raw, limit = _open(path)
+    with raw, stream:
+        lines = _Lines(stream, str(path))
+        try:
+            return _read(reader, lines, limit)
+        except (EOFError, OSError, zlib.error) as error:
+            # A corrupt or truncated gzip stream, or a failing disk.
+            raise reader.error(lines.line + 1, f"the file cannot be read: {error}") from None
 
 
 def _read(reader, lines, limit):

@@ -588,3 +588,19 @@ def test_mutation_fuzz_gives_a_model_or_a_format_error(tmp_path):
             assert (scores <= 1e-9).all() or loaded.tables_.log_backoff[0].max() > 0
         assert time.monotonic() < deadline
     assert outcomes["model"] > 10 and outcomes["error"] > 100
+
+
+def test_corrupt_gzip_stream_is_a_format_error(tmp_path):
+    lm = NGramLM(order=3).fit(TRAIN)
+    lm.to_arpa(tmp_path / "lm.arpa.gz")
+    data = bytearray((tmp_path / "lm.arpa.gz").read_bytes())
+    for i in range(20, len(data) - 20, 7):
+        data[i] ^= 0x55
+    (tmp_path / "bad.arpa.gz").write_bytes(bytes(data))
+    with pytest.raises(ARPAFormatError, match="bad.arpa.gz"):
+        NGramLM.from_arpa(tmp_path / "bad.arpa.gz")
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        NGramLM.from_arpa(tmp_path / "absent.arpa")
