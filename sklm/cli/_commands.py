@@ -33,6 +33,8 @@ NGRAM_OPTIONS = {
     "alpha": "alpha",
     "discount": "discount",
     "backoff": "backoff",
+    "prune": "prune",
+    "prune_entropy": "prune_entropy",
 }
 NEURAL_OPTIONS = {
     "embedding_dim": "embedding_dim",
@@ -48,7 +50,7 @@ NEURAL_OPTIONS = {
     "threads": "n_threads",
     "seed": "random_state",
 }
-COMMON_OPTIONS = {"min_count": "min_count", "max_vocab": "max_vocab"}
+COMMON_OPTIONS = {"min_count": "min_count", "max_vocab": "max_vocab", "vocabulary": "vocabulary"}
 
 
 def _option(dest):

@@ -227,6 +227,16 @@ def _add_fit(commands, common):
         none_means="no limit",
         help="keep only the N most frequent words",
     )
+    _param_option(
+        fit,
+        "--vocabulary",
+        metavar="FILE",
+        classes=all_models,
+        param="vocabulary",
+        none_means="learnt from TRAIN",
+        help="a fixed vocabulary: a UTF-8 file of one word per line, as SRILM's -vocab; "
+        "other words are <unk>, and --min-count and --max-vocab are ignored",
+    )
 
     ngram = fit.add_argument_group("n-gram options (--model ngram)")
     ngram_model = ("NGramLM",)
@@ -250,6 +260,18 @@ def _add_fit(commands, common):
     _param_option(
         ngram, "--backoff", type=float, classes=ngram_model, param="backoff",
         help="stupid_backoff: the back-off factor",
+    )  # fmt: skip
+    _param_option(
+        ngram, "--prune", type=int, nargs="+", metavar="N", classes=ngram_model,
+        param="prune", none_means="no pruning",
+        help="count thresholds per order, as lmplz --prune: an n-gram of order k >= 2 seen "
+        "at most the k-th threshold times is dropped (e.g. --prune 0 1 1)",
+    )  # fmt: skip
+    _param_option(
+        ngram, "--prune-entropy", type=_positive_float, metavar="THRESHOLD",
+        classes=ngram_model, param="prune_entropy", none_means="no pruning",
+        help="entropy-based pruning, as SRILM's ngram -prune: drop the n-grams whose removal "
+        "raises the perplexity by a relative amount below THRESHOLD (e.g. 1e-8)",
     )  # fmt: skip
 
     nn = fit.add_argument_group("neural options (--model rnn, lstm, gru)")

@@ -312,3 +312,35 @@ def test_errors_are_one_line_messages(cli, files, tmp_path):
     cli.assert_error(code, err, "temperature")
     code, _, err = cli.run("sample", tmp_path / "m.pkl", "--top-p", 1.5)
     cli.assert_error(code, err, "top_p")
+
+
+def test_fit_vocabulary_and_pruning_options(cli, files, tmp_path):
+    train, test = files
+    words = tmp_path / "words.txt"
+    words.write_text("the\ncat\ndog\nsat\n", encoding="utf-8")
+    path = tmp_path / "v.pkl"
+    code, _, err = cli.run("fit", train, "-o", path, "--vocabulary", words, "--order", 2, "-q")
+    assert code == 0, err
+    model = joblib.load(path)
+    assert list(model.classes_) == ["<unk>", "</s>", "the", "cat", "dog", "sat"]
+    reference = cli.reference(cli.TRAIN, order=2, vocabulary=str(words))
+    np.testing.assert_allclose(model.score_samples(cli.TEST), reference.score_samples(cli.TEST))
+
+    path = tmp_path / "p.pkl"
+    code, _, err = cli.run("fit", train, "-o", path, "--prune", 0, 1, "--order", 3, "-q")
+    assert code == 0, err
+    model = joblib.load(path)
+    reference = cli.reference(cli.TRAIN, order=3, prune=(0, 1))
+    assert list(model.prune) == [0, 1]
+    np.testing.assert_array_equal(model.ngram_counts_, reference.ngram_counts_)
+    assert model.ngram_counts_[1] < cli.reference(cli.TRAIN, order=3).ngram_counts_[1]
+
+    code, _, err = cli.run("fit", train, "-o", path, "--prune-entropy", 1e-3, "-q")
+    assert code == 0, err
+    assert joblib.load(path).prune_entropy == 1e-3
+
+    # A value the estimator refuses fails the run, with its message.
+    code, _, err = cli.run("fit", train, "-o", path, "--prune", 1, 1, "-q")
+    cli.assert_error(code, err, "'prune' parameter of NGramLM", status=1)
+    code, _, err = cli.run("fit", train, "-o", path, "--model", "gru", "--prune", 0, 1)
+    cli.assert_error(code, err, "--prune applies to --model ngram only", status=2)
