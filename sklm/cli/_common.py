@@ -132,7 +132,9 @@ def load_model(path, *, command="score", quiet=False):
     if kind == "sklm":
         from ..io import load
 
-        model = load(path)
+        # Mapped, not read: a large n-gram model opens in the time its checks
+        # take (a later save renames a new file in, leaving the mapped one be).
+        model = load(path, mmap=True)
     elif kind == "arpa":
         from ..ngram import NGramLM
 
