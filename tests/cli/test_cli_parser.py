@@ -140,3 +140,22 @@ def test_traceback_flag_reraises(files, tmp_path):
     _, test = files
     with pytest.raises(Exception, match="no such file"):
         main(["--traceback", "score", str(tmp_path / "nope.pkl"), str(test)])
+
+
+def test_help_and_ngram_commands_do_not_import_torch(files, tmp_path):
+    train, test = files
+    code = (
+        "import contextlib, io, sys\n"
+        "from sklm.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    for argv in (['--help'], ['demo', '--help'], ['score', '--help'],\n"
+        f"                 ['fit', {str(train)!r}, '-o', {str(tmp_path / 'm.sklm')!r}, '-q'],\n"
+        f"                 ['score', {str(tmp_path / 'm.sklm')!r}, {str(test)!r}, '-q']):\n"
+        "        assert main(argv) == 0, argv\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
