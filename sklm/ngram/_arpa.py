@@ -449,14 +449,115 @@ _NUMBER_BYTE = np.zeros(256, dtype=bool)
 _NUMBER_BYTE[list(b"0123456789.eE-+\0")] = True
 
 
+_U = np.uint64
+_ZEROS = _U(0x3030303030303030)
+_HIGH_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
+_SIXES = _U(0x0606060606060606)
+
+
+def _eight_digits(x):
+    """The number written by the 8 ASCII digits of each uint64 (first digit lowest)."""
+    x = (x & _U(0x0F0F0F0F0F0F0F0F)) * _U(2561) >> _U(8)
+    x = (x & _U(0x00FF00FF00FF00FF)) * _U(6553601) >> _U(16)
+    return (x & _U(0x0000FFFF0000FFFF)) * _U(42949672960001) >> _U(32)
+
+
+def _all_digits(x):
+    """Whether every byte of each uint64 is an ASCII digit."""
+    return ((x & _HIGH_NIBBLES) == _ZEROS) & (((x + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
+
+
+def _fast_decimals(windows, start, length):
+    """Values of the plain decimals ``-?D{1,2}.D*`` and ``-?D{1,8}``.
+
+    At most 24 digits, of which at most 18 after the leading zeros.
+
+    Returns the values and a mask of the fields read; the others (exponents,
+    longer numbers, anything malformed, and the rare values whose correct
+    rounding the check below cannot confirm) are left to the slow path.
+    The digits are converted 8 at a time (SWAR), and the value is the
+    correctly rounded ``M / 10**f``: one division when ``M < 2**53``
+    (exact operands), else the quotient corrected by its exact residual
+    (Dekker's product) and accepted only when that residual shows it is
+    the nearest double.
+    """
+    negative = (windows[start] & _U(0xFF)) == _U(45)
+    first = start + negative
+    c0 = windows[first]
+    c1 = windows[first + 8]
+    c2 = windows[first + 16]
+    # The integer part: 1 or 2 digits before a ".", or the whole field.
+    byte1 = (c0 >> _U(8)) & _U(0xFF)
+    byte2 = (c0 >> _U(16)) & _U(0xFF)
+    body = length - negative
+    before = np.where(byte1 == 46, 1, np.where(byte2 == 46, 2, body))
+    dotted = before < body
+    digits = np.where(dotted, body - 1, body)
+    ok = (before >= 1) & (before <= 8) & (digits <= 24)
+    # Drop the "." (a byte at position `before`): bytes above it move down one.
+    low = _MASKS[np.minimum(before, 8)]
+    d0 = np.where(dotted, (c0 & low) | ((c0 >> _U(8)) & ~low) | (c1 << _U(56)), c0)
+    d1 = np.where(dotted, (c1 >> _U(8)) | (c2 << _U(56)), c1)
+    d2 = np.where(dotted, c2 >> _U(8), c2)
+    value = np.zeros(len(start), dtype=np.uint64)
+    for k, chunk in enumerate((d0, d1, d2)):
+        count = np.clip(digits - 8 * k, 0, 8)
+        # Right-align the digits of a partial chunk, "0"s in front.
+        shift = (8 * (8 - count)).astype(np.uint64)
+        padded = np.where(count == 8, chunk, (chunk << shift) | (_ZEROS >> (_U(64) - shift)))
+        padded = np.where(count == 0, _ZEROS, padded)
+        ok &= _all_digits(padded)
+        scale = (10 ** count.astype(np.uint64)).astype(np.uint64)
+        value = value * scale + _eight_digits(padded)
+    # At most 18 digits after the leading zeros (of the first 8), so that
+    # the integer fits.
+    zeros = d0 ^ _ZEROS
+    lowest = (zeros & (~zeros + _U(1))).astype(np.float64)
+    leading = np.where(zeros == 0, 8, (np.frexp(lowest)[1] - 1) // 8)
+    ok &= digits - np.minimum(leading, before + 8) <= 18
+    fraction = np.where(dotted, digits - before, 0)
+    rows = np.flatnonzero(ok)
+    m = value[rows]
+    power = _POW10[fraction[rows]]
+    q = m.astype(np.float64) / power
+    big = np.flatnonzero(m >= _U(2**53))
+    if len(big):
+        mb = m[big]
+        mh = mb.astype(np.float64)
+        ml = (mb.astype(np.int64) - mh.astype(np.int64)).astype(np.float64)
+        p = power[big]
+        r = q[big]
+        ph, pl = _two_product(r, p)
+        r = r + (((mh - ph) - pl) + ml) / p
+        # Confirm: the residual of r is under half its gap to either neighbour.
+        ph, pl = _two_product(r, p)
+        residual = np.abs(((mh - ph) - pl) + ml)
+        gap = np.minimum(np.nextafter(r, np.inf) - r, r - np.nextafter(r, 0))
+        sure = residual < 0.5 * gap * p * (1 - 2.0**-20)
+        q[big] = r
+        ok[rows[big[~sure]]] = False
+    values = np.zeros(len(start))
+    values[rows] = np.where(negative[rows], -q, q)
+    return values, ok
+
+
+def _two_product(a, b):
+    """``a * b`` as an exact sum ``hi + lo`` (Dekker, no fused multiply-add)."""
+    hi = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return hi, ((ah * bh - hi) + ah * bl + al * bh) + al * bl
+
+
 def _numbers(windows, start, end):
     """Parse the fields ``[start, end)`` as decimals: ``(index of the first bad one, values)``.
 
     ``windows`` holds the 8 bytes from each position of the text (see
-    :meth:`_Hasher.windows`). The grammar is ``-?(D+(.D*)?|.D+)([eE][-+]?D+)?``:
-    the fields may hold only those bytes, a ``+`` only after the ``e``, and
-    then Python's own grammar of floats (which the conversion applies) is
-    this one. Overflow (``1e309``) is refused too.
+    :meth:`_Hasher.windows`). Plain decimals are converted by
+    :func:`_fast_decimals`; the others must follow the grammar
+    ``-?(D+(.D*)?|.D+)([eE][-+]?D+)?``: the fields may hold only those bytes,
+    a ``+`` only after the ``e``, and then Python's own grammar of floats
+    (which converts them) is this one. Overflow (``1e309``) is refused too.
     """
     n = len(start)
     if n == 0:
@@ -465,6 +566,18 @@ def _numbers(windows, start, end):
     too_long = np.flatnonzero(length > MAX_NUMBER_CHARS)
     if len(too_long):
         return int(too_long[0]), None
+    values, done = _fast_decimals(windows, start, length)
+    rest = np.flatnonzero(~done)
+    if len(rest) == 0:
+        return None, values
+    bad, slow = _slow_numbers(windows, start[rest], length[rest])
+    if bad is not None:
+        return int(rest[bad]), None
+    values[rest] = slow
+    return None, values
+
+
+def _slow_numbers(windows, start, length):
     n_chunks = (int(length.max()) + 7) // 8
     width = 8 * n_chunks
     chunks = windows[start[:, None] + np.arange(0, width, 8)]

@@ -604,3 +604,26 @@ def test_corrupt_gzip_stream_is_a_format_error(tmp_path):
 def test_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         NGramLM.from_arpa(tmp_path / "absent.arpa")
+
+
+def test_numbers_are_read_exactly_as_python_reads_them():
+    from sklm.ngram._arpa import _Hasher, _numbers
+
+    rng = random.Random(0)
+    values = (np.random.default_rng(1).random(3000) * 10.0 ** np.arange(-8, 4).repeat(250)).tolist()
+    texts = (
+        [repr(-v) for v in values] + [f"{-v:.8g}" for v in values] + [f"{v:.17f}" for v in values]
+    )
+    texts += [f"{v:.20f}"[:24] for v in values[:500]]
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 20)))
+        head = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 3)))
+        texts.append(rng.choice(["", "-"]) + head + rng.choice([".", ""]) + digits)
+    texts += ["0", "-0", "-99", "5.", "-.5", "1e5", "-1.5E-3", "00.1", "-99999999", "1234567890.5"]
+    data = "\t".join(texts).encode() + b"\n"
+    length = np.array([len(t) for t in texts])
+    start = np.cumsum(length + 1) - (length + 1)
+    bad, parsed = _numbers(_Hasher.windows(data), start, start + length)
+    assert bad is None
+    expected = np.array([float(t) for t in texts])
+    np.testing.assert_array_equal(parsed.view(np.int64), expected.view(np.int64))
