@@ -174,6 +174,7 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         -------
         tokens : list of list of str
         """
+        self._validate_params()  # parameters first, as fit checks them
         texts = _check_texts(X)
         return self.fit(texts, y).transform(texts)
 
