@@ -131,7 +131,7 @@ _DTYPES = frozenset(
 )
 _MAX_NDIM = 8
 _MAX_DEPTH = 32
-_TAGS = ("__estimator__", "__tuple__", "__set__", "__float__", "__dict__")
+_TAGS = ("__estimator__", "__tuple__", "__set__", "__float__", "__dict__", "__ndarray__")
 
 # Every class that sklm.load can build, by the name the file gives: sklm's
 # estimators and the scikit-learn containers of them.
@@ -180,6 +180,8 @@ class _Writer:
     def value(self, value, where):
         if value is None or isinstance(value, (bool, str)):
             return value
+        if isinstance(value, np.bool_):
+            return bool(value)
         if isinstance(value, Integral):
             return int(value)
         if isinstance(value, Real):
@@ -187,6 +189,10 @@ class _Writer:
             return value if math.isfinite(value) else {"__float__": repr(value)}
         if isinstance(value, BaseEstimator):
             return {"__estimator__": self.node(value, where)}
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim <= 2:
+            # A small parameter array (given weights): its values, as JSON.
+            values = self.value(value.tolist(), where)
+            return {"__ndarray__": {"dtype": value.dtype.newbyteorder("<").str, "values": values}}
         if isinstance(value, list):
             return [self.value(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, tuple):
@@ -412,10 +418,27 @@ class _Reader:
                 return set(inner)
             if tag == "__float__" and inner in ("inf", "-inf", "nan"):
                 return float(inner)
+            if tag == "__ndarray__" and isinstance(inner, dict):
+                return self._ndarray(inner, where, depth)
             if tag == "__dict__" and isinstance(inner, dict):
                 return {k: self.value(v, f"{where}[{k!r}]", depth + 1) for k, v in inner.items()}
             self.fail(f"{where} holds a malformed {tag} value.")
         return {k: self.value(v, f"{where}[{k!r}]", depth + 1) for k, v in value.items()}
+
+    def _ndarray(self, inner, where, depth):
+        if set(inner) != {"dtype", "values"}:
+            self.fail(f"{where} holds a malformed array.")
+        values = self.value(inner["values"], where, depth + 1)
+        dtype = inner["dtype"]
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            self.fail(f"{where} holds an array of unsupported dtype {dtype!r:.40}.")
+        try:
+            array = np.array(values, dtype=dtype)
+        except (ValueError, TypeError, OverflowError):
+            self.fail(f"{where} holds a malformed array.")
+        if array.ndim > 2:
+            self.fail(f"{where} holds a malformed array.")
+        return array
 
     def node(self, node, where, depth):
         if not isinstance(node, dict) or set(node) != {"class", "id", "params", "state"}:

@@ -199,6 +199,16 @@ def test_neural_pipeline_and_frozen_estimator_round_trip(neural, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(TEST), pipe.score_samples(TEST))
 
 
+def test_numpy_parameter_values_round_trip(tmp_path):
+    lm = NGramLM(order=np.int64(2), alpha=np.float32(0.5), smoothing="add_k").fit(X)
+    lstm = LSTMLM(**{**TINY, "tie_weights": np.bool_(False), "cutoffs": (np.int64(3),)})
+    loaded = _round_trip(make_pipeline(Tokenizer(), lm), tmp_path)
+    assert loaded[-1].get_params()["order"] == 2 and loaded[-1].alpha == 0.5
+    _same_scores(lm, loaded[-1])
+    assert _round_trip(lstm, tmp_path).get_params() == {
+        **lstm.get_params(), "tie_weights": False, "cutoffs": (3,)}
+
+
 def test_unfitted_estimators_round_trip_unfitted(tmp_path):
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
@@ -232,11 +242,13 @@ def test_mixture_of_frozen_ngram_and_neural_models_round_trips(tmp_path):
     lstm = LSTMLM(**TINY, vocabulary=words).fit(X)
     lm = InterpolatedLM(
         estimators=[("ngram", FrozenEstimator(ngram)), ("lstm", FrozenEstimator(lstm))],
-        weights=[0.3, 0.7],
+        weights=np.array([0.3, 0.7]),
     ).fit(X)
     pipe = make_pipeline(Tokenizer(), lm)
     loaded = _round_trip(pipe, tmp_path)
     assert isinstance(loaded[-1].estimators[1][1], FrozenEstimator)
+    np.testing.assert_array_equal(loaded[-1].weights, [0.3, 0.7])
+    assert loaded[-1].weights.dtype == np.float64
     np.testing.assert_array_equal(loaded.score_samples(TEST), pipe.score_samples(TEST))
     _same_scores(lm, loaded[-1])
 
@@ -482,7 +494,9 @@ def test_fuzzed_files_load_or_raise_model_file_error(which, neural, tmp_path):
 
 
 JSON_VALUES = [None, True, -1, 0, 2, 10**20, 1.5, -0.0, "x", "</s>", [], {}, [1, 2], ["<unk>"],
-               {"__tuple__": 3}, {"__estimator__": {}}, {"__float__": "nan"}, {"__set__": [1]}]
+               {"__tuple__": 3}, {"__estimator__": {}}, {"__float__": "nan"}, {"__set__": [1]},
+               {"__ndarray__": {"dtype": "<f8", "values": [[1], [2, 3]]}},
+               {"__ndarray__": {"dtype": "|O", "values": []}}]
 
 
 def _paths(node, prefix=()):
