@@ -48,9 +48,8 @@ def _merge_type_counts(a, b):
     return a
 
 
-def _shard_counts(shard, tokens, order):
+def _shard_counts(shard, vocabulary, order):
     """N-gram counts of one part of the corpus under the shared vocabulary."""
-    vocabulary = Vocabulary(tokens)
     parts = [vocabulary.encode(chunk, eos=True) for chunk in iter_corpus(shard, allow_empty=True)]
     if parts:
         corpus = Encoded.concatenate(parts)
@@ -103,9 +102,10 @@ def dask_count(client, samples, *, order, min_count, max_vocab, fixed=None, n_sh
         vocabulary = Vocabulary.from_counts(type_counts, min_count=min_count, max_vocab=max_vocab)
     else:
         vocabulary = fixed
-    counted = client.map(
-        _shard_counts, shard_futures, tokens=vocabulary.tokens, order=order, pure=False
-    )
+    # One copy of the vocabulary per worker, sent once (as data, never read as
+    # task keys, which a word of the corpus could spell).
+    shared = client.scatter(vocabulary, broadcast=True)
+    counted = client.map(_shard_counts, shard_futures, vocabulary=shared, order=order, pure=False)
     counts = _tree_reduce(client, counted, merge_counts).result()
     return vocabulary, counts
 
