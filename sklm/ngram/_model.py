@@ -15,6 +15,7 @@ from .._validation import iter_corpus
 from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import NGramCounts, combine_counts, count_ngrams
+from ._external import SpilledRuns, chunk_positions, parse_memory_size
 from ._sharding import active_dask_client, dask_count
 from ._pruning import entropy_prune
 from ._smoothing import estimate, make_smoothing
@@ -156,6 +157,22 @@ class NGramLM(LanguageModel):
         input also makes the call raise glibc's allocator thresholds for the
         process, so that its temporary arrays are reused (see the user
         guide; ``SKLM_MALLOC_TUNING=0`` opts out).
+    memory_limit : int, str or None, default=None
+        A memory budget for counting the corpus in :meth:`fit`: bytes, or a
+        string such as ``"512MB"`` or ``"1GiB"`` (``KB``, ``MB``, ``GB``,
+        ``TB`` are powers of 1000, ``KiB``, ``MiB``, ``GiB``, ``TiB`` of
+        1024). ``X`` is then read lazily (a generator that reads lines from
+        files, say, is never held whole), encoded and
+        counted a chunk at a time, each chunk sized to about half the budget;
+        each chunk's sorted counts are written to a temporary folder and the
+        runs are merged two at a time from disk. The model is exactly the
+        one fitted in memory. Bounded: the corpus (never held whole) and the
+        counting of each chunk. Not bounded: the distinct words (held as
+        Python strings, as in any fit), the merge of the last two runs and
+        the estimate, which hold the counts and tables of the whole model,
+        so the model itself must fit in memory. ``None`` counts the whole
+        corpus at once (the fastest). Ignored by ``partial_fit`` (each call
+        is counted whole) and under a Dask backend.
 
     Attributes
     ----------
@@ -219,6 +236,7 @@ class NGramLM(LanguageModel):
         "prune": [list, tuple, np.ndarray, None],
         "prune_entropy": [Interval(Real, 0, None, closed="left"), None],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [Interval(Integral, 1, None, closed="left"), str, None],
     }
 
     def __init__(
@@ -235,6 +253,7 @@ class NGramLM(LanguageModel):
         max_vocab=None,
         vocabulary=None,
         n_threads=None,
+        memory_limit=None,
     ):
         self.order = order
         self.smoothing = smoothing
@@ -247,6 +266,7 @@ class NGramLM(LanguageModel):
         self.max_vocab = max_vocab
         self.vocabulary = vocabulary
         self.n_threads = n_threads
+        self.memory_limit = memory_limit
 
     # hooks -------------------------------------------------------------------
 
@@ -284,7 +304,9 @@ class NGramLM(LanguageModel):
         # Under joblib.parallel_backend("dask"), the counting runs on the cluster.
         client = active_dask_client()
         if client is None:
-            return None
+            if self.memory_limit is None:
+                return None
+            return self._fit_bounded(X, parse_memory_size(self.memory_limit))
         samples = check_samples_list(X)
         vocabulary, counts = dask_count(
             client,
@@ -495,6 +517,60 @@ class NGramLM(LanguageModel):
         kept = eligible[np.argsort(-seen[eligible], kind="stable")][: self.max_vocab]
         return Vocabulary([UNK, EOS, *np.array(tokens, dtype=object)[kept].tolist()])
 
+    def _fit_bounded(self, X, budget):
+        """Fit counting ``X`` a chunk at a time within ``budget`` bytes.
+
+        Each chunk is encoded with provisional ids (the partial_fit ones),
+        counted and spilled to disk; the vocabulary is then learnt from the
+        runs' unigram counts, and the runs are merged under its ids.
+        """
+        fixed = self._fixed_vocabulary()
+        self._prune_thresholds()  # refused before the corpus is read
+        order = self.order
+        limit = chunk_positions(budget, order)
+        lookup = _provisional_lookup([UNK, None])
+        pending = []
+
+        def spill(runs, corpus):
+            n_classes = len(fixed) if fixed is not None else len(lookup)
+            dtype = np.int32 if n_classes < 2**31 else np.int64
+            runs.add(
+                count_ngrams(corpus.ids.astype(dtype), corpus.offsets, n_classes, order),
+                mapped=fixed is not None,
+            )
+
+        with SpilledRuns() as runs:
+            for chunk in iter_corpus(X):
+                if fixed is not None:
+                    encoded = fixed.encode(chunk, eos=True)
+                else:
+                    encoded = _encode_chunk(chunk, lookup)
+                pending.append(encoded)
+                held = sum(len(c.ids) for c in pending)
+                while held >= limit:
+                    corpus = Encoded.concatenate(pending)
+                    # Whole samples, at least one, up to the limit of positions.
+                    cut = max(1, int(np.searchsorted(corpus.offsets, limit, side="right")) - 1)
+                    spill(runs, _samples(corpus, 0, cut))
+                    rest = _samples(corpus, cut, len(corpus.offsets) - 1)
+                    pending = [rest] if len(rest.ids) else []
+                    held = len(rest.ids)
+                    del corpus
+            if pending:
+                spill(runs, Encoded.concatenate(pending))
+            del pending
+            if fixed is not None:
+                vocabulary = fixed
+                words = None
+            else:
+                tokens = list(lookup)
+                del lookup
+                alphabetical = _insert_alphabetically(np.zeros(0, dtype=np.int64), tokens, 2)
+                vocabulary = self._learnt_vocabulary(tokens, alphabetical, runs.parts())
+                words = _final_ids(tokens, vocabulary)
+            counts = runs.merge(lambda n: words[:n], len(vocabulary))
+        return vocabulary, self._fit_counts(counts)
+
     def _partial_counts(self):
         """The counts of every partial_fit call, under the current vocabulary."""
         state = self._partial
@@ -512,13 +588,7 @@ class NGramLM(LanguageModel):
                     list(counts.bos_initial),
                 )
             return combine_counts(parts, _provisional_maps(parts, n_classes), n_classes)
-        index = self._vocabulary.index
-        # A literal "</s>" inside a sample is an unknown word, as in fit.
-        tokens = state["tokens"]
-        words = np.array(
-            [UNK_ID, EOS_ID, *(UNK_ID if t == EOS else index.get(t, UNK_ID) for t in tokens[2:])],
-            dtype=np.int64,
-        )
+        words = _final_ids(state["tokens"], self._vocabulary)
         # Each part knows the tokens seen up to its call; its <s> is id V.
         maps = [np.append(words[: part.n_classes], n_classes) for part in parts]
         return combine_counts(parts, maps, n_classes)
@@ -753,6 +823,22 @@ for _name in ("tables_", "ngram_counts_", "discounts_", "counts_of_counts_"):
 del _name
 
 
+def _final_ids(tokens, vocabulary):
+    """The id in ``vocabulary`` of each provisional token (``<unk>`` if left out)."""
+    index = vocabulary.index
+    # A literal "</s>" inside a sample is an unknown word, as in fit.
+    return np.array(
+        [UNK_ID, EOS_ID, *(UNK_ID if t == EOS else index.get(t, UNK_ID) for t in tokens[2:])],
+        dtype=np.int64,
+    )
+
+
+def _samples(corpus, lo, hi):
+    """Samples ``lo .. hi - 1`` of an :class:`Encoded` corpus."""
+    offsets = corpus.offsets[lo : hi + 1]
+    return Encoded(corpus.ids[offsets[0] : offsets[-1]], offsets - offsets[0])
+
+
 def _provisional_maps(parts, n_classes):
     """Word maps of counts made as the provisional ids grew to ``n_classes``.
 
@@ -779,16 +865,35 @@ def _insert_alphabetically(alphabetical, tokens, n_old):
     return np.insert(alphabetical, np.searchsorted(known, words), new)
 
 
+def _provisional_lookup(tokens):
+    """A dict of ``tokens`` to their ids that numbers every new token as it is seen."""
+    # A dict whose factory is its own length does it all inside C-level map().
+    lookup = defaultdict(None, zip(tokens, range(len(tokens))))
+    lookup.default_factory = lookup.__len__
+    return lookup
+
+
+def _encode_chunk(chunk, lookup):
+    """Encode one chunk of token lists with a :func:`_provisional_lookup`."""
+    lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+    ids = np.fromiter(
+        map(lookup.__getitem__, chain.from_iterable(chunk)),
+        dtype=np.int64,
+        count=int(lengths.sum()),
+    )
+    ids = np.insert(ids, np.cumsum(lengths), EOS_ID)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=offsets[1:])
+    return Encoded(ids, offsets)
+
+
 def _encode_provisional(X, tokens):
     """Encode ``X`` with provisional ids, new tokens numbered as they come.
 
     Returns the extended token list (``tokens`` is not changed) and the
     :class:`Encoded` corpus, every sample closed by id 1.
     """
-    # A dict whose factory is its own length numbers every new token as it
-    # is seen, all inside C-level map().
-    lookup = defaultdict(None, zip(tokens, range(len(tokens))))
-    lookup.default_factory = lookup.__len__
+    lookup = _provisional_lookup(tokens)
     pieces, lengths = [], []
     for chunk in iter_corpus(X):
         chunk_lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))

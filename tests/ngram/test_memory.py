@@ -1,0 +1,134 @@
+"""NGramLM(memory_limit=...): counts spilled to disk in runs, merged, equal to the in-memory fit."""
+
+import tempfile
+import warnings
+
+import numpy as np
+import pytest
+from test_kneser_ney import random_corpus
+from test_partial_fit import assert_same_model
+
+from sklm import NGramLM
+from sklm.ngram._counting import count_ngrams
+from sklm.ngram._external import (
+    MIN_CHUNK_POSITIONS,
+    SpilledRuns,
+    chunk_positions,
+    parse_memory_size,
+)
+
+
+def corpus():
+    # Literal specials and empty samples, as fit reads them.
+    samples = random_corpus(21, n_samples=200, n_words=14) + [
+        [],
+        ["w0", "<unk>", "</s>", "<s>", "w1"],
+    ]
+    return [samples[i] for i in np.random.default_rng(3).permutation(len(samples))]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"order": 3},
+        {"order": 5},
+        {"order": 4, "min_count": 2},
+        {"order": 2, "max_vocab": 5, "smoothing": "witten_bell"},
+        {"order": 3, "smoothing": "stupid_backoff"},
+        {"order": 3, "prune": (0, 1, 1)},
+        {"order": 3, "vocabulary": ["w0", "w1", "w2", "w3", "absent"]},
+        {"order": 1},
+    ],
+)
+@pytest.mark.parametrize("memory_limit", [1, "20KB", "1GB"])
+def test_bounded_fit_equals_the_in_memory_fit(params, memory_limit, tmp_path, monkeypatch):
+    samples = corpus()
+    # The smallest budget forces a run every MIN_CHUNK_POSITIONS positions.
+    assert sum(len(s) + 1 for s in samples) > 10 * MIN_CHUNK_POSITIONS
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        whole = NGramLM(**params).fit(samples)
+        # From a generator, read once.
+        bounded = NGramLM(memory_limit=memory_limit, **params).fit(s for s in samples)
+    assert_same_model(bounded, whole)
+    test = random_corpus(22, n_samples=20) + [["unseen", "w0"]]
+    np.testing.assert_array_equal(bounded.score_samples(test), whole.score_samples(test))
+    assert list(tmp_path.iterdir()) == []  # the runs are removed
+
+
+def test_same_arpa_file(tmp_path):
+    samples = [" ".join(s) for s in corpus()]
+    NGramLM(order=4, memory_limit=1).fit(iter(samples)).to_arpa(tmp_path / "bounded.arpa")
+    NGramLM(order=4).fit(samples).to_arpa(tmp_path / "whole.arpa")
+    assert (tmp_path / "bounded.arpa").read_bytes() == (tmp_path / "whole.arpa").read_bytes()
+
+
+def test_failed_fit_changes_nothing_and_removes_the_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    samples = corpus()
+    lm = NGramLM(order=3, memory_limit=1).fit(samples)
+    before = lm.score_samples(samples[:5])
+
+    def broken():
+        yield from samples
+        yield ["w0", 3]
+
+    with pytest.raises(TypeError):
+        lm.fit(broken())
+    np.testing.assert_array_equal(lm.score_samples(samples[:5]), before)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spilled_runs_merge_to_the_counts_of_the_concatenation():
+    rng = np.random.default_rng(0)
+    n_classes = 7
+    lengths = rng.integers(0, 9, size=60)
+    ids = [np.append(rng.integers(2, n_classes, size=n), 1) for n in lengths]
+    whole_ids = np.concatenate(ids).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths + 1)])
+    whole = count_ngrams(whole_ids, offsets, n_classes, 4)
+    cuts = [0, 7, 8, 30, 31, 59, 60]
+    with SpilledRuns() as runs:
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            part = np.concatenate(ids[lo:hi]).astype(np.int32)
+            runs.add(
+                count_ngrams(part, offsets[lo : hi + 1] - offsets[lo], n_classes, 4), mapped=True
+            )
+        assert len(runs) == 6
+        merged = runs.merge(lambda n: np.arange(n), n_classes)
+    for field in ("keys", "counts", "suffix", "bos_initial"):
+        for a, b in zip(getattr(merged, field), getattr(whole, field)):
+            if b is None:
+                assert a is None
+            else:
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1, 1),
+        (2048, 2048),
+        ("512MB", 512 * 10**6),
+        ("1GB", 10**9),
+        ("1gib", 2**30),
+        ("1.5 G", 1_500_000_000),
+        ("64KiB", 65536),
+        ("100", 100),
+        (" 2 tb ", 2 * 10**12),
+    ],
+)
+def test_parse_memory_size(value, expected):
+    assert parse_memory_size(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "1 GBB", "GB", "-1GB", "0", "1e9", "1,000", "nan", 0, -5])
+def test_bad_memory_limit(value):
+    with pytest.raises(ValueError, match="memory_limit"):
+        NGramLM(memory_limit=value).fit(["a b c"])
+
+
+def test_chunks_grow_with_the_budget_and_shrink_with_the_order():
+    assert chunk_positions(1, 3) == MIN_CHUNK_POSITIONS
+    assert chunk_positions(10**9, 3) > chunk_positions(10**9, 5) > chunk_positions(10**8, 5)
