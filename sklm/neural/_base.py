@@ -27,7 +27,7 @@ from torch import nn
 
 from .._allocator import keep_large_buffers
 from .._sklearn import Interval, StrOptions
-from ..base import LanguageModel
+from ..base import Encoded, LanguageModel
 from ..io import atomic_write
 from . import _inference, _persistence
 from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
@@ -293,10 +293,29 @@ class RecurrentLM(LanguageModel):
         }
 
     def _split(self, corpus, rng):
-        """Training corpus, validation corpus and the held-out rows."""
+        """Training corpus, validation corpus and the held-out rows.
+
+        With one sample (a whole document) the held-out part is the last
+        ``validation_fraction`` of its tokens, validated as a sample of its
+        own (from ``<s>``); the held-out rows are then None.
+        """
         if not self.early_stopping:
             return corpus, None, None
         n = corpus.n_samples
+        if n == 1:
+            length = int(corpus.lengths[0])
+            n_valid = max(1, int(round(self.validation_fraction * length)))
+            if length - n_valid < 1:
+                raise ValueError(
+                    "early_stopping=True needs at least 2 samples, or one sample of at "
+                    "least 2 tokens (counting its </s>) whose last validation_fraction="
+                    f"{self.validation_fraction} is held out; X has one sample of "
+                    f"{length - 1} tokens."
+                )
+            cut = length - n_valid
+            train = Encoded(corpus.ids[:cut], np.array([0, cut], dtype=np.int64))
+            valid = Encoded(corpus.ids[cut:], np.array([0, n_valid], dtype=np.int64))
+            return train, valid, None
         n_valid = max(1, int(round(self.validation_fraction * n)))
         if n - n_valid < 1:
             raise ValueError(

@@ -71,9 +71,13 @@ _PARAMETERS = """
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the samples, report their
         perplexity after every epoch, stop after ``n_iter_no_change`` epochs
-        without improvement and keep the weights of the best epoch.
+        without improvement and keep the weights of the best epoch. When
+        ``X`` is a single sample (a whole document), the last
+        ``validation_fraction`` of its tokens is held out instead and
+        validated as a sample of its own, from ``<s>``.
     validation_fraction : float in (0, 1), default=0.1
-        Share of the samples held out with ``early_stopping`` (at least one).
+        Share of the samples (at least one), or of the tokens of a single
+        sample, held out with ``early_stopping``.
     n_iter_no_change : int, default=2
         Patience of early stopping, in epochs.
     warm_start : bool, default=False

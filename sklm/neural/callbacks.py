@@ -57,7 +57,8 @@ class TrainingState:
     valid_corpus : Encoded or None
         The held-out samples (``early_stopping=True``), else None.
     valid_rows : ndarray or None
-        Which samples of ``X`` were held out.
+        Which samples of ``X`` were held out (None when ``X`` is one sample,
+        whose last tokens are held out).
     classes : list of str
         The vocabulary the network predicts (``classes_`` once fitted).
     batches : list
@@ -68,10 +69,16 @@ class TrainingState:
         Draws the order of the batches of every epoch.
     history : list of dict
         The records of the epochs so far (kept by :class:`History`).
+    config : dict
+        The network's configuration (``module.config``).
+    callbacks : list
+        Every callback of the fit, in the order they are called.
     epoch : int
-        The current epoch, counted from 1 over the model's whole history.
-    last_epoch : int
-        The epoch at which training ends at the latest.
+        The current epoch, counted from 1 over the model's whole history
+        (``warm_start`` continues the count).
+    first_epoch, last_epoch : int
+        The first epoch of this fit, and the one at which it ends at the
+        latest (``first_epoch + max_epochs - 1``).
     record : dict
         The current epoch's record (in ``on_epoch_end``).
     batch : dict

@@ -244,9 +244,18 @@ def test_early_stopping_keeps_the_best_epoch(tiny):
     assert lm.score([X[i] for i in held_out.rows]) == pytest.approx(-np.log(valid[best]), rel=1e-9)
 
 
-def test_early_stopping_needs_two_samples(tiny):
-    with pytest.raises(ValueError, match="at least 2 samples"):
-        tiny(LSTMLM, early_stopping=True).fit(["a b c"])
+def test_early_stopping_on_one_document_holds_out_its_end(tiny):
+    # One sample: its last validation_fraction of tokens is held out and
+    # validated as a sample of its own, from <s>.
+    doc = ("a b c d " * 30).split()
+    lm = tiny(LSTMLM, early_stopping=True, validation_fraction=0.25, max_epochs=2).fit([doc])
+    n_valid = round(0.25 * (len(doc) + 1))
+    assert lm.history_[0]["tokens"] == len(doc) + 1 - n_valid
+    held_out = doc[len(doc) + 1 - n_valid :]
+    best = min(h["valid_perplexity"] for h in lm.history_)
+    assert lm.score([held_out]) == pytest.approx(-np.log(best), rel=1e-9)
+    with pytest.raises(ValueError, match="at least 2 samples, or one sample of at least 2 tokens"):
+        tiny(LSTMLM, early_stopping=True).fit([""])
 
 
 def test_plateau_schedule_divides_the_learning_rate(tiny):
