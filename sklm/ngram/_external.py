@@ -11,14 +11,14 @@ adds counts exactly), so the model is the in-memory fit's, bit for bit.
 
 import re
 import shutil
-import tempfile
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 from .._allocator import release_free_memory
-from ._counting import NGramCounts, combine_counts
+from ..base import EOS_ID
+from ._counting import NGramCounts
 
 _UNITS = {
     "": 1,
@@ -83,39 +83,70 @@ def chunk_positions(budget, order):
     return max(MIN_CHUNK_POSITIONS, budget // 2 // per_position)
 
 
-class SpilledRuns:
-    """Counts of chunks of a corpus kept on disk until they are merged.
+class SpilledIds:
+    """The encoded corpus in a file, written a chunk at a time, read back in chunks.
 
-    Use as a context manager: the temporary folder (under ``dir``, the
-    system's default if None) is removed on exit, whatever happens.
+    Every sample ends with ``</s>`` (id 1) and no other position holds id 1,
+    so the sample boundaries need no file of their own.
     """
+
+    def __init__(self, folder):
+        self._path = Path(folder) / "ids.bin"
+        self._file = open(self._path, "wb")
+        self.n_positions = 0
+
+    def write(self, ids):
+        np.asarray(ids, dtype=np.int32).tofile(self._file)
+        self.n_positions += len(ids)
+
+    def chunks(self, limit, word_map=None):
+        """Encoded corpora of whole samples, about ``limit`` positions each.
+
+        ``word_map``: an array giving the id counted for each id written.
+        """
+        self._file.close()
+        with open(self._path, "rb") as handle:
+            tail = np.zeros(0, dtype=np.int32)
+            while True:
+                block = np.fromfile(handle, dtype=np.int32, count=max(limit - len(tail), 1))
+                ids = np.concatenate([tail, block])
+                if not len(ids):
+                    return
+                ends = np.flatnonzero(ids == EOS_ID) + 1
+                if not len(block):
+                    cut = len(ids)
+                elif len(ends):
+                    cut = int(ends[-1])
+                else:  # one sample longer than the chunk: read on
+                    tail = ids
+                    continue
+                tail = ids[cut:]
+                ids = ids[:cut]
+                if word_map is not None:
+                    ids = word_map[ids]
+                offsets = np.zeros(1 + int(np.count_nonzero(ids == EOS_ID)), dtype=np.int64)
+                offsets[1:] = np.flatnonzero(ids == EOS_ID) + 1
+                yield ids, offsets
+
+
+class SpilledRuns:
+    """Counts of chunks of a corpus, all in the same ids, kept on disk until merged."""
 
     _FIELDS = ("keys", "counts", "suffix", "bos_initial")
 
-    def __init__(self, dir=None):
-        self._dir = dir
+    def __init__(self, folder, n_classes, order):
+        self._folder = Path(folder)
+        self.n_classes = n_classes
+        self.order = order
         self._runs = []
-        self._folder = None
         self._n_written = 0
-
-    def __enter__(self):
-        self._folder = Path(tempfile.mkdtemp(prefix="sklm-counts-", dir=self._dir))
-        return self
-
-    def __exit__(self, *exc_info):
-        self._runs = []
-        shutil.rmtree(self._folder, ignore_errors=True)
-        return False
 
     def __len__(self):
         return len(self._runs)
 
-    def add(self, counts, *, mapped=False):
-        """Write ``counts`` (an ``NGramCounts``) as one run; the caller drops it.
-
-        ``mapped``: whether its ids are already the final ones.
-        """
-        self._runs.append((*self._save(counts), mapped))
+    def add(self, counts):
+        """Write ``counts`` (an ``NGramCounts``) as one run; the caller drops it."""
+        self._runs.append(self._save(counts))
 
     def _save(self, counts):
         run = self._folder / f"run{self._n_written}"
@@ -126,68 +157,122 @@ class SpilledRuns:
                 # The dense unigram keys and the unigrams' suffix need no file.
                 if array is not None and not (field == "keys" and k == 1):
                     np.save(run / f"{field}{k}.npy", array)
-        return run, counts.n_classes, counts.order
+        return run
 
-    @classmethod
-    def _load(cls, run, *, mmap):
-        folder, n_classes, order = run[:3]
-        mode = "r" if mmap else None
-        fields = {}
-        for field in cls._FIELDS:
-            arrays = []
-            for k in range(1, order + 1):
-                path = folder / f"{field}{k}.npy"
-                if field == "keys" and k == 1:
-                    arrays.append(np.arange(n_classes + 1, dtype=np.int64))
-                else:
-                    arrays.append(np.load(path, mmap_mode=mode) if path.exists() else None)
-            fields[field] = arrays
-        return NGramCounts(n_classes, **fields)
+    def _load(self, run, k):
+        """Keys, counts, suffixes and flags of order ``k`` of a run, in memory."""
+        arrays = []
+        for field in self._FIELDS:
+            if field == "keys" and k == 1:
+                arrays.append(np.arange(self.n_classes + 1, dtype=np.int64))
+            elif field == "suffix" and k == 1:
+                arrays.append(None)
+            else:
+                arrays.append(np.load(run / f"{field}{k}.npy"))
+        return arrays
 
-    def parts(self):
-        """Every run, mapped from disk (read-only): for their unigram counts."""
-        return [self._load(run, mmap=True) for run in self._runs]
+    def merge(self):
+        """The counts of all the runs, in memory.
 
-    def merge(self, word_map, n_classes):
-        """The counts of all the runs, in memory, under the final ids.
-
-        ``word_map(n)``: the final id of each id ``0 .. n - 1`` of a run
-        counted with ``n`` classes (its ``<s>``, id ``n``, becomes
-        ``n_classes``). Runs are merged in rounds, two neighbours at a time,
-        every intermediate result spilled again, so that no merge reads more
-        than two runs; the first merge of a run maps its words.
+        Runs are merged in rounds, two neighbours at a time, every
+        intermediate result spilled again; a merge reads its two runs one
+        order at a time.
         """
         runs = self._runs
         if not runs:
             raise ValueError("no counts to merge")
-        identity = np.arange(n_classes + 1, dtype=np.int64)
-
-        def maps(pair):
-            return [
-                identity[: run[1] + 1] if run[3] else np.append(word_map(run[1]), n_classes)
-                for run in pair
-            ]
-
         while len(runs) > 1:
             merged = []
             for i in range(0, len(runs) - 1, 2):
-                pair = runs[i : i + 2]
-                counts = combine_counts(
-                    [self._load(run, mmap=True) for run in pair], maps(pair), n_classes
-                )
+                counts = self._merge_pair(*runs[i : i + 2])
                 if len(runs) == 2:
                     self._runs = []
                     return counts
-                merged.append((*self._save(counts), True))
+                merged.append(self._save(counts))
                 del counts
                 release_free_memory()
-                for run in pair:
-                    shutil.rmtree(run[0], ignore_errors=True)
+                for run in runs[i : i + 2]:
+                    shutil.rmtree(run, ignore_errors=True)
             if len(runs) % 2:
                 merged.append(runs[-1])
             runs = self._runs = merged
-        (run,) = runs
+        fields = zip(*(self._load(runs[0], k) for k in range(1, self.order + 1)))
         self._runs = []
-        if run[3]:
-            return self._load(run, mmap=False)
-        return combine_counts([self._load(run, mmap=True)], maps([run]), n_classes)
+        return NGramCounts(self.n_classes, *map(list, fields))
+
+    def _merge_pair(self, run_a, run_b):
+        base = self.n_classes + 1
+        keys, counts, suffix, initial = [], [], [], []
+        maps = None
+        for k in range(1, self.order + 1):
+            ka, ca, sa, ia = self._load(run_a, k)
+            kb, cb, sb, ib = self._load(run_b, k)
+            if k == 1:
+                table, where_a, where_b = ka, None, None
+                total = ca.astype(np.int64) + cb
+            else:
+                if k > 2:
+                    # Prefixes into the merged table of order k - 1: the maps
+                    # are increasing, so the keys stay sorted.
+                    ka = _remap_prefixes(ka, maps[0], base)
+                    kb = _remap_prefixes(kb, maps[1], base)
+                table, where_a, where_b = sorted_union(ka, kb)
+                del ka, kb
+                total = np.zeros(len(table), dtype=np.int64)
+                total[where_a] = ca
+                total[where_b] += cb
+            if k == 1:
+                count_type = np.int32 if int(total.sum()) < 2**31 else np.int64
+            keys.append(table)
+            counts.append(total.astype(count_type, copy=False))
+            del total
+            if k == 1:
+                suffix.append(None)
+                initial.append(ia)
+            else:
+                index_type = np.int32 if len(keys[-2]) < 2**31 else np.int64
+                merged_suffix = np.empty(len(table), dtype=index_type)
+                merged_initial = np.empty(len(table), dtype=bool)
+                # An n-gram found in both runs has the same suffix and first word.
+                merged_suffix[where_a] = sa if k == 2 else maps[0][sa]
+                merged_suffix[where_b] = sb if k == 2 else maps[1][sb]
+                merged_initial[where_a] = ia
+                merged_initial[where_b] = ib
+                suffix.append(merged_suffix)
+                initial.append(merged_initial)
+            maps = (where_a, where_b)
+            del ca, cb, sa, sb, ia, ib
+        return NGramCounts(self.n_classes, keys, counts, suffix, initial)
+
+
+def _remap_prefixes(keys, prefix_map, base):
+    """``keys`` with their prefix ``p`` replaced by ``prefix_map[p]``."""
+    remapped = prefix_map[keys // base].astype(np.int64)
+    remapped *= base
+    remapped += keys % base
+    return remapped
+
+
+def sorted_union(a, b):
+    """The sorted union of two sorted arrays of distinct keys, and where each went.
+
+    Returns ``(table, where_a, where_b)`` with ``table[where_a] == a`` and
+    ``table[where_b] == b``: a merge in linear passes and binary searches,
+    no sort.
+    """
+    index_type = np.int32 if len(a) + len(b) < 2**31 else np.int64
+    position = np.searchsorted(a, b)
+    found = position < len(a)
+    found[found] = a[position[found]] == b[found]
+    new = ~found
+    only_b = b[new]
+    where_a = np.searchsorted(only_b, a).astype(index_type)
+    where_a += np.arange(len(a), dtype=index_type)
+    where_b = np.empty(len(b), dtype=index_type)
+    where_b[new] = position[new] + np.arange(len(only_b))
+    where_b[found] = where_a[position[found]]
+    del position, found
+    table = np.empty(len(a) + len(only_b), dtype=a.dtype)
+    table[where_a] = a
+    table[where_b[new]] = only_b
+    return table, where_a, where_b

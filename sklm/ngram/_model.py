@@ -1,5 +1,6 @@
 """The n-gram language model estimator."""
 
+import tempfile
 from collections import defaultdict
 from itertools import chain
 from numbers import Integral, Real
@@ -8,6 +9,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
+from .._allocator import release_free_memory
 from .._sklearn import Interval, StrOptions
 from .._parallel import resolve_threads
 from .._validation import check_samples_list
@@ -15,7 +17,7 @@ from .._validation import iter_corpus
 from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import NGramCounts, combine_counts, count_ngrams
-from ._external import SpilledRuns, chunk_positions, parse_memory_size
+from ._external import SpilledIds, SpilledRuns, chunk_positions, parse_memory_size
 from ._sharding import active_dask_client, dask_count
 from ._pruning import entropy_prune
 from ._smoothing import estimate, make_smoothing
@@ -494,24 +496,27 @@ class NGramLM(LanguageModel):
         sizes = [sum(len(keys) for keys in part.keys) for part in parts]
         if len(parts) > 1 and sum(sizes[1:]) >= sizes[0]:
             parts = [combine_counts(parts, _provisional_maps(parts, n_classes), n_classes)]
-        vocabulary = state["fixed"] or self._learnt_vocabulary(tokens, alphabetical, parts)
+        if state["fixed"] is None:
+            seen = np.zeros(len(tokens), dtype=np.int64)
+            for part in parts:
+                seen[: part.n_classes] += part.counts[0][: part.n_classes]
+            vocabulary = self._learnt_vocabulary(tokens, alphabetical, seen)
+        else:
+            vocabulary = state["fixed"]
         # Assigned only now, all at once: a failed call changes nothing.
         self._partial = {**state, "tokens": tokens, "alphabetical": alphabetical, "parts": parts}
         self._pending = True
         self._set_vocabulary(vocabulary)
         return self
 
-    def _learnt_vocabulary(self, tokens, alphabetical, parts):
+    def _learnt_vocabulary(self, tokens, alphabetical, seen):
         """The vocabulary ``fit`` learns from the provisional ``tokens`` counted.
 
         ``fit``'s rule (:class:`~sklm.base.Vocabulary`): the words seen
         ``min_count`` times or more, by decreasing count, ties alphabetical,
         at most ``max_vocab``. ``alphabetical`` lists the ids of the words in
-        alphabetical order.
+        alphabetical order; ``seen`` the count of each token.
         """
-        seen = np.zeros(len(tokens), dtype=np.int64)
-        for part in parts:
-            seen[: part.n_classes] += part.counts[0][: part.n_classes]
         eligible = alphabetical[seen[alphabetical] >= self.min_count]
         # Decreasing count, ties alphabetical: a stable sort of the alphabetical order.
         kept = eligible[np.argsort(-seen[eligible], kind="stable")][: self.max_vocab]
@@ -520,55 +525,47 @@ class NGramLM(LanguageModel):
     def _fit_bounded(self, X, budget):
         """Fit counting ``X`` a chunk at a time within ``budget`` bytes.
 
-        Each chunk is encoded with provisional ids (the partial_fit ones),
-        counted and spilled to disk; the vocabulary is then learnt from the
-        runs' unigram counts, and the runs are merged under its ids.
+        A first pass encodes ``X`` (provisional ids, those of partial_fit,
+        unless the vocabulary is fixed) into a temporary file and counts the
+        words; the vocabulary learnt from those counts maps the ids of a
+        second pass, over the file, that counts chunk after chunk and spills
+        each chunk's sorted counts; the runs are then merged.
         """
         fixed = self._fixed_vocabulary()
         self._prune_thresholds()  # refused before the corpus is read
         order = self.order
-        limit = chunk_positions(budget, order)
         lookup = _provisional_lookup([UNK, None])
-        pending = []
-
-        def spill(runs, corpus):
-            n_classes = len(fixed) if fixed is not None else len(lookup)
-            dtype = np.int32 if n_classes < 2**31 else np.int64
-            runs.add(
-                count_ngrams(corpus.ids.astype(dtype), corpus.offsets, n_classes, order),
-                mapped=fixed is not None,
-            )
-
-        with SpilledRuns() as runs:
+        seen = np.zeros(0, dtype=np.int64)
+        with tempfile.TemporaryDirectory(prefix="sklm-counts-") as folder:
+            spilled = SpilledIds(folder)
             for chunk in iter_corpus(X):
                 if fixed is not None:
-                    encoded = fixed.encode(chunk, eos=True)
-                else:
-                    encoded = _encode_chunk(chunk, lookup)
-                pending.append(encoded)
-                held = sum(len(c.ids) for c in pending)
-                while held >= limit:
-                    corpus = Encoded.concatenate(pending)
-                    # Whole samples, at least one, up to the limit of positions.
-                    cut = max(1, int(np.searchsorted(corpus.offsets, limit, side="right")) - 1)
-                    spill(runs, _samples(corpus, 0, cut))
-                    rest = _samples(corpus, cut, len(corpus.offsets) - 1)
-                    pending = [rest] if len(rest.ids) else []
-                    held = len(rest.ids)
-                    del corpus
-            if pending:
-                spill(runs, Encoded.concatenate(pending))
-            del pending
+                    spilled.write(fixed.encode(chunk, eos=True).ids)
+                    continue
+                ids = _encode_chunk(chunk, lookup).ids
+                spilled.write(ids)
+                chunk_seen = np.bincount(ids)
+                if len(chunk_seen) > len(seen):
+                    seen = np.concatenate([seen, np.zeros(len(chunk_seen) - len(seen), np.int64)])
+                seen[: len(chunk_seen)] += chunk_seen
+                del ids, chunk_seen
             if fixed is not None:
-                vocabulary = fixed
-                words = None
+                vocabulary, words = fixed, None
             else:
                 tokens = list(lookup)
                 del lookup
                 alphabetical = _insert_alphabetically(np.zeros(0, dtype=np.int64), tokens, 2)
-                vocabulary = self._learnt_vocabulary(tokens, alphabetical, runs.parts())
-                words = _final_ids(tokens, vocabulary)
-            counts = runs.merge(lambda n: words[:n], len(vocabulary))
+                seen.resize(len(tokens), refcheck=False)
+                vocabulary = self._learnt_vocabulary(tokens, alphabetical, seen)
+                words = _final_ids(tokens, vocabulary).astype(np.int32)
+                del tokens, alphabetical
+            n_classes = len(vocabulary)
+            runs = SpilledRuns(folder, n_classes, order)
+            for ids, offsets in spilled.chunks(chunk_positions(budget, order), words):
+                runs.add(count_ngrams(ids, offsets, n_classes, order))
+                del ids, offsets
+                release_free_memory()
+            counts = runs.merge()
         return vocabulary, self._fit_counts(counts)
 
     def _partial_counts(self):
@@ -831,12 +828,6 @@ def _final_ids(tokens, vocabulary):
         [UNK_ID, EOS_ID, *(UNK_ID if t == EOS else index.get(t, UNK_ID) for t in tokens[2:])],
         dtype=np.int64,
     )
-
-
-def _samples(corpus, lo, hi):
-    """Samples ``lo .. hi - 1`` of an :class:`Encoded` corpus."""
-    offsets = corpus.offsets[lo : hi + 1]
-    return Encoded(corpus.ids[offsets[0] : offsets[-1]], offsets - offsets[0])
 
 
 def _provisional_maps(parts, n_classes):

@@ -15,6 +15,7 @@ from sklm.ngram._external import (
     SpilledRuns,
     chunk_positions,
     parse_memory_size,
+    sorted_union,
 )
 
 
@@ -23,6 +24,8 @@ def corpus():
     samples = random_corpus(21, n_samples=200, n_words=14) + [
         [],
         ["w0", "<unk>", "</s>", "<s>", "w1"],
+        # Longer than the smallest chunk: read on to its end.
+        [f"w{i % 5}" for i in range(3 * MIN_CHUNK_POSITIONS)],
     ]
     return [samples[i] for i in np.random.default_rng(3).permutation(len(samples))]
 
@@ -80,29 +83,44 @@ def test_failed_fit_changes_nothing_and_removes_the_runs(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_spilled_runs_merge_to_the_counts_of_the_concatenation():
-    rng = np.random.default_rng(0)
-    n_classes = 7
-    lengths = rng.integers(0, 9, size=60)
-    ids = [np.append(rng.integers(2, n_classes, size=n), 1) for n in lengths]
-    whole_ids = np.concatenate(ids).astype(np.int32)
+@pytest.mark.parametrize("n_runs", [1, 2, 3, 6])
+@pytest.mark.parametrize("n_classes, n_words, n_samples", [(7, 7, 60), (2**20, 300, 6000)])
+def test_spilled_runs_merge_to_the_counts_of_the_concatenation(
+    n_runs, n_classes, n_words, n_samples, tmp_path
+):
+    # The second corpus has keys far beyond 2**31 (prefixes times 2**20 + 1).
+    rng = np.random.default_rng(n_runs)
+    lengths = rng.integers(0, 9, size=n_samples)
+    ids = [np.append(rng.integers(2, n_words, size=n), 1) for n in lengths]
     offsets = np.concatenate([[0], np.cumsum(lengths + 1)])
-    whole = count_ngrams(whole_ids, offsets, n_classes, 4)
-    cuts = [0, 7, 8, 30, 31, 59, 60]
-    with SpilledRuns() as runs:
-        for lo, hi in zip(cuts[:-1], cuts[1:]):
-            part = np.concatenate(ids[lo:hi]).astype(np.int32)
-            runs.add(
-                count_ngrams(part, offsets[lo : hi + 1] - offsets[lo], n_classes, 4), mapped=True
-            )
-        assert len(runs) == 6
-        merged = runs.merge(lambda n: np.arange(n), n_classes)
+    whole = count_ngrams(np.concatenate(ids).astype(np.int32), offsets, n_classes, 4)
+    cuts = [0, *sorted(rng.choice(np.arange(1, n_samples), n_runs - 1, replace=False))]
+    cuts.append(n_samples)
+    runs = SpilledRuns(tmp_path, n_classes, 4)
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        part = np.concatenate(ids[lo:hi]).astype(np.int32)
+        runs.add(count_ngrams(part, offsets[lo : hi + 1] - offsets[lo], n_classes, 4))
+    assert len(runs) == n_runs
+    merged = runs.merge()
+    assert merged.keys[-1][-1] > 2**31 or n_classes < 2**20
     for field in ("keys", "counts", "suffix", "bos_initial"):
-        for a, b in zip(getattr(merged, field), getattr(whole, field)):
+        for a, b in zip(getattr(merged, field), getattr(whole, field), strict=True):
             if b is None:
                 assert a is None
             else:
+                assert a.dtype == b.dtype
                 np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sorted_union(seed):
+    rng = np.random.default_rng(seed)
+    a = np.unique(rng.integers(0, 50, size=rng.integers(0, 30)))
+    b = np.unique(rng.integers(0, 50, size=rng.integers(0, 30)))
+    table, where_a, where_b = sorted_union(a, b)
+    np.testing.assert_array_equal(table, np.union1d(a, b))
+    np.testing.assert_array_equal(table[where_a], a)
+    np.testing.assert_array_equal(table[where_b], b)
 
 
 @pytest.mark.parametrize(
