@@ -432,10 +432,8 @@ class _Lines:
             ends = np.flatnonzero(np.frombuffer(self.buf, np.uint8, end - self.pos, self.pos) == 10)
             end = self.pos + int(ends[max_lines - 1]) + 1
             n_lines = max_lines
+        # (The parser checks the length of these lines.)
         text = self.buf[self.pos : end]
-        longest = np.diff(np.flatnonzero(np.frombuffer(text, np.uint8) == 10), prepend=-1).max()
-        if longest - 1 > MAX_LINE_BYTES:
-            raise self._too_long()
         self.pos = end
         self.line += n_lines
         return text, n_lines, first
@@ -453,6 +451,13 @@ _U = np.uint64
 _ZEROS = _U(0x3030303030303030)
 _HIGH_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
 _SIXES = _U(0x0606060606060606)
+
+
+# Per count of digits in a chunk (0 to 8): the shift that right-aligns them,
+# the "0"s that fill the bytes in front, and 10**count.
+_PAD_SHIFT = np.array([0] + [8 * (8 - c) for c in range(1, 9)], dtype=np.uint64)
+_PAD_ZEROS = np.array([0x3030303030303030 >> (8 * c) for c in range(9)], dtype=np.uint64)
+_POW10_U64 = np.array([10**c for c in range(9)], dtype=np.uint64)
 
 
 def _eight_digits(x):
@@ -503,12 +508,12 @@ def _fast_decimals(windows, start, length):
     for k, chunk in enumerate((d0, d1, d2)):
         count = np.clip(digits - 8 * k, 0, 8)
         # Right-align the digits of a partial chunk, "0"s in front.
-        shift = (8 * (8 - count)).astype(np.uint64)
-        padded = np.where(count == 8, chunk, (chunk << shift) | (_ZEROS >> (_U(64) - shift)))
-        padded = np.where(count == 0, _ZEROS, padded)
-        ok &= _all_digits(padded)
-        scale = (10 ** count.astype(np.uint64)).astype(np.uint64)
-        value = value * scale + _eight_digits(padded)
+        chunk &= _MASKS[count]
+        chunk <<= _PAD_SHIFT[count]
+        chunk |= _PAD_ZEROS[count]
+        ok &= _all_digits(chunk)
+        value *= _POW10_U64[count]
+        value += _eight_digits(chunk)
     # At most 18 digits after the leading zeros (of the first 8), so that
     # the integer fits.
     zeros = d0 ^ _ZEROS
@@ -666,7 +671,14 @@ def _fields(a):
     Returns the starts, the ends (exclusive), the number of fields up to
     the end of each line and the positions of the newlines.
     """
-    separators = np.flatnonzero(_SEPARATOR[a])
+    # Bytes up to 32 are the separators and the control characters; one
+    # comparison finds them (a table lookup would first widen every byte to
+    # an index), and the rare control character inside a word is told
+    # apart below.
+    separators = np.flatnonzero(a <= 32)
+    found = a[separators]
+    if not ((found == 32) | (found == 9) | (found == 10) | (found == 13)).all():
+        separators = separators[_SEPARATOR[found]]
     if a[0] not in (9, 10, 13, 32) and (np.diff(separators) > 1).all():
         # One separator between two fields, as writers put them: each field
         # ends at a separator and the next starts after it.
@@ -675,7 +687,7 @@ def _fields(a):
         starts[1:] = separators[:-1] + 1
         newline = np.flatnonzero(a[separators] == 10)
         return starts, separators, newline + 1, separators[newline]
-    nonsep = (~_SEPARATOR[a]).view(np.int8)
+    nonsep = (~((a == 32) | (a == 9) | (a == 10) | (a == 13))).view(np.int8)
     edges = np.diff(nonsep, prepend=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
@@ -812,6 +824,11 @@ class _Reader:
         k = section.k
         a = np.frombuffer(text, np.uint8)
         starts, ends, before, newlines = _fields(a)
+        too_long = np.flatnonzero(np.diff(newlines, prepend=-1) - 1 > MAX_LINE_BYTES)
+        if len(too_long):
+            raise self.error(
+                first + int(too_long[0]), f"the line is longer than {MAX_LINE_BYTES} bytes"
+            )
         n_fields = np.diff(before, prepend=0)
         bad = np.flatnonzero((n_fields != k + 1) & (n_fields != k + 2))
         if len(bad):

@@ -627,3 +627,10 @@ def test_numbers_are_read_exactly_as_python_reads_them():
     assert bad is None
     expected = np.array([float(t) for t in texts])
     np.testing.assert_array_equal(parsed.view(np.int64), expected.view(np.int64))
+
+
+def test_long_line_inside_a_section_is_refused(tmp_path):
+    word = "w" * (1 << 20)
+    text = HAND.replace("-0.4\ta a", f"-0.4\ta {word}")
+    with pytest.raises(ARPAFormatError, match="line 15: the line is longer than 1048576 bytes"):
+        NGramLM.from_arpa(write(tmp_path, text))
