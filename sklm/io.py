@@ -405,6 +405,8 @@ class _Reader:
         if isinstance(value, float):
             return value
         if isinstance(value, list):
+            if set(map(type, value)) <= {str}:
+                return value  # a vocabulary: no element to decode
             return [self.value(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
         if not isinstance(value, dict):
             self.fail(f"{where} holds an unreadable value.")
@@ -615,15 +617,17 @@ def check_vocabulary(tokens, *, n_classes=None):
     """
     from .base import BOS, EOS, UNK, Vocabulary
 
-    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+    if not isinstance(tokens, list) or not set(map(type, tokens)) <= {str}:
         raise ValueError("the classes are not a list of str.")
     if tokens[:2] != [UNK, EOS]:
         raise ValueError("the classes do not start with '<unk>', '</s>'.")
-    if BOS in tokens or len(set(tokens)) != len(tokens):
-        raise ValueError("the classes hold '<s>' or a repeated token.")
     if n_classes is not None and len(tokens) != n_classes:
         raise ValueError(f"{len(tokens)} classes, but the arrays are shaped for {n_classes}.")
-    return Vocabulary(tokens)
+    vocabulary = Vocabulary(tokens)
+    # The index maps each distinct token once: fewer entries means repeats.
+    if BOS in vocabulary.index or len(vocabulary.index) != len(tokens):
+        raise ValueError("the classes hold '<s>' or a repeated token.")
+    return vocabulary
 
 
 def check_array(arrays, name, *, dtype, shape=None, ndim=None, finite=False):
