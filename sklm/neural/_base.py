@@ -127,7 +127,7 @@ class RecurrentLM(LanguageModel):
         random_state=None,
         verbose=0,
         callbacks=None,
-        **kwargs,
+        **optimizer__kwargs,
     ):
         self.embedding_dim = embedding_dim
         self.hidden_size = hidden_size
@@ -157,7 +157,9 @@ class RecurrentLM(LanguageModel):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
-        for name, value in kwargs.items():
+        # The optimizer's own arguments, optimizer__<argument>=value (checked
+        # against the optimizer's signature at fit).
+        for name, value in optimizer__kwargs.items():
             if not name.startswith(_OPTIMIZER_PREFIX) or name == _OPTIMIZER_PREFIX:
                 raise TypeError(
                     f"{type(self).__name__}.__init__() got an unexpected keyword argument "

@@ -19,8 +19,16 @@ _INTRO = """
 
     Training runs on the device chosen by ``device`` with samples bucketed
     by length into padded batches (padding is masked out of the loss) and
-    no Python loop per token. Scoring runs the same batches in evaluation
-    mode without gradients.
+    no Python loop per token. A sample may be a whole document: one longer
+    than ``10 * batch_size * bptt`` tokens trains as ``batch_size`` parallel
+    streams with the state carried across windows, and scoring carries the
+    state across windows too, so a text given as one sample loses nothing.
+    Scoring runs in evaluation mode without gradients.
+
+    ``fit`` is made of small public steps that a subclass may override
+    (:meth:`initialize`, :meth:`fit_loop`, :meth:`run_epoch`,
+    :meth:`train_step`, :meth:`validate`), and ``callbacks``
+    (:mod:`sklm.neural.callbacks`) run at fixed points of it.
 """
 
 _NONLINEARITY = """    nonlinearity : {"tanh", "relu"}, default="tanh"
@@ -43,9 +51,13 @@ _PARAMETERS = """
         Share the output layer's weights with the input embedding (Press &
         Wolf, Inan et al.); needs ``embedding_dim == hidden_size`` and
         ``softmax="full"``.
-    optimizer : {{"sgd", "adam", "adamw"}}, default="adam"
+    optimizer : {{"sgd", "adam", "adamw"}} or torch.optim.Optimizer subclass, \
+            default="adam"
         The optimizer. The classic recipe is ``"sgd"`` with
-        ``learning_rate=20`` and ``clip_grad_norm=0.25``.
+        ``learning_rate=20`` and ``clip_grad_norm=0.25``. Its other
+        arguments are parameters named ``optimizer__<argument>`` (e.g.
+        ``optimizer__momentum=0.9``), which ``get_params``, ``set_params``,
+        ``clone`` and grid searches handle like the others.
     learning_rate : float, default=1e-3
         Initial learning rate.
     lr_schedule : {{"plateau"}} or None, default="plateau"
@@ -131,8 +143,17 @@ _PARAMETERS = """
         same seed gives the same model on the CPU; the caller's global
         torch random state is left untouched.
     verbose : int, default=0
-        Above 0, show a progress line (epoch, loss, tokens/s) on stderr and
-        a summary after every epoch.
+        Above 0, add a :class:`~sklm.neural.callbacks.ProgressBar`: a live
+        bar (:mod:`tqdm.auto`) on a terminal or in a notebook, and a
+        summary line on stderr after every epoch.
+    callbacks : list of Callback or None, default=None
+        Objects whose ``on_train_begin``, ``on_batch_end``, ``on_epoch_end``
+        and ``on_train_end`` are called during ``fit`` (see
+        :mod:`sklm.neural.callbacks`: early stopping, learning-rate
+        schedules, checkpoints from which training resumes, progress).
+    **optimizer__kwargs : dict
+        ``optimizer__<argument>=value`` parameters, passed to the optimizer
+        as ``<argument>=value``.
 
     Attributes
     ----------
@@ -150,6 +171,11 @@ _PARAMETERS = """
         before clipping) and ``grad_norm_max``, ``learning_rate``,
         ``tokens``, ``seconds`` (training time, validation excluded),
         ``tokens_per_s`` and ``complete``.
+    callbacks_ : list
+        The callbacks of the last fit: the built-in ones
+        (:class:`~sklm.neural.callbacks.History`, whose record is
+        ``history_``, and those ``early_stopping``, ``lr_schedule`` and
+        ``verbose`` add), then ``callbacks``.
     device_ : str
         The device the network lives on.
     n_parameters_ : int
@@ -244,7 +270,7 @@ class RNNLM(RecurrentLM):
         random_state=None,
         verbose=0,
         callbacks=None,
-        **kwargs,
+        **optimizer__kwargs,
     ):
         super().__init__(
             embedding_dim=embedding_dim,
@@ -275,7 +301,7 @@ class RNNLM(RecurrentLM):
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
-            **kwargs,
+            **optimizer__kwargs,
         )
         self.nonlinearity = nonlinearity
 
