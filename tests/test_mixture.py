@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import test_common as common
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize_scalar
 from sklearn.base import clone
@@ -284,6 +285,47 @@ def test_nested_params_clone_and_grid_search():
 @pytest.mark.parametrize("check", API_CHECKS, ids=lambda c: c.__name__)
 def test_sklearn_api_checks(check):
     check("InterpolatedLM", mixture())
+
+
+# The text checks that tests/test_common.py runs on every single model.
+COMMON_CHECKS = [
+    common.test_refit_is_deterministic,
+    common.test_pickle_round_trip,
+    common.test_joblib_round_trip,
+    common.test_input_not_mutated,
+    common.test_probabilities_sum_to_one,
+    common.test_score_is_mean_log_prob_per_prediction,
+    common.test_sample_seeded,
+]
+
+
+@pytest.fixture(scope="module")
+def common_fitted():
+    return InterpolatedLM(
+        estimators=[("ngram", NGramLM(order=4)), ("lstm", LSTMLM(**TINY_LSTM))],
+        validation_fraction=0.3,
+        random_state=0,
+    ).fit(common.TRAIN)
+
+
+@pytest.mark.parametrize("check", COMMON_CHECKS, ids=lambda c: c.__name__)
+def test_common_text_checks(check, common_fitted, tmp_path):
+    if check is common.test_joblib_round_trip:
+        check(common_fitted, tmp_path)
+    else:
+        check(common_fitted)
+
+
+@pytest.mark.parametrize(
+    "X, error",
+    [("the cat", ValueError), (None, ValueError), ([], ValueError), ([["a", 1]], TypeError)],
+)
+def test_bad_input_errors_and_leaves_model_unchanged(common_fitted, X, error):
+    common.test_bad_input_errors_and_leaves_model_unchanged(common_fitted, X, error)
+
+
+def test_unfitted_raises():
+    common.test_unfitted_raises(mixture())
 
 
 # persistence -------------------------------------------------------------------------
