@@ -153,13 +153,18 @@ def format_numbers(values):
     Returns
     -------
     text : ndarray of uint8, shape (n, 27)
+        The texts, one per row, in an order of their own (by layout).
     length : ndarray of int64, shape (n,)
+        The length of the text of each value.
+    row : ndarray of int64, shape (n,)
+        The row of ``text`` that holds each value's text.
     """
     values = np.where(np.isneginf(values), ARPA_ZERO, values)
     n = len(values)
     width = 27  # 26 characters at most, and the separator after them
-    text = np.zeros((n, width), dtype=np.uint8)
+    text = np.empty((n, width), dtype=np.uint8)
     length = np.zeros(n, dtype=np.int64)
+    row = np.empty(n, dtype=np.int64)
     magnitude = np.abs(values)
     fast = (magnitude >= 1e-5) & (magnitude < 1e15)
     rows = np.flatnonzero(fast)
@@ -190,7 +195,7 @@ def format_numbers(values):
     del groups
     # The last significant digit that is not 0.
     last = 16 - np.argmax(sig[:, ::-1] != 48, axis=1)
-    out = np.empty((len(rows), width), dtype=np.uint8)
+    out = text[: len(rows)]
     used = np.empty(len(rows), dtype=np.int64)
     bounds = np.searchsorted(code, np.arange(int(code[-1]) + 2)) if len(code) else [0]
     for c in range(len(bounds) - 1):
@@ -214,13 +219,14 @@ def format_numbers(values):
             block[:, sign + 2 + zeros : sign + 19 + zeros] = d
             used[lo:hi] = sign + 2 + zeros + last[lo:hi] + 1
     target = rows[order]
-    text[target] = out
+    row[target] = np.arange(len(rows))
     length[target] = used
-    for i in np.flatnonzero(~fast).tolist():
+    for j, i in enumerate(np.flatnonzero(~fast).tolist(), len(rows)):
         word = repr(float(values[i])).encode()
-        text[i, : len(word)] = np.frombuffer(word, np.uint8)
+        text[j, : len(word)] = np.frombuffer(word, np.uint8)
         length[i] = len(word)
-    return text, length
+        row[i] = j
+    return text, length, row
 
 
 def _assemble(source, start, length):
@@ -330,12 +336,12 @@ def _lines(tables, k, rows, written_order, vocabulary):
     numbers = [tables.log_prob[k - 1][rows] / LN10]
     if with_backoff:
         numbers.append(tables.log_backoff[k - 1][rows] / LN10 if k < tables.order else np.zeros(n))
-    text, length = format_numbers(np.concatenate(numbers))
+    text, length, row = format_numbers(np.concatenate(numbers))
     # The separator after each number: a tab after the probability, a
     # newline after the backoff.
-    text[np.arange(len(length)), length] = 9
+    text[row[:n], length[:n]] = 9
     if with_backoff:
-        text[np.arange(n, 2 * n), length[n:]] = 10
+        text[row[n:], length[n:]] = 10
     length += 1
     ids = _word_columns(tables, k, rows)
     n_pieces = k + 1 + with_backoff
@@ -343,14 +349,14 @@ def _lines(tables, k, rows, written_order, vocabulary):
     size = np.empty((n, n_pieces), dtype=np.int64)
     width = text.shape[1]
     offset = len(vocabulary.bytes)
-    start[:, 0] = offset + np.arange(n) * width
+    start[:, 0] = offset + row[:n] * width
     size[:, 0] = length[:n]
     for j in range(k):
         after = b" " if j < k - 1 else (b"\t" if with_backoff else b"\n")
         start[:, j + 1] = vocabulary.start[after][ids[:, j]]
         size[:, j + 1] = vocabulary.length[ids[:, j]]
     if with_backoff:
-        start[:, -1] = offset + (n + np.arange(n)) * width
+        start[:, -1] = offset + row[n:] * width
         size[:, -1] = length[n:]
     return _assemble(np.concatenate([vocabulary.bytes, text.ravel()]), start, size)
 

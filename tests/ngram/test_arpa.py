@@ -428,8 +428,8 @@ def test_numbers_are_written_exactly():
             ],
         ]
     )
-    text, length = format_numbers(values)
-    strings = [bytes(row[:n]).decode() for row, n in zip(text, length)]
+    text, length, row = format_numbers(values)
+    strings = [bytes(text[r, :n]).decode() for r, n in zip(row, length)]
     expected = np.where(np.isneginf(values), -99.0, values)
     assert [float(s) for s in strings] == expected.tolist()
     assert strings[-2:] == ["-99.0", "0.29999999999999999"]
