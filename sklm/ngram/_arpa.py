@@ -5,13 +5,14 @@ probability and, below the highest order, its log10 backoff weight. KenLM,
 SRILM and sklm all read and write it; ``.gz`` files are compressed.
 
 Both directions work on whole blocks of lines with numpy, never on one
-n-gram at a time in Python. The reader splits a block's fields with byte
-masks, checks every number against the decimal grammar at once, and matches
+n-gram at a time in Python. The reader splits a block's fields at its
+separators, converts plain decimals 8 digits at a time into correctly
+rounded doubles (the others through a strict, exact slow path), and matches
 the words of a k-gram to the stored unigrams and its context to the stored
-(k-1)-grams by a 64-bit polynomial hash of their text (with a base drawn at
-random for every read), so that it holds only the tables it builds and one
-block of text. The writer formats a block of values as exact decimals with
-integer arithmetic and assembles a block of lines with one gather.
+(k-1)-grams by 64-bit hashes of their words (keyed at random for every
+read), so that it holds only the tables it builds and one block of text.
+The writer formats a block of values as exact decimals with integer
+arithmetic and assembles a block of lines with one gather.
 """
 
 import gzip

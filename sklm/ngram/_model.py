@@ -662,7 +662,7 @@ class NGramLM(LanguageModel):
         to.
 
         The reader is strict and bounded: numbers must be finite decimals
-        (``-?digits[.digits][e[+-]digits]``: no ``nan``, ``inf``, ``+5``,
+        (``-?(D+[.D*]|.D+)[(e|E)[+-]D+]``: no ``nan``, ``inf``, ``+5``,
         ``1_000`` or overflow), log10 probabilities at most 0; the header's
         counts must match the sections (and fit in the file's size); no
         n-gram may appear twice and every word must be a unigram. Lines are
