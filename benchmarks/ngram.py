@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/ngram.py --data PATH/TO/CORPORA [--only fit score proba nltk partial]
-                               [--orders 3 5] [--profile]
+                               [--orders 3 5] [--memory-limit 1GB] [--profile]
+    python benchmarks/ngram.py --data PATH/TO/CORPORA --only fit_large [--copies 100]
 
 ``PATH/TO/CORPORA`` holds ``ptb.valid.txt``, ``ptb.test.txt``,
 ``wikitext-2.valid.txt``, ``wikitext-2.test.txt`` and ``tinyshakespeare.txt``
@@ -15,7 +16,15 @@ fit
     so that its peak resident memory is that of the fit alone. Compared with
     the figures of KenLM's ``lmplz -S 1G`` on this machine class (lmplz is a
     separate C++ program, not measured here). Target: no slower than lmplz,
-    peak memory under 1 GB.
+    peak memory under 1 GB. Each order is fitted twice, side by side: in
+    memory (``memory_limit=None``) and counted within a budget
+    (``memory_limit``, ``--memory-limit``, default 1GB: the corpus encoded
+    into a temporary file, counted in chunks whose sorted counts are spilled
+    and merged); the two report the same n-gram counts and discounts.
+fit_large
+    The bounded fit (``--memory-limit``) at order 3 on "big" with
+    ``--copies`` copies (100 copies: 80.7M tokens, the corpus of lmplz's
+    reference figure; it takes minutes), in a child process.
 score
     ``score`` of P1's test set repeated 10 times (order-3 model fitted on P1's
     training set), against the ``kenlm`` Python module scoring the same
@@ -65,6 +74,8 @@ import _corpora  # noqa: E402
 
 # lmplz -S 1G on the "big" corpus, on this machine class (seconds, GB).
 LMPLZ_REFERENCE = {3: (14.2, 0.39), 5: (33.9, 0.55)}
+# lmplz -o 3 -S 2G on "big" with 100 copies (80.7M tokens), this machine class.
+LMPLZ_BIG100_ORDER3 = (161.7, 1.92)
 FIT_MEMORY_TARGET_GB = 1.0
 PROBA_TARGET_S = 0.2
 N_PROBA_CONTEXTS = 1000
@@ -132,16 +143,16 @@ def _row(label, ours, peer, unit, *, higher_is_better=False, fmt="{:.3g}"):
 # fit on "big" ------------------------------------------------------------------
 
 
-def _fit_child(data, order, profile):
+def _fit_child(data, order, profile, memory_limit=None, n_copies=_corpora.N_BIG_COPIES):
     """Run in a fresh process: fit on "big" and report time and memory as JSON."""
     import sklm
     from sklm import NGramLM
 
     baseline = _rss_bytes("VmRSS")
-    model = NGramLM(order=order)
+    model = NGramLM(order=order, memory_limit=memory_limit)
     gc.collect()
     start, start_cpu = time.perf_counter(), time.process_time()
-    model.fit(_corpora.iter_big(data))
+    model.fit(_corpora.iter_big(data, n_copies=n_copies))
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - start_cpu
     peak = _rss_bytes("VmHWM")
@@ -153,6 +164,8 @@ def _fit_child(data, order, profile):
     ready = _rss_bytes("VmRSS")
     report = {
         "order": order,
+        "memory_limit": memory_limit,
+        "n_copies": n_copies,
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "peak_rss": peak,
@@ -167,7 +180,7 @@ def _fit_child(data, order, profile):
         if value is not None:
             report[name] = _jsonable(value)
     ref_seconds = LMPLZ_REFERENCE.get(order, (math.inf, None))[0]
-    if profile and seconds > ref_seconds:
+    if profile and seconds > ref_seconds and memory_limit is None:
         # A second fit under the profiler; its figures are not the ones reported.
         _profile(lambda: NGramLM(order=order).fit(_corpora.iter_big(data)), f"fit order {order}")
     print("@@" + json.dumps(report))
@@ -193,7 +206,7 @@ def _run_child(args):
     return proc.stdout
 
 
-def bench_fit(data, orders, profile, results):
+def bench_fit(data, orders, profile, results, bounded="1GB"):
     print("\n== fit on the \"big\" corpus (Kneser-Ney, from a generator of lines) ==")
     n_lines, n_tokens, n_types = _corpora.big_stats(data)
     print(f"  corpus: {n_lines:,} lines, {n_tokens:,} tokens, {n_types:,} types")
@@ -212,49 +225,79 @@ def bench_fit(data, orders, profile, results):
     results["baseline_rss_gb"] = base_peak / GB
 
     for order in orders:
-        command = [sys.executable, __file__, "--data", str(data), "--fit-child", str(order)]
-        if profile:
-            command.append("--profile")
-        out = _run_child(command)
-        lines = out.splitlines()
-        for line in lines:
-            if not line.startswith("@@"):
-                print(line)
-        report = json.loads(next(line[2:] for line in lines if line.startswith("@@")))
-        seconds = report["seconds"]
-        # Read right after the timed fit, before any profiled second fit.
-        peak = report["peak_rss"]
-        ref_seconds, ref_gb = LMPLZ_REFERENCE.get(order, (None, None))
-        print(f"\n  order {order}:")
-        _row("fit wall time (incl. generator)", seconds, ref_seconds, "s", fmt="{:.2f}")
+        for memory_limit in (None, bounded):
+            report = _fit_in_child(data, order, profile, memory_limit)
+            _print_fit(report, loader, results)
+
+
+def _fit_in_child(data, order, profile, memory_limit, n_copies=None):
+    command = [sys.executable, __file__, "--data", str(data), "--fit-child", str(order)]
+    if profile:
+        command.append("--profile")
+    if memory_limit is not None:
+        command += ["--memory-limit", str(memory_limit)]
+    if n_copies is not None:
+        command += ["--copies", str(n_copies)]
+    out = _run_child(command)
+    lines = out.splitlines()
+    for line in lines:
+        if not line.startswith("@@"):
+            print(line)
+    return json.loads(next(line[2:] for line in lines if line.startswith("@@")))
+
+
+def _print_fit(report, loader, results, reference=None):
+    order, memory_limit = report["order"], report["memory_limit"]
+    seconds = report["seconds"]
+    # Read right after the timed fit, before any profiled second fit.
+    peak = report["peak_rss"]
+    ref_seconds, ref_gb = reference or LMPLZ_REFERENCE.get(order, (None, None))
+    label = "in memory" if memory_limit is None else f"memory_limit={memory_limit!r}"
+    print(f"\n  order {order}, {label}, {report['n_copies']} copies:")
+    _row("fit wall time (incl. generator)", seconds, ref_seconds, "s", fmt="{:.2f}")
+    if loader is not None:
         _row("fit minus generator alone", seconds - loader, ref_seconds, "s", fmt="{:.2f}")
-        print(f"  {'CPU time of the fit (user + sys)':<34} {report['cpu_seconds']:.2f} s "
-              "(wall time above this means the machine was shared)")
-        _row("peak RSS of the fitting process", peak / GB, ref_gb, "GB", fmt="{:.3f}")
-        print(f"  {'RSS before the fit (after imports)':<34} {report['baseline_rss'] / GB:.3f} GB")
-        print(f"  {'RSS after the fit':<34} {report['rss_after_fit'] / GB:.3f} GB; after a first "
-              f"score of 100 lines {report['rss_after_first_score'] / GB:.3f} GB (not a target)")
-        extra = {k: report[k] for k in ("discounts_", "ngram_counts_") if k in report}
-        if extra:
-            print(f"  fitted: {json.dumps(extra)[:300]}")
-        speed_ok = ref_seconds is None or seconds <= ref_seconds
-        memory_ok = peak / GB < FIT_MEMORY_TARGET_GB
-        if ref_seconds is not None:
-            print(f"  {_verdict(speed_ok)}  fit order {order} no slower than lmplz "
-                  f"({seconds:.2f} s vs {ref_seconds} s)")
-        print(f"  {_verdict(memory_ok)}  fit order {order} peak memory under 1 GB "
-              f"({peak / GB:.3f} GB)")
-        results[f"fit_order{order}"] = {
-            "seconds": seconds,
-            "cpu_seconds": report["cpu_seconds"],
-            "peak_rss_gb": peak / GB,
-            "rss_before_fit_gb": report["baseline_rss"] / GB,
-            "rss_after_first_score_gb": report["rss_after_first_score"] / GB,
-            "lmplz_seconds": ref_seconds,
-            "lmplz_peak_gb": ref_gb,
-            "speed": _verdict(speed_ok),
-            "memory": _verdict(memory_ok),
-        }
+    print(f"  {'CPU time of the fit (user + sys)':<34} {report['cpu_seconds']:.2f} s "
+          "(wall time above this means the machine was shared)")
+    _row("peak RSS of the fitting process", peak / GB, ref_gb, "GB", fmt="{:.3f}")
+    print(f"  {'RSS before the fit (after imports)':<34} {report['baseline_rss'] / GB:.3f} GB")
+    print(f"  {'RSS after the fit':<34} {report['rss_after_fit'] / GB:.3f} GB; after a first "
+          f"score of 100 lines {report['rss_after_first_score'] / GB:.3f} GB (not a target)")
+    extra = {k: report[k] for k in ("discounts_", "ngram_counts_") if k in report}
+    if extra:
+        print(f"  fitted: {json.dumps(extra)[:300]}")
+    speed_ok = ref_seconds is None or seconds <= ref_seconds
+    memory_ok = peak / GB < FIT_MEMORY_TARGET_GB
+    if ref_seconds is not None:
+        print(f"  {_verdict(speed_ok)}  fit order {order} no slower than lmplz "
+              f"({seconds:.2f} s vs {ref_seconds} s)")
+    print(f"  {_verdict(memory_ok)}  fit order {order} peak memory under 1 GB "
+          f"({peak / GB:.3f} GB)")
+    if ref_gb is not None:
+        print(f"  {'lmplz peak / sklm peak':<34} {ref_gb / (peak / GB):.2f}")
+    suffix = "" if memory_limit is None else f"_limit{memory_limit}"
+    results[f"fit_order{order}_copies{report['n_copies']}{suffix}"] = {
+        "seconds": seconds,
+        "cpu_seconds": report["cpu_seconds"],
+        "peak_rss_gb": peak / GB,
+        "rss_before_fit_gb": report["baseline_rss"] / GB,
+        "rss_after_first_score_gb": report["rss_after_first_score"] / GB,
+        "lmplz_seconds": ref_seconds,
+        "lmplz_peak_gb": ref_gb,
+        "speed": _verdict(speed_ok),
+        "memory": _verdict(memory_ok),
+        "ngram_counts_": report.get("ngram_counts_"),
+    }
+
+
+def bench_fit_large(data, n_copies, memory_limit, results):
+    print(f"\n== bounded fit on \"big\" x{n_copies} copies, order 3, "
+          f"memory_limit={memory_limit!r} (from a generator of lines) ==")
+    reference = LMPLZ_BIG100_ORDER3 if n_copies == 100 else (None, None)
+    if n_copies != 100:
+        print("  (lmplz's reference figure is for 100 copies only)")
+    report = _fit_in_child(data, 3, False, memory_limit, n_copies)
+    _print_fit(report, None, results, reference)
 
 
 # score on P1 ------------------------------------------------------------------
@@ -508,13 +551,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="folder of the public corpora")
     parser.add_argument("--only", nargs="+",
-                        choices=["fit", "score", "proba", "nltk", "partial"],
+                        choices=["fit", "fit_large", "score", "proba", "nltk", "partial"],
                         help="run only these measurements (default: all)")
     parser.add_argument("--orders", nargs="+", type=int, default=[3, 5],
                         help="orders of the fit on the big corpus (default: 3 5)")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of each measured call that misses its target "
                              "(for fit: of a second, profiled fit in the child)")
+    parser.add_argument("--memory-limit",
+                        help="memory_limit of the bounded fits (default: 1GB)")
+    parser.add_argument("--copies", type=int,
+                        help="copies of the corpus for fit_large (default: 100, 80.7M tokens)")
     parser.add_argument("--fit-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -527,7 +574,8 @@ def main(argv=None):
         print(_rss_bytes("VmHWM"))
         return 0
     if args.fit_child is not None:
-        _fit_child(args.data, args.fit_child, args.profile)
+        n_copies = args.copies or _corpora.N_BIG_COPIES
+        _fit_child(args.data, args.fit_child, args.profile, args.memory_limit, n_copies)
         return 0
 
     only = set(args.only or ["fit", "score", "proba", "nltk", "partial"])
@@ -541,7 +589,9 @@ def main(argv=None):
           + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     results = {}
     if "fit" in only:
-        bench_fit(args.data, args.orders, args.profile, results)
+        bench_fit(args.data, args.orders, args.profile, results, args.memory_limit or "1GB")
+    if "fit_large" in only:
+        bench_fit_large(args.data, args.copies or 100, args.memory_limit or "1GB", results)
     if "score" in only:
         bench_score(args.data, args.profile, results)
     if "proba" in only:
