@@ -634,3 +634,18 @@ def test_long_line_inside_a_section_is_refused(tmp_path):
     text = HAND.replace("-0.4\ta a", f"-0.4\ta {word}")
     with pytest.raises(ARPAFormatError, match="line 15: the line is longer than 1048576 bytes"):
         NGramLM.from_arpa(write(tmp_path, text))
+
+
+def test_kenlm_loads_order_1_and_escaped_files_and_agrees(tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    order1 = NGramLM(order=1).fit(TRAIN)
+    order1.to_arpa(tmp_path / "o1.arpa")
+    model = kenlm.Model(str(tmp_path / "o1.arpa"))
+    ours = order1.score_samples(["the cat sat"])[0] / LN10
+    assert model.score("the cat sat", bos=True, eos=True) == pytest.approx(ours, abs=1e-5)
+    chars = [list("ab c"), list("a bc "), list("c a")]
+    lm = NGramLM(order=3).fit(chars)
+    lm.to_arpa(tmp_path / "char.arpa")
+    model = kenlm.Model(str(tmp_path / "char.arpa"))
+    ours = lm.score_samples([list("a b")])[0] / LN10
+    assert model.score("a <U+0020> b", bos=True, eos=True) == pytest.approx(ours, abs=1e-5)
