@@ -18,7 +18,7 @@ class HashIndex:
     large table; a hash with load factor at most 1/2 costs one or two, which
     is what makes scoring fast. Each slot holds the index of a key in the
     key table (-1 when empty), so the hash adds 8 to 16 bytes per n-gram
-    (16 to 32 for tables under two million n-grams, which get more room).
+    (32 to 64 for tables under two million n-grams, which get more room).
     Linear probing, built with one sort: keys in order of their home slot
     land at ``max(home, previous slot + 1)``, so the slots from a key's home
     to its own are all occupied, as probing needs. The slots run past the
@@ -29,14 +29,14 @@ class HashIndex:
     def __init__(self, keys):
         n = len(keys)
         self.keys = keys
-        # Load factor at most 1/4 while the slots stay small (fewer probes on
-        # misses, which scoring meets often), at most 1/2 beyond.
-        spread = 4 if n < 2**21 else 2
+        # Load factor at most 1/8 while the slots stay small: scoring meets
+        # many misses, and a probe that ends at once saves more than the
+        # larger table costs in cache (int32 slots keep it at the size of
+        # 1/4 with int64 ones). At most 1/2 beyond.
+        spread = 8 if n < 2**21 else 2
         bits = max(int(np.ceil(np.log2(spread * n + 1))), 4)
         self.shift = np.uint64(64 - bits)
-        # intp for small tables, so that lookups gather without a conversion;
-        # int32 for large ones, which would otherwise double their slots' size.
-        index_type = np.intp if n < 2**21 or n >= 2**31 else np.int32
+        index_type = np.int32 if n < 2**31 else np.intp
         rank = np.arange(n, dtype=np.int64)
         if bits <= 31:
             # Home slot and index packed in one int64: a plain (vectorized) sort
@@ -86,12 +86,17 @@ class HashIndex:
         value, hit, more = self._probe(slot, keys)
         # value is already -1 on empty slots; only the probing ones are not.
         probing = np.flatnonzero(more)
-        value[probing] = -1
-        while len(probing):
-            slot_p = slot[probing]
-            slot_p += 1
-            slot[probing] = slot_p
-            found, hit_p, more_p = self._probe(slot_p, keys[probing])
-            value[probing[hit_p]] = found[hit_p]
-            probing = probing[more_p]
+        if len(probing):
+            value[probing] = -1
+            # The few keys still probing travel with their slots, each step
+            # on arrays of their own size.
+            slot = slot[probing]
+            keys = keys[probing]
+            while len(probing):
+                slot += 1
+                found, hit, more = self._probe(slot, keys)
+                value[probing[hit]] = found[hit]
+                probing = probing[more]
+                slot = slot[more]
+                keys = keys[more]
         return value

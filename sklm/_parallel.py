@@ -14,6 +14,11 @@ import numpy as np
 # thread than it gains.
 MIN_PART = 200_000
 
+#: Positions scored together: the few dozen arrays of a run this long stay in
+#: a core's cache (a pass over 65,536 int64 is 512 KiB), where whole-corpus
+#: passes stream through memory; each run costs about 0.2 ms of Python calls.
+CACHE_BLOCK = 65_536
+
 
 def available_threads():
     """The CPU cores this process may use, capped by ``OMP_NUM_THREADS``.
@@ -72,3 +77,19 @@ def map_threads(func, parts):
         return [func(parts[0])]
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
         return list(pool.map(func, parts))
+
+
+def sample_runs(ends, size):
+    """Cut samples into runs of about ``size`` positions, at sample boundaries.
+
+    ``ends`` holds the cumulative sizes from 0 (an ``offsets`` array: sample
+    ``i`` spans ``ends[i]:ends[i + 1]``). Returns ``(first, last)`` pairs:
+    the samples ``first`` to ``last - 1`` form a run. A sample longer than
+    ``size`` is a run of its own.
+    """
+    n_samples = len(ends) - 1
+    if n_samples <= 0 or ends[-1] - ends[0] <= size:
+        return [(0, max(n_samples, 0))]
+    targets = np.arange(ends[0] + size, ends[-1], size)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(ends, targets), [n_samples]]))
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))

@@ -17,6 +17,10 @@ whose hash meets another token's is looked up in the dict instead.
 import numpy as np
 
 from ._hashing import HashIndex
+from ._parallel import CACHE_BLOCK, sample_runs
+
+# Bytes of text encoded together: about CACHE_BLOCK tokens of English.
+RUN_BYTES = 6 * CACHE_BLOCK
 
 _WORD = 8
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -30,9 +34,14 @@ _LONG = np.uint64(0xFF)
 
 
 class _Tokens:
-    """Boundaries, keys and words of the whitespace-separated tokens of ASCII bytes."""
+    """Boundaries and keys of the whitespace-separated tokens of ASCII bytes.
 
-    def __init__(self, data):
+    With ``all_words``, also the 8-byte words of every long token (the
+    vocabulary's, for the confirmation of matches); otherwise only those of
+    the tokens over 16 bytes, which the two words of a match do not cover.
+    """
+
+    def __init__(self, data, *, all_words=False):
         n = len(data)
         # Zero padding: every 8-byte read past a token stays inside the buffer.
         buffer = np.zeros(n // _WORD + 3, dtype="<u8")
@@ -48,14 +57,14 @@ class _Tokens:
         self.starts = np.ascontiguousarray(bounds[:, 0])
         self.lengths = bounds[:, 1] - self.starts
         word = self._word_at(self.starts)
-        short = np.minimum(self.lengths, _WORD)
-        word &= np.take(_MASK, short)
-        word |= np.take(_END, short)
+        # Clipped: a token of 8 bytes or more keeps its 8 bytes, no end mark.
+        word &= np.take(_MASK, self.lengths, mode="clip")
+        word |= np.take(_END, self.lengths, mode="clip")
         self.keys = word
         self.long = np.flatnonzero(self.lengths > _WORD)
         self.long_words = None
         if len(self.long):
-            self._hash_long()
+            self._key_long(all_words)
 
     def _word_at(self, offset):
         """The 8 bytes from each byte offset, as little-endian uint64."""
@@ -65,25 +74,62 @@ class _Tokens:
         words = np.ndarray((len(data) - _WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
         return words[offset]
 
-    def _hash_long(self):
-        """Key every long token by a hash of all its words, in whole-array passes.
+    def _key_long(self, all_words):
+        """Key the tokens over 8 bytes by a hash of their words.
 
-        Each word is mixed with its position and the mixes are summed per
-        token, so the work is one pass over the long tokens' bytes however
-        long a token is (a token of megabytes costs what its bytes cost).
+        Nearly all of them have at most 16 bytes: their two words are mixed
+        directly. The longer ones get a hash of all their words.
         """
-        start = self.starts[self.long]
-        length = self.lengths[self.long]
+        long = self.long
+        length = self.lengths[long]
+        # The first two words of each long token: a match is confirmed on
+        # them (and, over 16 bytes, on the rest of the words).
+        self.first = self.keys[long]
+        second = self._word_at(self.starts[long] + _WORD)
+        second &= np.take(_MASK, length - _WORD, mode="clip")
+        self.second = second
+        h = second * _MIX2
+        h ^= self.first
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        h ^= h >> np.uint64(32)
+        h |= _LONG
+        self.longer = np.flatnonzero(length > 2 * _WORD)
+        if len(self.longer):
+            longer_words = self._words(long[self.longer])
+            h[self.longer] = self._hash_words(*longer_words, length[self.longer])
+            self.long_words = longer_words
+        if all_words:
+            self.long_words = self._words(long)
+        self.keys[long] = h
+
+    def _words(self, tokens):
+        """The 8-byte words of ``tokens``, one token after the other.
+
+        Returns ``(words, first, n_words)``: token ``i``'s words are
+        ``words[first[i]:first[i] + n_words[i]]``, the last one masked to the
+        token's end.
+        """
+        start = self.starts[tokens]
+        length = self.lengths[tokens]
         n_words = (length + _WORD - 1) // _WORD
         first = np.cumsum(n_words) - n_words
         token = np.repeat(np.arange(len(start)), n_words)
-        position = np.arange(int(n_words.sum()), dtype=np.int64) - first[token]
-        offset = position * _WORD
+        offset = (np.arange(int(n_words.sum()), dtype=np.int64) - first[token]) * _WORD
         word = self._word_at(start[token] + offset)
-        word &= np.take(_MASK, np.minimum(length[token] - offset, _WORD))
-        # The words of every long token, one after the other (``first`` and
-        # ``n_words`` say where each token's are), for the confirmation.
-        self.long_words = (word, first, n_words)
+        word &= np.take(_MASK, length[token] - offset, mode="clip")
+        return word, first, n_words
+
+    @staticmethod
+    def _hash_words(word, first, n_words, length):
+        """A hash of each token's words, in whole-array passes.
+
+        Each word is mixed with its position and the mixes are summed per
+        token, so the work is one pass over the tokens' bytes however long a
+        token is (a token of megabytes costs what its bytes cost).
+        """
+        position = np.arange(len(word), dtype=np.int64) - np.repeat(first, n_words)
         h = word ^ (position.astype(np.uint64) * _MIX2)
         h *= _MIX
         h ^= h >> np.uint64(29)
@@ -94,7 +140,7 @@ class _Tokens:
         h *= _MIX2
         h ^= h >> np.uint64(32)
         h |= _LONG
-        self.keys[self.long] = h
+        return h
 
 
 def _ascii_bytes(texts):
@@ -129,7 +175,7 @@ class TextEncoder:
         # Tokens that a whitespace split of ASCII text can produce.
         tokens = [t for t in reader if t.isascii() and t.split() == [t] and min(t) > " "]
         data = "\n".join(tokens).encode("ascii")
-        packed = _Tokens(data) if tokens else None
+        packed = _Tokens(data, all_words=True) if tokens else None
         if packed is not None and len(packed.starts) != len(tokens):
             packed = None  # control characters inside a token: no fast path
         self.index = None
@@ -155,6 +201,28 @@ class TextEncoder:
         """
         if self.index is None:
             return None
+        # Texts are joined by one newline: text i spans [edges[i], +len).
+        text_lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+        edges = np.empty(len(texts) + 1, dtype=np.intp)
+        edges[0] = 0
+        np.cumsum(text_lengths + 1, out=edges[1:])
+        # Runs of texts whose arrays stay in the CPU cache, as in scoring.
+        runs = sample_runs(edges, RUN_BYTES)
+        parts = []
+        for first, last in runs:
+            part = self._encode_run(texts[first:last], edges[first : last + 1] - edges[first])
+            if part is None:
+                return None
+            parts.append(part)
+        if len(parts) == 1:
+            return parts[0]
+        return (
+            np.concatenate([ids for ids, _ in parts]),
+            np.concatenate([counts for _, counts in parts]),
+        )
+
+    def _encode_run(self, texts, edges):
+        """:meth:`encode` of a few texts, ``edges`` their offsets in the joined bytes."""
         data = _ascii_bytes(texts)
         if data is None:
             return None
@@ -163,38 +231,46 @@ class TextEncoder:
         if len(tokens.long):
             self._confirm(tokens, found, data)
         ids = self.ids[found]  # found is -1 for unknown tokens: see HashIndex._probe
-        # Texts are joined by one newline: text i spans [char_start, +len).
-        text_lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
-        edges = np.empty(len(texts) + 1, dtype=np.intp)
-        edges[0] = 0
-        np.cumsum(text_lengths + 1, out=edges[1:])
         first_token = np.searchsorted(tokens.starts, edges)
         return ids, np.diff(first_token)
 
     def _confirm(self, tokens, found, data):
-        """Check the long tokens' matches byte for byte (a hash can collide)."""
+        """Check the long tokens' matches byte for byte (a hash can collide).
+
+        Every match is compared on its length and first two words (the whole
+        of a token of at most 16 bytes), the few longer ones on all words.
+        """
         long = tokens.long
         match = found[long]
         rows = np.flatnonzero(match >= 0)
         candidate = match[rows]
         vocab_row = self.long_row[candidate]
-        same = (tokens.lengths[long[rows]] == self.lengths[candidate]) & (vocab_row >= 0)
-        check = np.flatnonzero(same)
-        if len(check):
-            # Every word of each matched pair compared in one pass (equal
-            # lengths have as many words; a long token has at least two).
-            query_words, query_first, query_n = tokens.long_words
-            vocab_words, vocab_first, _ = self.packed.long_words
-            query, vocab = rows[check], vocab_row[check]
-            n = query_n[query]
-            begin = np.cumsum(n) - n
-            pair = np.repeat(np.arange(len(check)), n)
-            within = np.arange(int(n.sum())) - begin[pair]
-            equal = (
-                query_words[query_first[query][pair] + within]
-                == vocab_words[vocab_first[vocab][pair] + within]
-            )
-            same[check] = np.logical_and.reduceat(equal, begin)
+        vocab_words, vocab_first, _ = self.packed.long_words
+        # A short vocabulary token (row -1 here, which reads the last long
+        # token's words) fails on its length: the query's is over 8 bytes.
+        at = vocab_first[vocab_row]
+        same = tokens.lengths[long[rows]] == self.lengths[candidate]
+        same &= vocab_words[at] == tokens.first[rows]
+        same &= vocab_words[at + 1] == tokens.second[rows]
+        if len(tokens.longer):
+            position = np.full(len(long), -1, dtype=np.intp)
+            position[tokens.longer] = np.arange(len(tokens.longer))
+            query = position[rows]
+            check = np.flatnonzero(same & (query >= 0))
+            if len(check):
+                # Every word of each matched pair compared in one pass (equal
+                # lengths have as many words).
+                query_words, query_first, query_n = tokens.long_words
+                query, vocab = query[check], vocab_row[check]
+                n = query_n[query]
+                begin = np.cumsum(n) - n
+                pair = np.repeat(np.arange(len(check)), n)
+                within = np.arange(int(n.sum())) - begin[pair]
+                equal = (
+                    query_words[query_first[query][pair] + within]
+                    == vocab_words[vocab_first[vocab][pair] + within]
+                )
+                same[check] = np.logical_and.reduceat(equal, begin)
         wrong = long[rows[~same]]
         if len(wrong):
             # A hash collision: the dict decides.

@@ -1,0 +1,79 @@
+"""The byte-level text encoder: the same ids as splitting and a dict, for every token length."""
+
+import numpy as np
+import pytest
+
+from sklm._text_encoding import RUN_BYTES, TextEncoder
+from sklm.base import Vocabulary
+
+ALPHABET = np.array(
+    list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<>/.,'-!~\x7f")
+)
+
+
+def _random_tokens(rng, n, max_length=40):
+    lengths = rng.integers(1, max_length + 1, n)
+    return ["".join(rng.choice(ALPHABET, length)) for length in lengths]
+
+
+def _check(vocabulary, texts):
+    fast = vocabulary.encode_texts(texts)
+    slow = vocabulary.encode([t.split() for t in texts])
+    np.testing.assert_array_equal(fast.ids, slow.ids)
+    np.testing.assert_array_equal(fast.offsets, slow.offsets)
+
+
+def test_every_token_length_and_near_misses():
+    rng = np.random.default_rng(0)
+    known = sorted(set(_random_tokens(rng, 3000)))
+    vocabulary = Vocabulary(["<unk>", "</s>", *known])
+    # Unknown tokens one byte away from known ones, at each length class
+    # (up to 8 bytes: exact keys; 9 to 16: two words; longer: all words).
+    near = [t[:-1] + ("a" if t[-1] != "a" else "b") for t in known]
+    longer = [t + "x" for t in known] + [t[:-1] for t in known if len(t) > 1]
+    pool = np.array(known + near + longer, dtype=object)
+    texts = []
+    for _ in range(800):
+        tokens = rng.choice(pool, rng.integers(0, 30))
+        spaces = rng.choice([" ", "  ", "\t", " \r\n "], len(tokens) + 1)
+        texts.append("".join(s + t for s, t in zip(spaces, tokens)) + spaces[-1])
+    _check(vocabulary, texts)
+
+
+def test_many_runs_with_samples_across_their_ends():
+    # More text than one run of the encoder: the runs meet between texts and
+    # their ids and counts line up with a single split.
+    rng = np.random.default_rng(1)
+    known = sorted(set(_random_tokens(rng, 500, max_length=20)))
+    vocabulary = Vocabulary(["<unk>", "</s>", *known])
+    pool = np.array(known + ["unknown", "zzzzzzzzzzzzzzzzz"], dtype=object)
+    texts = [" ".join(rng.choice(pool, rng.integers(0, 60))) for _ in range(12_000)]
+    # One text larger than a run by itself, and empty texts between.
+    texts[5000] = " ".join(rng.choice(pool, RUN_BYTES // 5))
+    texts[5001:5003] = ["", "   "]
+    assert sum(map(len, texts)) > 3 * RUN_BYTES
+    _check(vocabulary, texts)
+
+
+def test_a_late_non_ascii_text_sends_everything_to_the_general_path():
+    vocabulary = Vocabulary(["<unk>", "</s>", "a", "caf\u00e9"])
+    texts = ["a b " * 1000] * 200 + ["caf\u00e9 a"]
+    assert vocabulary.text_encoder().encode(texts) is None
+    _check(vocabulary, texts)
+
+
+@pytest.mark.parametrize("word", ["abcdefghijk", "abcdefghijklmnop", "abcdefghijklmnopqrstuvwxyz"])
+def test_a_hash_match_with_other_bytes_goes_to_the_dict(word):
+    # Make the stored words of a vocabulary token disagree with its key, as a
+    # hash collision would: the byte check must refuse the match and the dict
+    # give the right id (here, the token's own).
+    vocabulary = Vocabulary(["<unk>", "</s>", word, "other"])
+    encoder = TextEncoder(vocabulary._reader, 0)
+    texts = [f"{word} other {word}x"]
+    ids, counts = encoder.encode(texts)
+    np.testing.assert_array_equal(ids, [2, 3, 0])
+    words, first, n_words = encoder.packed.long_words
+    words[first[0] + n_words[0] - 1] ^= 1
+    ids, counts = encoder.encode(texts)
+    np.testing.assert_array_equal(ids, [2, 3, 0])
+    np.testing.assert_array_equal(counts, [3])
