@@ -159,17 +159,13 @@ class SpilledRuns:
                     np.save(run / f"{field}{k}.npy", array)
         return run
 
-    def _load(self, run, k):
-        """Keys, counts, suffixes and flags of order ``k`` of a run, in memory."""
-        arrays = []
-        for field in self._FIELDS:
-            if field == "keys" and k == 1:
-                arrays.append(np.arange(self.n_classes + 1, dtype=np.int64))
-            elif field == "suffix" and k == 1:
-                arrays.append(None)
-            else:
-                arrays.append(np.load(run / f"{field}{k}.npy"))
-        return arrays
+    def _load(self, run, k, field):
+        """One array of order ``k`` of a run, read into memory."""
+        if field == "keys" and k == 1:
+            return np.arange(self.n_classes + 1, dtype=np.int64)
+        if field == "suffix" and k == 1:
+            return None
+        return np.load(run / f"{field}{k}.npy")
 
     def merge(self):
         """The counts of all the runs, in memory.
@@ -196,53 +192,65 @@ class SpilledRuns:
             if len(runs) % 2:
                 merged.append(runs[-1])
             runs = self._runs = merged
-        fields = zip(*(self._load(runs[0], k) for k in range(1, self.order + 1)))
+        orders = range(1, self.order + 1)
+        fields = {name: [self._load(runs[0], k, name) for k in orders] for name in self._FIELDS}
         self._runs = []
-        return NGramCounts(self.n_classes, *map(list, fields))
+        return NGramCounts(self.n_classes, **fields)
 
     def _merge_pair(self, run_a, run_b):
+        # Each array of the two runs is read when it is needed and dropped
+        # once scattered into the merged order: the merge holds its output,
+        # the maps of one order and the two runs' copies of one array.
         base = self.n_classes + 1
-        keys, counts, suffix, initial = [], [], [], []
+        fields = {name: [] for name in self._FIELDS}
         maps = None
         for k in range(1, self.order + 1):
-            ka, ca, sa, ia = self._load(run_a, k)
-            kb, cb, sb, ib = self._load(run_b, k)
             if k == 1:
-                table, where_a, where_b = ka, None, None
-                total = ca.astype(np.int64) + cb
-            else:
+                table, where = self._load(run_a, 1, "keys"), (None, None)
+                total = self._load(run_a, 1, "counts").astype(np.int64)
+                total += self._load(run_b, 1, "counts")
+                count_type = np.int32 if int(total.sum()) < 2**31 else np.int64
+                fields["keys"].append(table)
+                fields["counts"].append(total.astype(count_type))
+                fields["suffix"].append(None)
+                fields["bos_initial"].append(self._load(run_a, 1, "bos_initial"))
+                del total
+                maps = where
+                continue
+            pair = []
+            for run, prefix_map in zip((run_a, run_b), maps):
+                keys = self._load(run, k, "keys")
                 if k > 2:
                     # Prefixes into the merged table of order k - 1: the maps
                     # are increasing, so the keys stay sorted.
-                    ka = _remap_prefixes(ka, maps[0], base)
-                    kb = _remap_prefixes(kb, maps[1], base)
-                table, where_a, where_b = sorted_union(ka, kb)
-                del ka, kb
-                total = np.zeros(len(table), dtype=np.int64)
-                total[where_a] = ca
-                total[where_b] += cb
-            if k == 1:
-                count_type = np.int32 if int(total.sum()) < 2**31 else np.int64
-            keys.append(table)
-            counts.append(total.astype(count_type, copy=False))
-            del total
-            if k == 1:
-                suffix.append(None)
-                initial.append(ia)
-            else:
-                index_type = np.int32 if len(keys[-2]) < 2**31 else np.int64
-                merged_suffix = np.empty(len(table), dtype=index_type)
-                merged_initial = np.empty(len(table), dtype=bool)
-                # An n-gram found in both runs has the same suffix and first word.
-                merged_suffix[where_a] = sa if k == 2 else maps[0][sa]
-                merged_suffix[where_b] = sb if k == 2 else maps[1][sb]
-                merged_initial[where_a] = ia
-                merged_initial[where_b] = ib
-                suffix.append(merged_suffix)
-                initial.append(merged_initial)
-            maps = (where_a, where_b)
-            del ca, cb, sa, sb, ia, ib
-        return NGramCounts(self.n_classes, keys, counts, suffix, initial)
+                    keys = _remap_prefixes(keys, prefix_map, base)
+                pair.append(keys)
+            table, *where = sorted_union(*pair)
+            del pair, keys
+            fields["keys"].append(table)
+            index_type = np.int32 if len(fields["keys"][-2]) < 2**31 else np.int64
+            for name, dtype in (
+                ("counts", count_type),
+                ("suffix", index_type),
+                ("bos_initial", bool),
+            ):
+                merged = np.zeros(len(table), dtype=dtype)
+                for run, positions, prefix_map in zip((run_a, run_b), where, maps):
+                    values = self._load(run, k, name)
+                    if name == "suffix" and k > 2:
+                        values = prefix_map[values]
+                    if name == "counts":
+                        merged[positions] += values
+                    else:
+                        # An n-gram found in both runs has the same suffix
+                        # and first word.
+                        merged[positions] = values
+                    del values
+                fields[name].append(merged)
+                del merged
+            maps = where
+            release_free_memory()
+        return NGramCounts(self.n_classes, **fields)
 
 
 def _remap_prefixes(keys, prefix_map, base):
