@@ -38,13 +38,43 @@ import platform
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
 
+from sklm.base import Encoded  # noqa: E402
 from sklm.neural import GRULM, LSTMLM, RNNLM  # noqa: E402
+from sklm.neural.callbacks import Callback  # noqa: E402
+
+
+class TestCurve(Callback):
+    """Diagnostic: the test text's nats/char after every epoch.
+
+    Scored through the model's own ``validate`` step on the network being
+    trained; the time it takes is left out of ``max_time`` (the training
+    clock, ``state.started``, moves forward by as much). Nothing is chosen
+    by it: the model of every run is the one training ends with.
+    """
+
+    def __init__(self, text):
+        self.text = text
+
+    def on_train_begin(self, model, state):
+        index = {token: i for i, token in enumerate(state.classes)}
+        ids = np.array([index.get(c, 0) for c in self.text] + [1], dtype=np.int64)
+        self.corpus = Encoded(ids, np.array([0, len(ids)], dtype=np.int64))
+        self.nats = []
+
+    def on_epoch_end(self, model, state):
+        clock = time.perf_counter()
+        view = SimpleNamespace(module=state.module, valid_corpus=self.corpus, device=state.device)
+        self.nats.append(math.log(model.validate(view)))
+        state.started += time.perf_counter() - clock
+
 
 CONFIG = dict(
     embedding_dim=64,
@@ -75,6 +105,9 @@ def main():
                    "and the best epoch's weights are kept")
     p.add_argument("--validation-fraction", type=float, default=0.05)
     p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--test-curve", action="store_true",
+                   help="also print the test nats/char after every epoch (a diagnostic, "
+                   "its time left out of --seconds)")
     p.add_argument("--sample-length", type=int, default=500)
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--json", help="write the figures here too")
@@ -92,6 +125,9 @@ def main():
         verbose=args.verbose, early_stopping=args.early_stopping,
         validation_fraction=args.validation_fraction, n_iter_no_change=args.patience,
     )
+    curve = TestCurve(test_text) if args.test_curve else None
+    if curve is not None:
+        lm.set_params(callbacks=[curve])
     t0 = time.perf_counter()
     lm.fit([list(train_text)])
     fit_s = time.perf_counter() - t0
@@ -132,6 +168,7 @@ def main():
         "torch": torch.__version__,
         "python": platform.python_version(),
         "history": lm.history_,
+        "test_curve": curve.nats if curve is not None else None,
         "sample": sample,
     }
     print(
@@ -144,6 +181,8 @@ def main():
         f"load average at start {result['load_average_at_start']}, "
         f"at end {result['load_average_at_end']}"
     )
+    if curve is not None:
+        print("test nats/char after each epoch: " + ", ".join(f"{x:.4f}" for x in curve.nats))
     print("sample from 'ROMEO:' (temperature 0.8):")
     print("ROMEO:" + sample)
     if args.json:

@@ -89,6 +89,9 @@ class TrainingState:
         (since the epoch began).
     hidden : tensor, tuple of tensors or None
         The recurrent state carried between the windows of a batch.
+    started : float
+        When training began (:func:`time.perf_counter`); ``max_time``
+        counts from it.
     stop : bool
         Set it to True to end training after the current step.
     """
