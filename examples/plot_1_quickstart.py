@@ -64,8 +64,9 @@ results = search.cv_results_
 for size, mean, std, fit_time in zip(
     hidden_sizes, results["mean_test_score"], results["std_test_score"], results["mean_fit_time"]
 ):
-    print(f"hidden_size={size:4d}: CV perplexity {-mean:8.2f} (+/- {std:.2f}), "
-          f"fit {fit_time:.1f} s")
+    print(
+        f"hidden_size={size:4d}: CV perplexity {-mean:8.2f} (+/- {std:.2f}), fit {fit_time:.1f} s"
+    )
 print("best:", search.best_params_)
 
 # %%
@@ -81,16 +82,18 @@ print(f"parameters: {best[-1].n_parameters_:,}")
 # and generates text: :func:`sklm.generate` tokenizes the prompt, samples a
 # continuation and joins the tokens back into text.
 for temperature in (0.0, 0.8):
-    for text in generate(best, "the", n_samples=2, max_length=25,
-                         temperature=temperature, random_state=0):
+    for text in generate(
+        best, "the", n_samples=2, max_length=25, temperature=temperature, random_state=0
+    ):
         print(f"T={temperature}: {text}")
 
 # %%
 # A figure of the search: cross-validated perplexity and training time for
 # each hidden size.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
-ax1.errorbar(hidden_sizes, -results["mean_test_score"], yerr=results["std_test_score"],
-             marker="o", capsize=4)
+ax1.errorbar(
+    hidden_sizes, -results["mean_test_score"], yerr=results["std_test_score"], marker="o", capsize=4
+)
 ax1.set_xscale("log", base=2)
 ax1.set_xticks(hidden_sizes, [str(size) for size in hidden_sizes])
 ax1.minorticks_off()

@@ -45,8 +45,10 @@ if QUICK:
 tokenizer = Tokenizer()
 train = tokenizer.transform(train_texts)
 test = tokenizer.transform(test_texts)
-print(f"train: {len(train)} samples, {sum(map(len, train))} tokens; "
-      f"test: {len(test)} samples, {sum(map(len, test))} tokens")
+print(
+    f"train: {len(train)} samples, {sum(map(len, train))} tokens; "
+    f"test: {len(test)} samples, {sum(map(len, test))} tokens"
+)
 
 # %%
 # Perplexity and size against the order
@@ -67,8 +69,10 @@ for order in orders:
     ppl.append(perplexity(lm, test))
     n_ngrams.append(int(np.sum(lm.ngram_counts_)))
     n_bytes.append(len(pickle.dumps(lm)))
-    print(f"order {order}: perplexity {ppl[-1]:8.2f}, {n_ngrams[-1]:>9,} n-grams, "
-          f"{n_bytes[-1] / 1e6:7.2f} MB, fit {seconds[-1]:.2f} s")
+    print(
+        f"order {order}: perplexity {ppl[-1]:8.2f}, {n_ngrams[-1]:>9,} n-grams, "
+        f"{n_bytes[-1] / 1e6:7.2f} MB, fit {seconds[-1]:.2f} s"
+    )
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
 ax1.plot(orders, ppl, "o-")
@@ -82,8 +86,7 @@ ax2.set_title("The model keeps growing")
 ax2.legend()
 for ax in (ax1, ax2):
     ax.set_xticks(orders)
-fig.supxlabel("Each extra word of context gains less perplexity, "
-              "and the table keeps growing.")
+fig.supxlabel("Each extra word of context gains less perplexity, and the table keeps growing.")
 
 # %%
 # The gain of each extra word of context shrinks fast: long n-grams of new
@@ -95,8 +98,7 @@ fig.supxlabel("Each extra word of context gains less perplexity, "
 gains = -np.diff(np.log(ppl))
 growth = np.array(n_ngrams[1:]) / np.array(n_ngrams[:-1])
 for order, gain, factor in zip(orders[1:], gains, growth):
-    print(f"order {order - 1} -> {order}: log-perplexity -{gain:.3f}, "
-          f"n-grams x{factor:.2f}")
+    print(f"order {order - 1} -> {order}: log-perplexity -{gain:.3f}, n-grams x{factor:.2f}")
 
 # %%
 # Smoothing methods side by side

@@ -65,8 +65,15 @@ print(train[0], train[1], sep="\n")
 # Same embedding and hidden sizes, optimiser, learning rate and number of
 # epochs. The learning rate is kept constant (``lr_schedule=None``) so that
 # no model is slowed down by a schedule reacting to noise.
-common = dict(embedding_dim=16, hidden_size=32, learning_rate=0.01, lr_schedule=None,
-              batch_size=16, max_epochs=EPOCHS, random_state=0)
+common = dict(
+    embedding_dim=16,
+    hidden_size=32,
+    learning_rate=0.01,
+    lr_schedule=None,
+    batch_size=16,
+    max_epochs=EPOCHS,
+    random_state=0,
+)
 models = {
     "RNN (tanh)": RNNLM(nonlinearity="tanh", **common),
     "RNN (relu)": RNNLM(nonlinearity="relu", **common),
@@ -76,8 +83,7 @@ models = {
 for name, lm in models.items():
     lm.fit(train)
     seconds = sum(h["seconds"] for h in lm.history_)
-    print(f"{name:11s} final training loss {lm.history_[-1]['train_loss']:.3f} "
-          f"({seconds:.1f} s)")
+    print(f"{name:11s} final training loss {lm.history_[-1]['train_loss']:.3f} ({seconds:.1f} s)")
 
 # %%
 # Accuracy against distance
@@ -94,8 +100,10 @@ for d in distances:
     for name, lm in models.items():
         accuracy[name].append(float(np.mean(lm.predict(contexts) == answers)))
 for name, acc in accuracy.items():
-    print(f"{name:11s} accuracy, distances 1-5: {np.mean(acc[:5]):.2f}, "
-          f"last 5: {np.mean(acc[-5:]):.2f}, at {MAX_DISTANCE}: {acc[-1]:.2f}")
+    print(
+        f"{name:11s} accuracy, distances 1-5: {np.mean(acc[:5]):.2f}, "
+        f"last 5: {np.mean(acc[-5:]):.2f}, at {MAX_DISTANCE}: {acc[-1]:.2f}"
+    )
 
 # %%
 # Gradients through time
@@ -132,8 +140,9 @@ for name in ("RNN (tanh)", "LSTM"):
     norms = state_gradient_norms(models[name], probe)
     gradient_norms[name] = norms
     far = f"{norms[-1]:.2e}" if norms[-1] > 0 else "0 (below float32's smallest number)"
-    print(f"{name:11s} gradient norm: 1 step back {norms[1]:.2e}, "
-          f"{len(norms) - 1} steps back {far}")
+    print(
+        f"{name:11s} gradient norm: 1 step back {norms[1]:.2e}, {len(norms) - 1} steps back {far}"
+    )
 
 # %%
 # The figure
@@ -142,8 +151,7 @@ for name in ("RNN (tanh)", "LSTM"):
 # distinct markers and line styles: several of them lie on top of each
 # other at accuracy 1.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-styles = {"RNN (tanh)": ("o-", 4), "RNN (relu)": ("s--", 5),
-          "LSTM": ("^-", 9), "GRU": ("v:", 6)}
+styles = {"RNN (tanh)": ("o-", 4), "RNN (relu)": ("s--", 5), "LSTM": ("^-", 9), "GRU": ("v:", 6)}
 for name, acc in accuracy.items():
     style, size = styles[name]
     ax1.plot(distances, acc, style, markersize=size, fillstyle="none", label=name)
@@ -160,14 +168,23 @@ for name, norms in gradient_norms.items():
     ax2.semilogy(steps[alive], norms[alive], marker="o", markersize=3, label=name)
     if not alive.all():
         k = int(np.argmin(alive))
-        ax2.plot([k - 1], [norms[k - 1]], "x", color=ax2.lines[-1].get_color(),
-                 markersize=10, mew=2, label=f"{name}: exactly 0 from k = {k}")
+        ax2.plot(
+            [k - 1],
+            [norms[k - 1]],
+            "x",
+            color=ax2.lines[-1].get_color(),
+            markersize=10,
+            mew=2,
+            label=f"{name}: exactly 0 from k = {k}",
+        )
 ax2.set_xlabel("k (steps back from the query)")
 ax2.set_ylabel(r"$\|\partial L / \partial s_{T-k}\|$")
 ax2.set_title("Gradient reaching the state k steps back")
 ax2.legend()
-fig.supxlabel("LSTM and GRU remember the key at every distance; the tanh RNN's gradient "
-              "vanishes, and it stays at chance.")
+fig.supxlabel(
+    "LSTM and GRU remember the key at every distance; the tanh RNN's gradient "
+    "vanishes, and it stays at chance."
+)
 
 # %%
 # What this run shows (distances up to 30, 3,000 samples, 15 epochs, as

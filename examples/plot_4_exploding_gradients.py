@@ -65,10 +65,21 @@ class StepRecorder(Callback):
 runs = {}
 for label, clip in (("clipped at 0.25", 0.25), ("no clipping", None)):
     recorder = StepRecorder()
-    lm = RNNLM(nonlinearity="relu", embedding_dim=64, hidden_size=128, dropout=0.0,
-               optimizer="sgd", learning_rate=LEARNING_RATE, lr_schedule=None,
-               clip_grad_norm=clip, min_count=2, batch_size=BATCH_SIZE,
-               max_epochs=EPOCHS, callbacks=[recorder], random_state=0)
+    lm = RNNLM(
+        nonlinearity="relu",
+        embedding_dim=64,
+        hidden_size=128,
+        dropout=0.0,
+        optimizer="sgd",
+        learning_rate=LEARNING_RATE,
+        lr_schedule=None,
+        clip_grad_norm=clip,
+        min_count=2,
+        batch_size=BATCH_SIZE,
+        max_epochs=EPOCHS,
+        callbacks=[recorder],
+        random_state=0,
+    )
     try:
         lm.fit(train)
         broke = None
@@ -80,9 +91,11 @@ for label, clip in (("clipped at 0.25", 0.25), ("no clipping", None)):
     n_trained = len(recorder.loss) if broke is None else broke - 1
     norms, losses = recorder.grad_norm[:n_trained], recorder.loss[:n_trained]
     runs[label] = {"grad_norm": norms, "train_loss": losses, "broke_at_step": broke}
-    print(f"{label}: {len(norms)} steps trained; gradient norm median "
-          f"{np.median(norms):.2f}, max {max(norms):.1f}; last training loss {losses[-1]:.2f}"
-          + (f"; step {broke}: NaN or infinite" if broke else ""))
+    print(
+        f"{label}: {len(norms)} steps trained; gradient norm median "
+        f"{np.median(norms):.2f}, max {max(norms):.1f}; last training loss {losses[-1]:.2f}"
+        + (f"; step {broke}: NaN or infinite" if broke else "")
+    )
 steps_per_epoch = len(runs["clipped at 0.25"]["grad_norm"]) // EPOCHS
 
 # %%
@@ -94,16 +107,30 @@ steps_per_epoch = len(runs["clipped at 0.25"]["grad_norm"]) // EPOCHS
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
 for (label, run), style in zip(runs.items(), ("-", "o-")):
     step = np.arange(1, len(run["grad_norm"]) + 1)
-    line, = ax1.plot(step, run["grad_norm"], style, markersize=2, linewidth=1, label=label)
-    ax2.plot(step, run["train_loss"], style, markersize=2, linewidth=1,
-             color=line.get_color(), label=label)
+    (line,) = ax1.plot(step, run["grad_norm"], style, markersize=2, linewidth=1, label=label)
+    ax2.plot(
+        step,
+        run["train_loss"],
+        style,
+        markersize=2,
+        linewidth=1,
+        color=line.get_color(),
+        label=label,
+    )
     if run["broke_at_step"] is not None:
         # A NaN has no place on the axis: the cross sits at the top of the panel.
         for ax in (ax1, ax2):
             ax.axvline(run["broke_at_step"], color=line.get_color(), linestyle=":")
-            ax.plot([run["broke_at_step"]], [0.95], "x", transform=ax.get_xaxis_transform(),
-                    color=line.get_color(), markersize=12, mew=3,
-                    label=f"{label}: NaN at step {run['broke_at_step']}")
+            ax.plot(
+                [run["broke_at_step"]],
+                [0.95],
+                "x",
+                transform=ax.get_xaxis_transform(),
+                color=line.get_color(),
+                markersize=12,
+                mew=3,
+                label=f"{label}: NaN at step {run['broke_at_step']}",
+            )
 for ax in (ax1, ax2):
     ax.set_yscale("log")
 ax1.set_ylabel("gradient norm before clipping")
@@ -114,8 +141,10 @@ for ax in (ax1, ax2):
     ax.set_xlabel(f"optimizer step (about {steps_per_epoch} per epoch)")
     ax.legend(fontsize="small")
 fig.suptitle(f"RNN (ReLU), SGD, learning rate {LEARNING_RATE}, batches of {BATCH_SIZE}")
-fig.supxlabel("Unclipped, the gradient explodes and the run ends in NaN; clipped, spikes "
-              "as large are survived.")
+fig.supxlabel(
+    "Unclipped, the gradient explodes and the run ends in NaN; clipped, spikes "
+    "as large are survived."
+)
 
 # %%
 # Clipping does not make the gradient small: with it, the norms before
@@ -124,8 +153,9 @@ fig.supxlabel("Unclipped, the gradient explodes and the run ends in NaN; clipped
 # gradient cannot throw the weights away. Without it, every spike is applied
 # in full: the run survives the first ones, with weights thrown further each
 # time (its usual gradient is now ten times smaller than the clipped
-# run's), until, in a few steps, the norm grows by four orders of magnitude, the loss jumps (right), and the next step is no
-# longer a number. Averaged per epoch, as ``history_`` records them, these
+# run's), until, in a few steps, the norm grows by four orders of
+# magnitude, the loss jumps (right), and the next step is no longer a
+# number. Averaged per epoch, as ``history_`` records them, these
 # spikes would be hidden: the unclipped run's mean norm is *lower* than the
 # clipped run's, since most of its steps see small gradients until the few
 # that break it.

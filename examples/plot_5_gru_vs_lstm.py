@@ -44,8 +44,14 @@ train, test = tokenizer.transform(train_texts), tokenizer.transform(test_texts)
 # %%
 # Same budget for every model
 # ---------------------------
-common = dict(embedding_dim=64, hidden_size=HIDDEN_SIZE, learning_rate=3e-3,
-              min_count=2, max_epochs=EPOCHS, random_state=0)
+common = dict(
+    embedding_dim=64,
+    hidden_size=HIDDEN_SIZE,
+    learning_rate=3e-3,
+    min_count=2,
+    max_epochs=EPOCHS,
+    random_state=0,
+)
 models = {"LSTM": LSTMLM(**common), "GRU": GRULM(**common), "RNN (tanh)": RNNLM(**common)}
 rows = []
 for name, lm in models.items():
@@ -57,14 +63,18 @@ for name, lm in models.items():
     tokens_per_s = max(h["tokens_per_s"] for h in lm.history_)
     rows.append((name, lm.n_parameters_, recurrent, seconds, tokens_per_s, perplexity(lm, test)))
 
-print(f"{'model':11s} {'parameters':>11s} {'recurrent':>10s} {'train s':>8s} "
-      f"{'tokens/s':>9s} {'test ppl':>9s}")
+print(
+    f"{'model':11s} {'parameters':>11s} {'recurrent':>10s} {'train s':>8s} "
+    f"{'tokens/s':>9s} {'test ppl':>9s}"
+)
 for name, total, recurrent, seconds, speed, ppl in rows:
     print(f"{name:11s} {total:11,d} {recurrent:10,d} {seconds:8.1f} {speed:9,.0f} {ppl:9.2f}")
 lstm, gru = rows[0], rows[1]
 speed_ratio = gru[4] / lstm[4]
-print(f"GRU / LSTM recurrent parameters: {gru[2] / lstm[2]:.3f}; test perplexity: "
-      f"{gru[5] / lstm[5]:.3f}; training speed (tokens/s): {speed_ratio:.2f}")
+print(
+    f"GRU / LSTM recurrent parameters: {gru[2] / lstm[2]:.3f}; test perplexity: "
+    f"{gru[5] / lstm[5]:.3f}; training speed (tokens/s): {speed_ratio:.2f}"
+)
 
 # %%
 # Figures
@@ -84,8 +94,10 @@ fig.suptitle(f"Same data and budget: {EPOCHS} epochs, hidden_size={HIDDEN_SIZE}"
 for ax in axes[:3]:
     ax.tick_params(axis="x", rotation=20)
 
-fig.supxlabel("Three quarters of the recurrent weights, the same perplexity within 5 %; "
-              f"the GRU trained at {speed_ratio:.2f} times the LSTM's speed here.")
+fig.supxlabel(
+    "Three quarters of the recurrent weights, the same perplexity within 5 %; "
+    f"the GRU trained at {speed_ratio:.2f} times the LSTM's speed here."
+)
 
 # %%
 # The GRU has exactly 3/4 of the LSTM's recurrent weights. On this budget
@@ -108,10 +120,16 @@ fig.savefig(OUT_DIR / "plot_5_gru_vs_lstm.png", dpi=100)
 results = {
     "epochs": EPOCHS,
     "hidden_size": HIDDEN_SIZE,
-    "models": {name: {"parameters": total, "recurrent_parameters": recurrent,
-                      "train_seconds": seconds, "tokens_per_s": speed,
-                      "test_perplexity": ppl}
-               for name, total, recurrent, seconds, speed, ppl in rows},
+    "models": {
+        name: {
+            "parameters": total,
+            "recurrent_parameters": recurrent,
+            "train_seconds": seconds,
+            "tokens_per_s": speed,
+            "test_perplexity": ppl,
+        }
+        for name, total, recurrent, seconds, speed, ppl in rows
+    },
 }
 (OUT_DIR / "plot_5_gru_vs_lstm.json").write_text(json.dumps(results, indent=1))
 print(f"figure and results saved in {OUT_DIR}")

@@ -5,9 +5,10 @@ Generating text: the temperature
 Two character-level LSTM models, one of English (Shakespeare's, from the
 Tiny Shakespeare corpus of char-rnn fame, when it can be downloaded) and
 one of Python source code (the standard library that ships with Python),
-generate text at temperatures 0.5, 1.0 and 1.5. The temperature :math:`T` reshapes the model's distribution before each
-draw, :math:`p_T(w) \\propto p(w)^{1/T}` (see :ref:`generation`): below 1 it
-favours the likely characters, above 1 it gives the unlikely ones a chance.
+generate text at temperatures 0.5, 1.0 and 1.5. The temperature :math:`T`
+reshapes the model's distribution before each draw,
+:math:`p_T(w) \\propto p(w)^{1/T}` (see :ref:`generation`): below 1 it favours
+the likely characters, above 1 it gives the unlikely ones a chance.
 """
 
 # %%
@@ -40,13 +41,15 @@ OUT_DIR = Path(os.environ.get("SKLM_EXAMPLE_OUTDIR", "sklm_example_output"))
 N_CHARS, MAX_TIME = (20_000, 2.0) if QUICK else (300_000, 45.0)
 
 
-
 def english_text():
     """The corpus's name, its text and a prompt to start from."""
     try:
         # The download is cached in $SKLM_DATA, else in the working folder.
-        bunch = fetch_tiny_shakespeare(subset="all", download_if_missing=not QUICK,
-                                       data_home=os.environ.get("SKLM_DATA", "sklm_data"))
+        bunch = fetch_tiny_shakespeare(
+            subset="all",
+            download_if_missing=not QUICK,
+            data_home=os.environ.get("SKLM_DATA", "sklm_data"),
+        )
         return "Shakespeare", Path(bunch.filename).read_text(encoding="utf-8"), "ROMEO:\n"
     except OSError:
         print("Tiny Shakespeare is unavailable: the built-in corpus's English stands in.")
@@ -55,8 +58,18 @@ def english_text():
 
 def python_text():
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    names = ["textwrap.py", "string.py", "bisect.py", "heapq.py", "fnmatch.py",
-             "colorsys.py", "shlex.py", "queue.py", "calendar.py", "difflib.py"]
+    names = [
+        "textwrap.py",
+        "string.py",
+        "bisect.py",
+        "heapq.py",
+        "fnmatch.py",
+        "colorsys.py",
+        "shlex.py",
+        "queue.py",
+        "calendar.py",
+        "difflib.py",
+    ]
     parts = [(stdlib / n).read_text(encoding="utf-8") for n in names if (stdlib / n).exists()]
     return "Python", "\n\n".join(parts), "def "
 
@@ -80,14 +93,23 @@ models = {}
 for label, text in corpora.items():
     pipe = make_pipeline(
         Tokenizer(analyzer="char", lowercase=False),
-        LSTMLM(embedding_dim=32, hidden_size=32 if QUICK else 256, learning_rate=3e-3,
-               bptt=100, batch_size=16, max_epochs=100, max_time=MAX_TIME,
-               random_state=0),
+        LSTMLM(
+            embedding_dim=32,
+            hidden_size=32 if QUICK else 256,
+            learning_rate=3e-3,
+            bptt=100,
+            batch_size=16,
+            max_epochs=100,
+            max_time=MAX_TIME,
+            random_state=0,
+        ),
     )
     pipe.fit([text])
     history = pipe[-1].history_
-    print(f"{label}: {len(history)} epochs, final training loss "
-          f"{history[-1]['train_loss']:.3f} nats/char")
+    print(
+        f"{label}: {len(history)} epochs, final training loss "
+        f"{history[-1]['train_loss']:.3f} nats/char"
+    )
     models[label] = pipe
 
 # %%
@@ -97,8 +119,9 @@ temperatures = (0.5, 1.0, 1.5)
 max_length = 150 if QUICK else 400
 for label, pipe in models.items():
     for temperature in temperatures:
-        (text,) = generate(pipe, prompts[label], temperature=temperature,
-                           max_length=max_length, random_state=0)
+        (text,) = generate(
+            pipe, prompts[label], temperature=temperature, max_length=max_length, random_state=0
+        )
         print(f"----- {label}, temperature {temperature} -----")
         print(text)
 
@@ -124,16 +147,24 @@ for ax, (label, pipe) in zip(axes, models.items()):
         p_t /= p_t.sum()
         bits = float(-np.sum(p_t[p_t > 0] * np.log2(p_t[p_t > 0])))
         entropy[label][str(temperature)] = bits
-        ax.bar(np.arange(12) + (i - 1) * width, p_t[top], width,
-               label=f"T = {temperature}: entropy {bits:.2f} bits")
+        ax.bar(
+            np.arange(12) + (i - 1) * width,
+            p_t[top],
+            width,
+            label=f"T = {temperature}: entropy {bits:.2f} bits",
+        )
     ax.set_xticks(np.arange(12), names)
     ax.set_ylabel("probability of the next character")
     ax.set_title(f"{label}: after {prompts[label]!r}")
     ax.legend(fontsize="small")
-    print(f"{label}: entropy of the next character " + ", ".join(
-        f"{bits:.2f} bits at T = {t}" for t, bits in entropy[label].items()))
-fig.supxlabel("A lower temperature concentrates the distribution on the likeliest "
-              "characters: the entropy falls with T.")
+    print(
+        f"{label}: entropy of the next character "
+        + ", ".join(f"{bits:.2f} bits at T = {t}" for t, bits in entropy[label].items())
+    )
+fig.supxlabel(
+    "A lower temperature concentrates the distribution on the likeliest "
+    "characters: the entropy falls with T."
+)
 
 # %%
 # At 0.5 the samples are conservative and repetitive, at 1.0 they follow the
@@ -143,8 +174,12 @@ fig.supxlabel("A lower temperature concentrates the distribution on the likelies
 
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 fig.savefig(OUT_DIR / "plot_6_temperature.png", dpi=100)
-results = {"temperatures": list(temperatures), "entropy_bits": entropy,
-           "final_train_loss": {label: pipe[-1].history_[-1]["train_loss"]
-                                for label, pipe in models.items()}}
+results = {
+    "temperatures": list(temperatures),
+    "entropy_bits": entropy,
+    "final_train_loss": {
+        label: pipe[-1].history_[-1]["train_loss"] for label, pipe in models.items()
+    },
+}
 (OUT_DIR / "plot_6_temperature.json").write_text(json.dumps(results, indent=1))
 print(f"figure and results saved in {OUT_DIR}")

@@ -55,8 +55,9 @@ def confusions(sentence, n):
         if rng.rand() < 0.7:
             # A word replaced by one that is spelled (or sounds) alike.
             i = rng.randint(len(s))
-            similar = [w for w in difflib.get_close_matches(s[i], vocabulary, n=4, cutoff=0.7)
-                       if w != s[i]]
+            similar = [
+                w for w in difflib.get_close_matches(s[i], vocabulary, n=4, cutoff=0.7) if w != s[i]
+            ]
             if not similar:
                 continue
             s[i] = similar[rng.randint(len(similar))]
@@ -93,20 +94,33 @@ shared_vocabulary = sorted(w for w, count in counts.items() if count >= 2)
 mixture = InterpolatedLM(
     estimators=[
         ("trigram", NGramLM(order=3)),
-        ("lstm", LSTMLM(embedding_dim=64, hidden_size=16 if QUICK else 128,
-                        learning_rate=3e-3, max_epochs=1 if QUICK else 8, random_state=0)),
+        (
+            "lstm",
+            LSTMLM(
+                embedding_dim=64,
+                hidden_size=16 if QUICK else 128,
+                learning_rate=3e-3,
+                max_epochs=1 if QUICK else 8,
+                random_state=0,
+            ),
+        ),
     ],
     vocabulary=shared_vocabulary,
     random_state=0,
 ).fit(train)
 print("mixture weights (trigram, LSTM):", mixture.weights_.round(3))
-print("held-out perplexities (trigram, LSTM):", mixture.validation_perplexities_.round(1),
-      f"mixture: {mixture.validation_perplexity_:.1f}")
+print(
+    "held-out perplexities (trigram, LSTM):",
+    mixture.validation_perplexities_.round(1),
+    f"mixture: {mixture.validation_perplexity_:.1f}",
+)
 
 flat = [c for candidates in lists for c in candidates]
-scores = {"trigram (Kneser-Ney)": mixture.named_estimators_.trigram.score_samples(flat),
-          "LSTM": mixture.named_estimators_.lstm.score_samples(flat),
-          "InterpolatedLM": mixture.score_samples(flat)}
+scores = {
+    "trigram (Kneser-Ney)": mixture.named_estimators_.trigram.score_samples(flat),
+    "LSTM": mixture.named_estimators_.lstm.score_samples(flat),
+    "InterpolatedLM": mixture.score_samples(flat),
+}
 # A recogniser's usual combination, for comparison: the two log-probabilities
 # added with equal weights (a log-linear mixture, not a distribution).
 scores["log-linear, 0.5 each"] = 0.5 * (scores["trigram (Kneser-Ney)"] + scores["LSTM"])
@@ -141,8 +155,10 @@ ax.set_xticks(x, names, fontsize="small")
 ax.set_ylim(0, 1.15)
 ax.set_title(f"Finding the true sentence among {k} candidates ({len(lists)} lists)")
 ax.legend(loc="upper center", ncols=3)
-fig.supxlabel("Every scorer puts the true sentence first in about two lists out of "
-              "three: four times as often as chance.")
+fig.supxlabel(
+    "Every scorer puts the true sentence first in about two lists out of "
+    "three: four times as often as chance."
+)
 
 # %%
 # In the run built on this page (lists of 6 candidates from the built-in

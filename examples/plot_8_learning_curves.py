@@ -55,16 +55,24 @@ models = {
     "dropout 0.5": LSTMLM(dropout=0.5),
 }
 for name, lm in models.items():
-    lm.set_params(embedding_dim=64, hidden_size=HIDDEN_SIZE, learning_rate=LEARNING_RATE,
-                  max_epochs=EPOCHS, early_stopping=True, n_iter_no_change=3,
-                  random_state=0)
+    lm.set_params(
+        embedding_dim=64,
+        hidden_size=HIDDEN_SIZE,
+        learning_rate=LEARNING_RATE,
+        max_epochs=EPOCHS,
+        early_stopping=True,
+        n_iter_no_change=3,
+        random_state=0,
+    )
     lm.fit(train)
     history = lm.history_
     best = min(history, key=lambda h: h["valid_perplexity"])
-    print(f"{name}: {len(history)} epochs, best validation perplexity "
-          f"{best['valid_perplexity']:.2f} at epoch {best['epoch']} "
-          f"(training loss then {best['train_loss']:.3f}); test perplexity "
-          f"{perplexity(lm, test):.2f}")
+    print(
+        f"{name}: {len(history)} epochs, best validation perplexity "
+        f"{best['valid_perplexity']:.2f} at epoch {best['epoch']} "
+        f"(training loss then {best['train_loss']:.3f}); test perplexity "
+        f"{perplexity(lm, test):.2f}"
+    )
 
 # %%
 # The curves
@@ -73,14 +81,17 @@ for name, lm in models.items():
 # the same panels.
 axes = None
 for name, lm in models.items():
-    axes = plot_history(lm, metrics=["train_loss", "valid_perplexity", "grad_norm"],
-                        axes=axes, label=name)
+    axes = plot_history(
+        lm, metrics=["train_loss", "valid_perplexity", "grad_norm"], axes=axes, label=name
+    )
 fig = axes[0].figure
 for ax in axes:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 fig.suptitle("LSTM language models with early stopping")
-fig.supxlabel("Without dropout the training loss plunges while the validation "
-              "perplexity turns up; with dropout 0.5 both keep falling, to a better model.")
+fig.supxlabel(
+    "Without dropout the training loss plunges while the validation "
+    "perplexity turns up; with dropout 0.5 both keep falling, to a better model."
+)
 
 # %%
 # The model without dropout drives its training loss down fastest, but its
@@ -96,9 +107,15 @@ fig.supxlabel("Without dropout the training loss plunges while the validation "
 
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 fig.savefig(OUT_DIR / "plot_8_learning_curves.png", dpi=100)
-results = {name: {"history": [{key: h[key] for key in ("epoch", "train_loss", "valid_perplexity",
-                                                       "grad_norm")} for h in lm.history_],
-                  "test_perplexity": perplexity(lm, test)}
-           for name, lm in models.items()}
+results = {
+    name: {
+        "history": [
+            {key: h[key] for key in ("epoch", "train_loss", "valid_perplexity", "grad_norm")}
+            for h in lm.history_
+        ],
+        "test_perplexity": perplexity(lm, test),
+    }
+    for name, lm in models.items()
+}
 (OUT_DIR / "plot_8_learning_curves.json").write_text(json.dumps(results, indent=1))
 print(f"figure and results saved in {OUT_DIR}")

@@ -117,8 +117,9 @@ def test_example_runs_in_quick_mode(script, tmp_path):
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, figure.name
     # The quick run writes the numbers the claims read, under the same keys.
     quick = json.loads((work / "figures" / f"{script.stem}.json").read_text(encoding="utf-8"))
-    assert keys(quick) == keys(json.loads(
-        (RECORDED / f"{script.stem}.json").read_text(encoding="utf-8")))
+    assert keys(quick) == keys(
+        json.loads((RECORDED / f"{script.stem}.json").read_text(encoding="utf-8"))
+    )
 
 
 def keys(tree, depth=2):
@@ -224,8 +225,12 @@ def test_claim_rescoring_ranks_the_original_sentence_first():
     r = results("plot_7_rescoring")
     chance = 1 / r["n_candidates"]
     assert r["n_lists"] >= 100
-    assert set(r["top1"]) == {"trigram (Kneser-Ney)", "LSTM", "InterpolatedLM",
-                              "log-linear, 0.5 each"}
+    assert set(r["top1"]) == {
+        "trigram (Kneser-Ney)",
+        "LSTM",
+        "InterpolatedLM",
+        "log-linear, 0.5 each",
+    }
     # Every scorer puts the original first in most lists ("four times as
     # often as chance") and ranks it high in the others.
     for name, top1 in r["top1"].items():
