@@ -546,7 +546,10 @@ class NGramLM(LanguageModel):
                 spilled.write(ids)
                 chunk_seen = np.bincount(ids)
                 if len(chunk_seen) > len(seen):
-                    seen = np.concatenate([seen, np.zeros(len(chunk_seen) - len(seen), np.int64)])
+                    # Grown by doubling: each count is copied O(1) times.
+                    grown = np.zeros(max(len(chunk_seen), 2 * len(seen)), dtype=np.int64)
+                    grown[: len(seen)] = seen
+                    seen = grown
                 seen[: len(chunk_seen)] += chunk_seen
                 del ids, chunk_seen
             if fixed is not None:
