@@ -29,7 +29,7 @@ from .._allocator import keep_large_buffers
 from .._sklearn import Interval, StrOptions
 from ..base import Encoded, LanguageModel
 from ..io import atomic_write
-from . import _inference, _persistence
+from . import _distributed, _inference, _persistence
 from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
 from ._device import check_bfloat16, resolve_device, restore_device
 from ._modules import build_module, count_parameters, default_cutoffs
@@ -332,6 +332,10 @@ class RecurrentLM(LanguageModel):
     def _fit_encoded(self, corpus, vocabulary):
         config = self._module_config(len(vocabulary))
         device = resolve_device(self.device)
+        # Launched by torchrun: data-parallel over the processes (see _distributed).
+        parallel = _distributed.context(device)
+        if parallel is not None:
+            device = parallel.device
         if self.mixed_precision:
             check_bfloat16(device)
         self._check_callbacks()
@@ -346,14 +350,20 @@ class RecurrentLM(LanguageModel):
                     f"changed since it was fitted: {', '.join(changed)}. Set "
                     "warm_start=False to train a new network."
                 )
-        rng = check_random_state(self.random_state)
+        random_state = self.random_state
+        if parallel is not None:
+            random_state = parallel.shared_random_state(random_state)
+        rng = check_random_state(random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train_corpus, valid_corpus, valid_rows = self._split(corpus, rng)
         fork = [device.index or 0] if device.type == "cuda" else []
         # Seeding inside fork_rng leaves the caller's global torch RNG as it was.
         with self._torch_threads(), torch.random.fork_rng(devices=fork):
-            torch.manual_seed(seed)
+            # Rank 0 draws the initial weights (DDP sends them to the others);
+            # each process draws dropout masks of its own.
+            torch.manual_seed(seed if parallel is None else seed + parallel.rank)
             state = TrainingState(
+                parallel=parallel,
                 config=config,
                 device=device,
                 corpus=train_corpus,
@@ -402,8 +412,13 @@ class RecurrentLM(LanguageModel):
         """
         state.n_threads = torch.get_num_threads()
         state.module = self.initialize_module(state)
+        parallel = getattr(state, "parallel", None)
+        if parallel is not None:
+            parallel.wrap(state.module)
         state.optimizer = self.initialize_optimizer(state)
         state.batches = self.initialize_batches(state)
+        if parallel is not None:
+            state.batches = parallel.shard(state.batches, state.module.bos_id)
         state.first_epoch = len(state.history) + 1
         state.epoch = state.first_epoch - 1
         state.last_epoch = state.first_epoch + self.max_epochs - 1
@@ -517,7 +532,10 @@ class RecurrentLM(LanguageModel):
         last = [cb for cb in user if isinstance(cb, Checkpoint)]
         user = [cb for cb in user if not isinstance(cb, Checkpoint)]
         progress = [ProgressBar()] if self.verbose else []
-        return built_in + user + last + progress
+        callbacks = built_in + user + last + progress
+        parallel = getattr(state, "parallel", None)
+        # Only rank 0 writes checkpoints and logs.
+        return callbacks if parallel is None else parallel.quiet(callbacks)
 
     def _call(self, hook, state):
         for cb in state.callbacks:
@@ -546,6 +564,8 @@ class RecurrentLM(LanguageModel):
                 if state.valid_corpus is not None:
                     state.record["valid_perplexity"] = self.validate(state)
                 self._call("on_epoch_end", state)
+                if getattr(state, "parallel", None) is not None:
+                    (state.stop,) = state.parallel.agree(state.stop)
                 if not state.record["complete"]:
                     break
         except KeyboardInterrupt:
@@ -641,6 +661,8 @@ class RecurrentLM(LanguageModel):
                         )
                 if self.max_time is not None and now - state.started >= self.max_time:
                     out_of_time = True
+                if getattr(state, "parallel", None) is not None:
+                    out_of_time, state.stop = state.parallel.agree(out_of_time, state.stop)
                 if out_of_time or state.stop:
                     break
             if out_of_time or state.stop:
@@ -681,10 +703,16 @@ class RecurrentLM(LanguageModel):
             ``loss`` and ``grad_norm`` (before clipping), as tensors.
         """
         module, optimizer = state.module, state.optimizer
+        parallel = getattr(state, "parallel", None)
         hidden = _detach(state.hidden)
         with _autocast(state.device, self.mixed_precision):
-            output, hidden = module(window.inputs, hidden)
-            loss = module.loss(output.reshape(-1, output.shape[-1]), window.targets)
+            if parallel is None:
+                output, hidden = module(window.inputs, hidden)
+                loss = module.loss(output.reshape(-1, output.shape[-1]), window.targets)
+            else:
+                # This process's share, weighted so that DDP's average of the
+                # gradients is the global window's (see _distributed).
+                loss, hidden = parallel.forward(window, hidden)
         state.hidden = hidden
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -693,6 +721,8 @@ class RecurrentLM(LanguageModel):
             [p for p in module.parameters() if p.requires_grad], max_norm
         )
         optimizer.step()
+        if parallel is not None:
+            loss = parallel.mean_loss(loss)
         return {"loss": loss.detach(), "grad_norm": norm}
 
     def validate(self, state):
