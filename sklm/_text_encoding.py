@@ -150,10 +150,9 @@ def _ascii_bytes(texts):
         return None
     data = joined.encode("ascii")
     text = np.frombuffer(data, dtype=np.uint8)
-    # Newlines and tabs are few: look only at the bytes below 28.
-    low = text[np.flatnonzero(text < 28)]
-    if np.any((low < 9) | (low > 13)):
-        # Control characters that are not whitespace: rare, left to str.split().
+    # Control characters that are not whitespace (0-8 and 14-27, which
+    # wrap below 14 once 14 is taken away): rare, left to str.split().
+    if (text - np.uint8(14) < 14).any() or (text < 9).any():
         return None
     return data
 
@@ -172,25 +171,37 @@ class TextEncoder:
     def __init__(self, reader, unknown):
         self.reader = reader
         self.unknown = unknown
-        # Tokens that a whitespace split of ASCII text can produce.
-        tokens = [t for t in reader if t.isascii() and t.split() == [t] and min(t) > " "]
-        data = "\n".join(tokens).encode("ascii")
-        packed = _Tokens(data, all_words=True) if tokens else None
-        if packed is not None and len(packed.starts) != len(tokens):
-            packed = None  # control characters inside a token: no fast path
         self.index = None
-        if packed is None:
+        # Tokens that a whitespace split of ASCII text can produce; those read
+        # as unknown need no key (a key not found gives the unknown id).
+        tokens = [
+            t
+            for t, i in reader.items()
+            if i != unknown and t.isascii() and t.split() == [t] and min(t) > " "
+        ]
+        if not tokens:
             return
-        keys = packed.keys.view(np.int64)
+        ids = np.array([reader[t] for t in tokens], dtype=np.intp)
+        if ids.min() < 0 or len(np.unique(ids)) != len(ids):
+            return  # not one token per id: keep to the dict
+        data = "\n".join(tokens).encode("ascii")
+        packed = _Tokens(data, all_words=True)
+        if len(packed.starts) != len(tokens):
+            return  # control characters inside a token: no fast path
+        # The key table is indexed by id, so that a lookup gives the id itself.
+        # An id without a token gets a key that no text gives: its low byte,
+        # a token's first byte (or 0xFF), is 0 there.
+        n_rows = max(int(ids.max()), unknown) + 1
+        keys = np.arange(n_rows, dtype=np.int64) << 8
+        keys[ids] = packed.keys.view(np.int64)
         if len(np.unique(keys)) != len(keys):
             return  # two long tokens share a hash: keep to the dict
         self.index = HashIndex(keys)
-        # The id of each key, and the unknown id at -1 (a key not found).
-        self.ids = np.array([reader[t] for t in tokens] + [unknown], dtype=np.intp)
-        self.lengths = packed.lengths
+        self.lengths = np.zeros(n_rows, dtype=np.intp)
+        self.lengths[ids] = packed.lengths
         # Words of the long tokens, chunk by chunk, for the confirmation.
-        self.long_row = np.full(len(tokens), -1, dtype=np.intp)
-        self.long_row[packed.long] = np.arange(len(packed.long))
+        self.long_row = np.full(n_rows, -1, dtype=np.intp)
+        self.long_row[ids[packed.long]] = np.arange(len(packed.long))
         self.packed = packed
 
     def encode(self, texts):
@@ -230,7 +241,9 @@ class TextEncoder:
         found = self.index.lookup(tokens.keys.view(np.int64))
         if len(tokens.long):
             self._confirm(tokens, found, data)
-        ids = self.ids[found]  # found is -1 for unknown tokens: see HashIndex._probe
+        # found is the id, or -1 for an unknown token: the unknown id there.
+        ids = found
+        ids += (found >> (found.itemsize * 8 - 1)) & (self.unknown + 1)
         first_token = np.searchsorted(tokens.starts, edges)
         return ids, np.diff(first_token)
 
@@ -281,9 +294,5 @@ class TextEncoder:
                 found[i] = self._row_of(token)
 
     def _row_of(self, token):
-        """Row of ``token`` in the key table, -1 if it is not there."""
-        token_id = self.reader.get(token)
-        if token_id is None:
-            return -1
-        rows = np.flatnonzero(self.ids[:-1] == token_id)
-        return int(rows[0]) if len(rows) else -1
+        """Row of ``token`` in the key table (its id), -1 if it is not there."""
+        return self.reader.get(token, -1)

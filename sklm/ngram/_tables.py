@@ -156,10 +156,16 @@ class BackoffTables:
             )
         return (result, lengths) if return_lengths else result
 
+    def _float_table(self, i):
+        """``log_prob[i]`` as float64 (which it is unless a caller gave other floats)."""
+        table = self.log_prob[i]
+        return table if table.dtype == np.float64 else table.astype(np.float64)
+
     def _score_run(self, ids, starts, result, lengths):
         """:meth:`score_corpus` of one run of samples, into ``result`` (and ``lengths``)."""
         n = len(ids)
-        result[:] = np.take(self.log_prob[0], ids)
+        # mode="clip" (ids are in range): the fast path of np.take with out=.
+        np.take(self._float_table(0), ids, out=result, mode="clip")
         # Whole-array passes (no compressing to subsets). previous[p] is the
         # index of the (k-1)-gram ending at position p: -1 when it is not
         # stored, -2 when it reaches back past <s>.
@@ -172,19 +178,33 @@ class BackoffTables:
             context[1:] = previous[:-1]
             # The first token of a sample has only <s> before it.
             context[starts] = self.n_classes if k == 2 else -2
-            # Plain indexing: np.take is several times slower on negative indices.
-            result += self._backoff_lookup(k)[context]
+            backoff = self._backoff_lookup(k)
+            if k == 2:
+                # Every context is a word or <s>: np.take's fast path.
+                result += np.take(backoff, context, mode="clip")
+            else:
+                # Plain indexing: np.take is several times slower on negative
+                # indices, which mark contexts not stored or past <s>.
+                result += backoff[context]
             # Negative contexts give negative keys, which no table holds.
             np.multiply(context, self.base, out=key)
             key += ids
-            index = self._find(k, key)
-            table = self.log_prob[k - 1]
+            stored = context >= 0 if k > 2 else None
+            if stored is not None and 2 * np.count_nonzero(stored) <= n:
+                # Most contexts are not stored (the higher orders): look up
+                # only the keys that can match.
+                stored = np.flatnonzero(stored)
+                index = np.full(n, -1, dtype=np.intp)
+                index[stored] = self._find(k, key[stored])
+            else:
+                index = self._find(k, key)
+            table = self._float_table(k - 1)
             if len(table):
                 # The longest match overwrites: a branch-free select on the
                 # bits (np.where mispredicts on these irregular hits, at
                 # about twice the cost). miss is -1 where index is -1.
                 np.right_shift(index, miss.itemsize * 8 - 1, out=miss)
-                found = table[index].astype(np.float64, copy=False).view(np.int64)
+                found = table[index].view(np.int64)
                 bits ^= found
                 bits &= miss
                 bits ^= found
