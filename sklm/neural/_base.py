@@ -29,7 +29,7 @@ from .._allocator import keep_large_buffers
 from .._sklearn import Interval, StrOptions
 from ..base import Encoded, LanguageModel
 from ..io import atomic_write
-from . import _distributed, _inference, _persistence
+from . import _distributed, _incremental, _inference, _persistence
 from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
 from ._device import check_bfloat16, resolve_device, restore_device
 from ._modules import build_module, count_parameters, default_cutoffs
@@ -248,8 +248,11 @@ class RecurrentLM(LanguageModel):
 
     # fit ---------------------------------------------------------------------
 
+    #: True during a partial_fit call, which always continues a fitted network.
+    _partial_fitting = False
+
     def _is_warm(self):
-        return self.warm_start and hasattr(self, "module_")
+        return (self.warm_start or self._partial_fitting) and hasattr(self, "module_")
 
     def _keeps_vocabulary(self):
         # warm_start continues the same network, so the output layer (the
@@ -350,20 +353,35 @@ class RecurrentLM(LanguageModel):
                     f"changed since it was fitted: {', '.join(changed)}. Set "
                     "warm_start=False to train a new network."
                 )
-        random_state = self.random_state
-        if parallel is not None:
-            random_state = parallel.shared_random_state(random_state)
-        rng = check_random_state(random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        train_corpus, valid_corpus, valid_rows = self._split(corpus, rng)
+        partial = self._partial_fitting
+        # What the previous partial_fit call left: its optimizer, schedule and
+        # random streams continue (not after fit, which keeps none).
+        carried = self.__dict__.get("_partial_carry") if partial and self._is_warm() else None
+        if carried is not None:
+            rng = copy.deepcopy(carried["rng"])
+        else:
+            random_state = self.random_state
+            if parallel is not None:
+                random_state = parallel.shared_random_state(random_state)
+            rng = check_random_state(random_state)
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+        if partial:
+            # One pass over the whole chunk: nothing held out (early_stopping ignored).
+            train_corpus, valid_corpus, valid_rows = corpus, None, None
+        else:
+            train_corpus, valid_corpus, valid_rows = self._split(corpus, rng)
         fork = [device.index or 0] if device.type == "cuda" else []
         # Seeding inside fork_rng leaves the caller's global torch RNG as it was.
         with self._torch_threads(), torch.random.fork_rng(devices=fork):
-            # Rank 0 draws the initial weights (DDP sends them to the others);
-            # each process draws dropout masks of its own.
-            torch.manual_seed(seed if parallel is None else seed + parallel.rank)
+            if carried is not None:
+                _incremental.restore_random_streams(carried, device)
+            else:
+                # Rank 0 draws the initial weights (DDP sends them to the others);
+                # each process draws dropout masks of its own.
+                torch.manual_seed(seed if parallel is None else seed + parallel.rank)
             state = TrainingState(
                 parallel=parallel,
+                epochs=1 if partial else int(self.max_epochs),
                 config=config,
                 device=device,
                 corpus=train_corpus,
@@ -374,16 +392,71 @@ class RecurrentLM(LanguageModel):
                 history=list(self.history_) if self._is_warm() else [],
             )
             self.initialize(state)
+            carry = _incremental.Carry(carried) if partial else None
+            if carry is not None:
+                state.callbacks.append(carry)
             self.fit_loop(state)
         history = next(cb for cb in state.callbacks if isinstance(cb, History))
         return {
             "module_": state.module,
             "history_": list(history.records),
-            "callbacks_": list(state.callbacks),
+            "callbacks_": [cb for cb in state.callbacks if cb is not carry],
+            "_partial_carry": None if carry is None else carry.saved,
             "device_": str(device),
             "n_parameters_": count_parameters(state.module),
             "n_threads_": state.n_threads,
         }
+
+    def partial_fit(self, X, y=None):
+        """Train one epoch (one pass) over ``X``, continuing from the previous call.
+
+        For corpora that do not fit in memory, or that arrive over time: feed
+        them chunk by chunk. The first call learns the vocabulary from its
+        chunk (or takes the ``vocabulary`` parameter: pass it when the first
+        chunk does not show every word) and builds the network; later calls
+        keep both (words unseen at the first call are ``<unk>``) and continue
+        the optimizer's state (Adam's moments, momentum), the learning-rate
+        schedule, the batch-order generator and the dropout stream where the
+        previous call left them. ``k`` calls on the same chunk therefore give
+        the network that ``fit`` gives with ``max_epochs=k`` (on the CPU, bit
+        for bit). ``max_epochs`` and ``early_stopping`` are ignored (hold out
+        your own samples and score them between calls); ``history_`` gains
+        one record per call. On a model fitted with :meth:`fit` (or loaded),
+        ``partial_fit`` continues its network with a new optimizer.
+        :meth:`fit` starts anew, as always.
+
+        Parameters
+        ----------
+        X : iterable of str or of sequences of str
+            The chunk: training samples, as for :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The model, trained one more epoch.
+
+        Examples
+        --------
+        >>> from sklm import LSTMLM
+        >>> lm = LSTMLM(hidden_size=8, embedding_dim=8, random_state=0)
+        >>> for chunk in (["the cat sat", "the dog sat"], ["a cat ran"]):
+        ...     lm = lm.partial_fit(chunk)
+        >>> len(lm.history_)
+        2
+        """
+        self._validate_params()
+        self._partial_fitting = True
+        try:
+            vocabulary, corpus = self._learn_vocabulary(X)
+            fitted = self._fit_encoded(corpus, vocabulary)
+        finally:
+            del self._partial_fitting
+        # Assigned only now, all at once: a failed call changes nothing.
+        self.__dict__.update(fitted)
+        self._set_vocabulary(vocabulary)
+        return self
 
     def _check_callbacks(self):
         hooks = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
@@ -421,7 +494,7 @@ class RecurrentLM(LanguageModel):
             state.batches = parallel.shard(state.batches, state.module.bos_id)
         state.first_epoch = len(state.history) + 1
         state.epoch = state.first_epoch - 1
-        state.last_epoch = state.first_epoch + self.max_epochs - 1
+        state.last_epoch = state.first_epoch + getattr(state, "epochs", self.max_epochs) - 1
         state.callbacks = self.initialize_callbacks(state)
         return state
 
@@ -524,7 +597,7 @@ class RecurrentLM(LanguageModel):
         callbacks : list
         """
         built_in = [History()]
-        if self.early_stopping:
+        if self.early_stopping and state.valid_corpus is not None:
             built_in.append(EarlyStopping(patience=self.n_iter_no_change))
         if self.lr_schedule == "plateau":
             built_in.append(plateau())
