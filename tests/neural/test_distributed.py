@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from sklm.neural import LSTMLM
+from sklm.neural import GRULM, LSTMLM
 from sklm.neural._batching import training_batches
 from sklm.neural._distributed import DataParallel, context, launched
-from sklm.neural.callbacks import Checkpoint
+from sklm.neural.callbacks import Callback, Checkpoint
 
 # Samples of unequal lengths, so that the two halves of a batch hold unequal
 # token counts (the loss is normalised by the global batch's count), five
@@ -61,6 +61,16 @@ class MarkingCheckpoint(Checkpoint):
         super().on_epoch_end(model, state)
 
 
+class RecordRows(Callback):
+    """Keeps the samples of every step, in the order the steps ran."""
+
+    def on_train_begin(self, model, state):
+        self.rows = getattr(self, "rows", [])
+
+    def on_batch_end(self, model, state):
+        self.rows.append([int(r) for r in state.batch["rows"]])
+
+
 def _worker(out):
     rank = int(os.environ["RANK"])
     # ProgressBar writes to sys.stderr as it is when it writes.
@@ -69,6 +79,18 @@ def _worker(out):
     lm.fit(CORPUS)
     torch.save(lm.module_.state_dict(), out / f"weights-{rank}.pt")
     (out / f"history-{rank}.json").write_text(json.dumps(lm.history_))
+    # What the comparison above leaves out: no seed given (rank 0's is
+    # shared), an adaptive softmax (clusters unused by a step), dropout, a
+    # validation split, and partial_fit.
+    record = RecordRows()
+    other = dict(PARAMS, softmax="adaptive", dropout=0.2, random_state=None, callbacks=[record])
+    fitted = GRULM(**dict(other, early_stopping=True, max_epochs=3)).fit(CORPUS)
+    stream = GRULM(**other).partial_fit(CORPUS[:9]).partial_fit(CORPUS[9:])
+    torch.save(
+        {"fitted": fitted.module_.state_dict(), "stream": stream.module_.state_dict()},
+        out / f"other-{rank}.pt",
+    )
+    (out / f"rows-{rank}.json").write_text(json.dumps(record.rows))
     sys.stderr.close()
 
 
@@ -145,6 +167,17 @@ def test_only_rank_zero_writes_and_logs(launched_run):
     assert saved["epoch"] == PARAMS["max_epochs"]
     assert "epoch 2/2 train loss" in (launched_run / "stderr-0.txt").read_text()
     assert "epoch" not in (launched_run / "stderr-1.txt").read_text()
+
+
+def test_unseeded_adaptive_dropout_and_partial_fits_stay_in_step(launched_run):
+    # Every process drew the same batch order (rank 0's seed) and ends with
+    # the same network.
+    rows = [json.loads((launched_run / f"rows-{r}.json").read_text()) for r in (0, 1)]
+    assert rows[0] == rows[1] and len(rows[0]) > 0
+    weights = [torch.load(launched_run / f"other-{r}.pt") for r in (0, 1)]
+    for kind in ("fitted", "stream"):
+        for name, value in weights[0][kind].items():
+            assert torch.equal(value, weights[1][kind][name]), (kind, name)
 
 
 def test_the_shares_of_a_batch_are_its_columns():
