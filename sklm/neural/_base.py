@@ -473,7 +473,9 @@ class RecurrentLM(LanguageModel):
 
         Calls :meth:`initialize_module`, :meth:`initialize_optimizer`,
         :meth:`initialize_batches` and :meth:`initialize_callbacks`, in this
-        order, and sets ``state.epoch`` and ``state.last_epoch``.
+        order, and sets ``state.epoch`` and ``state.last_epoch``. Launched
+        by ``torchrun`` (``state.parallel`` set), it also wraps the network
+        in DDP and keeps this process's share of every batch.
 
         Parameters
         ----------
@@ -761,7 +763,10 @@ class RecurrentLM(LanguageModel):
         window's start), mean cross-entropy over the real targets, backward,
         gradient norm clipped at ``clip_grad_norm``, optimizer step. With
         ``mixed_precision`` the forward pass runs under
-        :class:`torch.autocast` in bfloat16 (the loss in float32).
+        :class:`torch.autocast` in bfloat16 (the loss in float32). Launched
+        by ``torchrun``, the forward and backward run through DDP on this
+        process's share of the window, and the loss returned is the global
+        window's.
 
         Parameters
         ----------

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import StepLR
 
+from sklm import load, save
 from sklm.neural import GRULM, LSTMLM
 from sklm.neural.callbacks import LRScheduler
 
@@ -108,3 +109,21 @@ def test_a_pickled_model_continues_as_the_live_one(tiny, corpus):
     lm.partial_fit(corpus)
     copy.partial_fit(corpus)
     _assert_same_weights(lm, copy)
+
+
+def test_early_stopping_holds_nothing_out(tiny, corpus):
+    lm = tiny(LSTMLM, early_stopping=True).partial_fit(corpus)
+    everything = tiny(LSTMLM).partial_fit(corpus)
+    assert lm.history_[0]["valid_perplexity"] is None
+    assert lm.history_[0]["tokens"] == everything.history_[0]["tokens"]
+    _assert_same_weights(lm, everything)
+
+
+def test_a_loaded_model_continues_with_a_new_optimizer(tiny, corpus, tmp_path):
+    lm = tiny(LSTMLM).partial_fit(corpus)
+    save(lm, tmp_path / "lm.sklm")
+    loaded = load(tmp_path / "lm.sklm")
+    assert getattr(loaded, "_partial_carry", None) is None
+    loaded.partial_fit(corpus)
+    assert [h["epoch"] for h in loaded.history_] == [1, 2]
+    assert list(loaded.classes_) == list(lm.classes_)
