@@ -11,19 +11,29 @@ Fits ``NGramLM(order=N)`` (Kneser-Ney) once on the "big" corpus (see
 - ``kenlm``: ``kenlm.Model`` on the file of ``--kenlm-binary`` (KenLM's
   ``build_binary``, probing), when the kenlm module is installed.
 
-Each child reports the load time, the time of a first query (1,000 test
-lines of P1 scored: for sklm this includes building the hash indexes) and
-its peak resident memory above a baseline process that imported the same
-modules. A mapped file's pages count once they are read, as they do for
-every other way.
+Each child reports the load time, the time of a first query (one test
+sentence of P1 scored: for sklm this includes building the structures made
+lazily, such as the hash indexes), their sum (``ready``: open to first
+answer), the time of 1,000 further test lines, and its peak resident memory
+(``VmHWM``) above the same process's after its imports, both after the
+load alone and at the end; the CPU time (user + system) of load and first
+query is printed too, as the fairer figure on a shared machine. A mapped file's
+pages count once they are read, as they do for every other way. The ways
+alternate within each round, so that a change in the machine's load falls
+on all of them; each figure is the best of the rounds, and the load average
+is printed at the start and the end.
 
-    python benchmarks/ngram_load.py --data ../shared/data --order 5
+    python benchmarks/ngram_load.py --data ../shared/data --order 5 \
+        --workdir /tmp/load5 --kenlm-binary /tmp/load5/big5.probing
+    # the KenLM file: build_binary probing /tmp/load5/big5.arpa /tmp/load5/big5.probing
 """
 
 import argparse
 import json
+import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -81,14 +91,22 @@ def _load_child(way, data, order, workdir, kenlm_binary):
         import kenlm
 
         baseline = _peak_rss()
+        cpu = time.process_time()
         start = time.perf_counter()
         model = kenlm.Model(str(kenlm_binary))
         load_s = time.perf_counter() - start
+        load_peak = _peak_rss() - baseline
         start = time.perf_counter()
-        total = sum(model.score(line, bos=True, eos=True) for line in queries)
+        first = model.score(queries[0], bos=True, eos=True)
+        first_s = time.perf_counter() - start
+        ready_cpu_s = time.process_time() - cpu
+        start = time.perf_counter()
+        total = sum(model.score(line, bos=True, eos=True) for line in queries[1:])
         query_s = time.perf_counter() - start
-        return {"load_s": load_s, "query_s": query_s, "peak_bytes": _peak_rss() - baseline,
-                "log10_total": total}
+        return {"load_s": load_s, "first_s": first_s, "ready_s": load_s + first_s,
+                "ready_cpu_s": ready_cpu_s, "query_s": query_s, "load_peak_bytes": load_peak,
+                "peak_bytes": _peak_rss() - baseline, "log10_first": first,
+                "log10_total": first + total}
     import joblib
 
     import sklm
@@ -96,6 +114,7 @@ def _load_child(way, data, order, workdir, kenlm_binary):
 
     path = _files(workdir, order)[way]
     baseline = _peak_rss()
+    cpu = time.process_time()
     start = time.perf_counter()
     if way == "arpa":
         model = NGramLM.from_arpa(path)
@@ -104,11 +123,18 @@ def _load_child(way, data, order, workdir, kenlm_binary):
     else:
         model = sklm.load(path, mmap=way == "sklm-mmap")
     load_s = time.perf_counter() - start
+    load_peak = _peak_rss() - baseline
     start = time.perf_counter()
-    total = float(model.score_samples(queries).sum())
+    first = float(model.score_samples(queries[:1])[0])
+    first_s = time.perf_counter() - start
+    ready_cpu_s = time.process_time() - cpu
+    start = time.perf_counter()
+    total = float(model.score_samples(queries[1:]).sum())
     query_s = time.perf_counter() - start
-    return {"load_s": load_s, "query_s": query_s, "peak_bytes": _peak_rss() - baseline,
-            "ln_total": total}
+    return {"load_s": load_s, "first_s": first_s, "ready_s": load_s + first_s,
+            "ready_cpu_s": ready_cpu_s, "query_s": query_s, "load_peak_bytes": load_peak,
+            "peak_bytes": _peak_rss() - baseline, "log10_first": first / math.log(10),
+            "log10_total": (first + total) / math.log(10)}
 
 
 def _child(args, *extra):
@@ -130,7 +156,10 @@ def main(argv=None):
                         help="where the model files are written (and reused)")
     parser.add_argument("--kenlm-binary", type=Path,
                         help="KenLM build_binary file of the same model (probing)")
-    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per way")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of fresh processes, one per way, in alternation")
+    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS),
+                        help="the ways measured (kenlm only with --kenlm-binary)")
     parser.add_argument("--prepare-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load-child", choices=WAYS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -145,24 +174,42 @@ def main(argv=None):
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"sklm n-gram load benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: "
-          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     prepared = _child(args, "--prepare-child")
     print(f"order {args.order} on the big corpus: {prepared}")
     files = _files(args.workdir, args.order)
-    ways = [w for w in WAYS if w != "kenlm" or args.kenlm_binary]
+    ways = [w for w in args.ways if w != "kenlm" or args.kenlm_binary]
+    runs = {way: [] for way in ways}
+    for round_ in range(args.rounds):
+        for way in ways:
+            runs[way].append(_child(args, "--load-child", way))
+            print(f"round {round_ + 1} {way}: {runs[way][-1]} "
+                  f"(load average {os.getloadavg()[0]:.2f})", flush=True)
     results = {}
-    print(f"\n{'way':<10} {'file MB':>9} {'load s':>8} {'query s':>8} {'peak MB':>8}")
+    keys = ("load_s", "first_s", "ready_s", "ready_cpu_s", "query_s", "load_peak_bytes",
+            "peak_bytes")
+    print(f"\n{'way':<10} {'file MB':>8} {'load s':>7} {'first s':>7} {'ready s':>7} "
+          f"{'(median)':>8} {'CPU s':>6} {'1k lines':>8} {'MB loaded':>9} {'peak MB':>7}")
     for way in ways:
-        runs = [_child(args, "--load-child", way) for _ in range(args.repeats)]
-        best = {k: min(r[k] for r in runs) for k in ("load_s", "query_s", "peak_bytes")}
+        best = {k: min(r[k] for r in runs[way]) for k in keys}
+        best["ready_median_s"] = statistics.median(r["ready_s"] for r in runs[way])
         size = (args.kenlm_binary if way == "kenlm" else files[way]).stat().st_size
-        results[way] = {**best, "file_bytes": size, "runs": runs}
-        print(f"{way:<10} {size / 1e6:>9.1f} {best['load_s']:>8.3f} {best['query_s']:>8.3f} "
-              f"{best['peak_bytes'] / 1e6:>8.1f}")
-    if "arpa" in results:
-        for way in ("sklm", "sklm-mmap"):
-            ratio = results["arpa"]["load_s"] / results[way]["load_s"]
-            print(f"{way}: loads {ratio:.1f}x faster than ARPA")
+        results[way] = {**best, "file_bytes": size, "runs": runs[way]}
+        print(f"{way:<10} {size / 1e6:>8.1f} {best['load_s']:>7.3f} {best['first_s']:>7.3f} "
+              f"{best['ready_s']:>7.3f} {best['ready_median_s']:>8.3f} "
+              f"{best['ready_cpu_s']:>6.2f} {best['query_s']:>8.3f} "
+              f"{best['load_peak_bytes'] / 1e6:>9.1f} {best['peak_bytes'] / 1e6:>7.1f}")
+    for way in ("sklm", "sklm-mmap"):
+        if way not in results:
+            continue
+        for peer in ("arpa", "kenlm"):
+            if peer in results:
+                ratio = results[peer]["ready_s"] / results[way]["ready_s"]
+                cpu_ratio = results[peer]["ready_cpu_s"] / results[way]["ready_cpu_s"]
+                print(f"{way}: load + first query {ratio:.3g}x as fast as {peer} "
+                      f"(CPU time: {cpu_ratio:.3g}x)")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
     print("\nsummary: " + json.dumps({"order": args.order, **prepared, "results": results}))
     return 0
 
