@@ -164,6 +164,8 @@ class BackoffTables:
     def _score_run(self, ids, starts, result, lengths):
         """:meth:`score_corpus` of one run of samples, into ``result`` (and ``lengths``)."""
         n = len(ids)
+        if len(starts) and starts[-1] >= n:
+            starts = starts[starts < n]  # empty samples at the end (no </s>)
         # mode="clip" (ids are in range): the fast path of np.take with out=.
         np.take(self._float_table(0), ids, out=result, mode="clip")
         # Whole-array passes (no compressing to subsets). previous[p] is the

@@ -98,3 +98,18 @@ def test_runs_of_samples_score_as_one_pass():
     start, end = corpus.offsets[100], corpus.offsets[101]
     expected = _oracle(tables, corpus.ids[start:end], np.array([0, end - start]))
     np.testing.assert_array_equal(got[start:end].view(np.int64), expected.view(np.int64))
+
+
+def test_empty_samples_without_eos_anywhere_in_the_runs():
+    # score_corpus takes any flat corpus: samples without </s> may be empty,
+    # also where a run ends.
+    rng = np.random.default_rng(3)
+    lm = _fitted(3, "kneser_ney", _corpus(rng, 200, 6))
+    tables = lm.tables_
+    lengths = rng.integers(0, 4, 3 * CACHE_BLOCK // 2)
+    lengths[-5:] = 0
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    ids = rng.integers(0, tables.n_classes, offsets[-1])
+    got = tables.score_corpus(ids, offsets)
+    pieces = [tables.score_corpus(ids[a:b], [0, b - a]) for a, b in zip(offsets[:-1], offsets[1:])]
+    np.testing.assert_array_equal(got.view(np.int64), np.concatenate(pieces).view(np.int64))
