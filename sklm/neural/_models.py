@@ -51,8 +51,7 @@ _PARAMETERS = """
         Share the output layer's weights with the input embedding (Press &
         Wolf, Inan et al.); needs ``embedding_dim == hidden_size`` and
         ``softmax="full"``.
-    optimizer : {{"sgd", "adam", "adamw"}} or torch.optim.Optimizer subclass, \
-            default="adam"
+    optimizer : {{"sgd", "adam", "adamw"}} or torch.optim.Optimizer class, default="adam"
         The optimizer. The classic recipe is ``"sgd"`` with
         ``learning_rate=20`` and ``clip_grad_norm=0.25``. Its other
         arguments are parameters named ``optimizer__<argument>`` (e.g.
