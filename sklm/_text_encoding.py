@@ -256,8 +256,14 @@ class TextEncoder:
         long = tokens.long
         match = found[long]
         rows = np.flatnonzero(match >= 0)
+        if not len(rows):
+            return
         candidate = match[rows]
         vocab_row = self.long_row[candidate]
+        if self.packed.long_words is None:
+            # No vocabulary token is long: every match is a hash collision.
+            self._by_dict(tokens, found, data, long[rows])
+            return
         vocab_words, vocab_first, _ = self.packed.long_words
         # A short vocabulary token (row -1 here, which reads the last long
         # token's words) fails on its length: the query's is over 8 bytes.
@@ -284,9 +290,11 @@ class TextEncoder:
                     == vocab_words[vocab_first[vocab][pair] + within]
                 )
                 same[check] = np.logical_and.reduceat(equal, begin)
-        wrong = long[rows[~same]]
+        self._by_dict(tokens, found, data, long[rows[~same]])
+
+    def _by_dict(self, tokens, found, data, wrong):
+        """Look the tokens ``wrong`` up in the dict (after a hash collision)."""
         if len(wrong):
-            # A hash collision: the dict decides.
             text = data.decode("ascii")
             for i in wrong.tolist():
                 start = int(tokens.starts[i])

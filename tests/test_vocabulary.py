@@ -117,3 +117,11 @@ def test_fixed_vocabulary_errors(bad, error):
 
     with pytest.raises(error, match="vocabulary"):
         NGramLM(vocabulary=bad).fit(["a b"])
+
+
+def test_texts_with_long_unknown_words_score_when_every_known_word_is_short():
+    from sklm import NGramLM
+
+    lm = NGramLM(order=2).fit(["a b c", "tokens order a"])
+    texts = ["a vocabulary b", "extraordinarily long words only", "tokens"]
+    assert np.array_equal(lm.score_samples(texts), lm.score_samples([t.split() for t in texts]))
