@@ -46,23 +46,34 @@ def main():
 
     corpus = list(iter_big(args.data, n_copies=args.copies))
     n_tokens = sum(line.count(" ") + 1 for line in corpus)
-    print(f"big corpus: {len(corpus):,} lines, {n_tokens:,} tokens; order {args.order}; "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(
+        f"big corpus: {len(corpus):,} lines, {n_tokens:,} tokens; order {args.order}; "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
     start = time.perf_counter()
     alone = NGramLM(order=args.order).fit(corpus)
     seconds = time.perf_counter() - start
     print(f"{'one process':>14}: {seconds:7.1f} s, peak RSS {_peak_gb():.2f} GB")
     for n_workers in (1, 2):
-        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             with joblib.parallel_backend("dask"):
                 start = time.perf_counter()
                 sharded = NGramLM(order=args.order).fit(corpus)
                 seconds = time.perf_counter() - start
             peaks = client.run(_peak_gb)
-        print(f"{n_workers:>2} worker(s)   : {seconds:7.1f} s, worker peak RSS "
-              f"{max(peaks.values()):.2f} GB, same model: {_same(alone, sharded)}")
+        print(
+            f"{n_workers:>2} worker(s)   : {seconds:7.1f} s, worker peak RSS "
+            f"{max(peaks.values()):.2f} GB, same model: {_same(alone, sharded)}"
+        )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,12 @@ def main():
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--validation-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads of the LSTM (1 suits a machine shared with other work)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads of the LSTM (1 suits a machine shared with other work)",
+    )
     p.add_argument("--json", help="also write the summary here")
     args = p.parse_args()
 
@@ -117,8 +121,10 @@ def main():
         weight = summary["weights"][name]
         print(f"{name:>12}: test perplexity {component_ppl[name]:8.2f}  weight {weight:.4f}")
     ratio = summary["ratio_to_better_component"]
-    print(f"{'mixture':>12}: test perplexity {mixture_ppl:8.2f}  "
-          f"ratio to the better component {ratio:.4f} (target <= 0.90)")
+    print(
+        f"{'mixture':>12}: test perplexity {mixture_ppl:8.2f}  "
+        f"ratio to the better component {ratio:.4f} (target <= 0.90)"
+    )
     print(json.dumps(summary, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")

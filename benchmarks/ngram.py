@@ -210,7 +210,7 @@ def _run_child(args):
 
 
 def bench_fit(data, orders, profile, results, bounded="1GB"):
-    print("\n== fit on the \"big\" corpus (Kneser-Ney, from a generator of lines) ==")
+    print('\n== fit on the "big" corpus (Kneser-Ney, from a generator of lines) ==')
     n_lines, n_tokens, n_types = _corpora.big_stats(data)
     print(f"  corpus: {n_lines:,} lines, {n_tokens:,} tokens, {n_types:,} types")
     start = time.perf_counter()
@@ -221,9 +221,7 @@ def bench_fit(data, orders, profile, results, bounded="1GB"):
     results["big"] = {"lines": n_lines, "tokens": n_tokens, "types": n_types, "loader_s": loader}
 
     # The memory of an interpreter that has imported what the fit needs.
-    base_peak = int(
-        _run_child([sys.executable, __file__, "--data", str(data), "--baseline-child"])
-    )
+    base_peak = int(_run_child([sys.executable, __file__, "--data", str(data), "--baseline-child"]))
     print(f"  baseline: Python + numpy + scipy + sklm imported, peak RSS {base_peak / GB:.3f} GB")
     results["baseline_rss_gb"] = base_peak / GB
 
@@ -260,22 +258,27 @@ def _print_fit(report, loader, results, reference=None):
     _row("fit wall time (incl. generator)", seconds, ref_seconds, "s", fmt="{:.2f}")
     if loader is not None:
         _row("fit minus generator alone", seconds - loader, ref_seconds, "s", fmt="{:.2f}")
-    print(f"  {'CPU time of the fit (user + sys)':<34} {report['cpu_seconds']:.2f} s "
-          "(wall time above this means the machine was shared)")
+    print(
+        f"  {'CPU time of the fit (user + sys)':<34} {report['cpu_seconds']:.2f} s "
+        "(wall time above this means the machine was shared)"
+    )
     _row("peak RSS of the fitting process", peak / GB, ref_gb, "GB", fmt="{:.3f}")
     print(f"  {'RSS before the fit (after imports)':<34} {report['baseline_rss'] / GB:.3f} GB")
-    print(f"  {'RSS after the fit':<34} {report['rss_after_fit'] / GB:.3f} GB; after a first "
-          f"score of 100 lines {report['rss_after_first_score'] / GB:.3f} GB (not a target)")
+    print(
+        f"  {'RSS after the fit':<34} {report['rss_after_fit'] / GB:.3f} GB; after a first "
+        f"score of 100 lines {report['rss_after_first_score'] / GB:.3f} GB (not a target)"
+    )
     extra = {k: report[k] for k in ("discounts_", "ngram_counts_") if k in report}
     if extra:
         print(f"  fitted: {json.dumps(extra)[:300]}")
     speed_ok = ref_seconds is None or seconds <= ref_seconds
     memory_ok = peak / GB < FIT_MEMORY_TARGET_GB
     if ref_seconds is not None:
-        print(f"  {_verdict(speed_ok)}  fit order {order} no slower than lmplz "
-              f"({seconds:.2f} s vs {ref_seconds} s)")
-    print(f"  {_verdict(memory_ok)}  fit order {order} peak memory under 1 GB "
-          f"({peak / GB:.3f} GB)")
+        print(
+            f"  {_verdict(speed_ok)}  fit order {order} no slower than lmplz "
+            f"({seconds:.2f} s vs {ref_seconds} s)"
+        )
+    print(f"  {_verdict(memory_ok)}  fit order {order} peak memory under 1 GB ({peak / GB:.3f} GB)")
     if ref_gb is not None:
         print(f"  {'lmplz peak / sklm peak':<34} {ref_gb / (peak / GB):.2f}")
     suffix = "" if memory_limit is None else f"_limit{memory_limit}"
@@ -294,8 +297,10 @@ def _print_fit(report, loader, results, reference=None):
 
 
 def bench_fit_large(data, n_copies, memory_limit, results):
-    print(f"\n== bounded fit on \"big\" x{n_copies} copies, order 3, "
-          f"memory_limit={memory_limit!r} (from a generator of lines) ==")
+    print(
+        f'\n== bounded fit on "big" x{n_copies} copies, order 3, '
+        f"memory_limit={memory_limit!r} (from a generator of lines) =="
+    )
     reference = LMPLZ_BIG100_ORDER3 if n_copies == 100 else (None, None)
     if n_copies != 100:
         print("  (lmplz's reference figure is for 100 copies only)")
@@ -320,8 +325,10 @@ def bench_score(data, profile, results):
     model = NGramLM(order=3).fit(train)
     fit_seconds = time.perf_counter() - start
     threads = available_threads()
-    print(f"  sklm fit on P1 train: {fit_seconds:.3f} s; {n_tokens:,} predicted tokens to score; "
-          f"n_threads=None uses {threads} thread(s) here")
+    print(
+        f"  sklm fit on P1 train: {fit_seconds:.3f} s; {n_tokens:,} predicted tokens to score; "
+        f"n_threads=None uses {threads} thread(s) here"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         arpa = os.path.join(tmp, "p1.arpa")
@@ -354,20 +361,34 @@ def bench_score(data, profile, results):
         raise AssertionError("the threaded score differs from the one-thread score")
 
     speed = {name: n_tokens / seconds for name, seconds in best.items()}
-    print(f"  score wall time (best / median of {SCORE_ROUNDS} alternating rounds, load average "
-          f"{load:.2f}): sklm {best['sklm']:.4f} / {median['sklm']:.4f} s ({threads} threads), "
-          f"sklm {best['sklm_1_thread']:.4f} / {median['sklm_1_thread']:.4f} s (1 thread), "
-          f"kenlm {best['kenlm']:.4f} / {median['kenlm']:.4f} s")
+    print(
+        f"  score wall time (best / median of {SCORE_ROUNDS} alternating rounds, load average "
+        f"{load:.2f}): sklm {best['sklm']:.4f} / {median['sklm']:.4f} s ({threads} threads), "
+        f"sklm {best['sklm_1_thread']:.4f} / {median['sklm_1_thread']:.4f} s (1 thread), "
+        f"kenlm {best['kenlm']:.4f} / {median['kenlm']:.4f} s"
+    )
     cpu_best = {name: min(times) for name, times in cpu.items()}
-    print(f"  CPU time (best): sklm {cpu_best['sklm_1_thread']:.4f} s (1 thread), "
-          f"kenlm {cpu_best['kenlm']:.4f} s: "
-          f"{cpu_best['kenlm'] / cpu_best['sklm_1_thread']:.2f}x; medians of the wall-time "
-          f"ratios: {median['kenlm'] / median['sklm']:.2f}x ({threads} threads), "
-          f"{median['kenlm'] / median['sklm_1_thread']:.2f}x (1 thread)")
-    _row(f"scoring speed, {threads} threads", speed["sklm"], speed["kenlm"], "tokens/s",
-         higher_is_better=True)
-    _row("scoring speed, 1 thread", speed["sklm_1_thread"], speed["kenlm"], "tokens/s",
-         higher_is_better=True)
+    print(
+        f"  CPU time (best): sklm {cpu_best['sklm_1_thread']:.4f} s (1 thread), "
+        f"kenlm {cpu_best['kenlm']:.4f} s: "
+        f"{cpu_best['kenlm'] / cpu_best['sklm_1_thread']:.2f}x; medians of the wall-time "
+        f"ratios: {median['kenlm'] / median['sklm']:.2f}x ({threads} threads), "
+        f"{median['kenlm'] / median['sklm_1_thread']:.2f}x (1 thread)"
+    )
+    _row(
+        f"scoring speed, {threads} threads",
+        speed["sklm"],
+        speed["kenlm"],
+        "tokens/s",
+        higher_is_better=True,
+    )
+    _row(
+        "scoring speed, 1 thread",
+        speed["sklm_1_thread"],
+        speed["kenlm"],
+        "tokens/s",
+        higher_is_better=True,
+    )
     difference = abs(ours_total - peer_total)
     agree = difference <= 1e-5 * abs(peer_total) + 1e-6 * n_tokens
     print(
@@ -375,14 +396,20 @@ def bench_score(data, profile, results):
         f"{peer_total:.4f}, |difference| {difference:.3g} -> "
         f"{'agree' if agree else 'DISAGREE'}"
     )
-    print(f"  perplexity: sklm {math.exp(-ours_mean):.4f}, kenlm {math.exp(-peer_total / n_tokens):.4f}")
+    print(
+        f"  perplexity: sklm {math.exp(-ours_mean):.4f}, kenlm {math.exp(-peer_total / n_tokens):.4f}"
+    )
     ratio = speed["sklm"] / speed["kenlm"]
     ratio_one = speed["sklm_1_thread"] / speed["kenlm"]
     ok = ratio >= 2.0 and ratio_one >= 1.5
-    print(f"  {_verdict(ratio >= 2.0)}  score at least 2.0x kenlm with the default threads "
-          f"({speed['sklm']:,.0f} vs {speed['kenlm']:,.0f} tokens/s: {ratio:.2f}x)")
-    print(f"  {_verdict(ratio_one >= 1.5)}  score at least 1.5x kenlm in one thread "
-          f"({speed['sklm_1_thread']:,.0f} tokens/s: {ratio_one:.2f}x)")
+    print(
+        f"  {_verdict(ratio >= 2.0)}  score at least 2.0x kenlm with the default threads "
+        f"({speed['sklm']:,.0f} vs {speed['kenlm']:,.0f} tokens/s: {ratio:.2f}x)"
+    )
+    print(
+        f"  {_verdict(ratio_one >= 1.5)}  score at least 1.5x kenlm in one thread "
+        f"({speed['sklm_1_thread']:,.0f} tokens/s: {ratio_one:.2f}x)"
+    )
     if profile and not ok:
         _profile(lambda: model.score(sentences), "score of P1 test x10")
     results["score"] = {
@@ -426,12 +453,16 @@ def bench_proba(data, profile, results):
     seconds, proba = _best_time(lambda: model.predict_proba(contexts), 5)
     n_classes = len(model.classes_)
     row_sums = proba.sum(axis=1)
-    print(f"  classes: {n_classes:,}; output {proba.shape} {proba.dtype}; "
-          f"rows sum to 1 within {np.abs(row_sums - 1).max():.1e}")
+    print(
+        f"  classes: {n_classes:,}; output {proba.shape} {proba.dtype}; "
+        f"rows sum to 1 within {np.abs(row_sums - 1).max():.1e}"
+    )
     _row("predict_proba wall time (best of 5)", seconds, PROBA_TARGET_S, "s", fmt="{:.4f}")
     ok = seconds < PROBA_TARGET_S
-    print(f"  {_verdict(ok)}  predict_proba of 1,000 contexts under {PROBA_TARGET_S} s "
-          f"({seconds:.4f} s)")
+    print(
+        f"  {_verdict(ok)}  predict_proba of 1,000 contexts under {PROBA_TARGET_S} s "
+        f"({seconds:.4f} s)"
+    )
     if profile and not ok:
         _profile(lambda: model.predict_proba(contexts), "predict_proba of 1,000 contexts")
     results["proba"] = {"seconds": seconds, "n_classes": n_classes, "target": _verdict(ok)}
@@ -474,10 +505,14 @@ def bench_partial(data, results):
         sizes = lm.ngram_counts_  # the estimate, made on first use
         estimate_s = time.perf_counter() - start
         same = _same_tables(lm, whole) and lm.score(test) == whole.score(test)
-        print(f"  {n_chunks} chunks: partial_fit calls {calls_s:.2f} s, estimate on first use "
-              f"{estimate_s:.2f} s ({sizes[1:].sum():,} n-grams); same model as fit: {same}")
+        print(
+            f"  {n_chunks} chunks: partial_fit calls {calls_s:.2f} s, estimate on first use "
+            f"{estimate_s:.2f} s ({sizes[1:].sum():,} n-grams); same model as fit: {same}"
+        )
         results["partial"][n_chunks] = {
-            "calls_s": calls_s, "estimate_s": estimate_s, "same_model": same
+            "calls_s": calls_s,
+            "estimate_s": estimate_s,
+            "same_model": same,
         }
 
 
@@ -493,7 +528,9 @@ def bench_nltk(data, results):
     from sklm import NGramLM
 
     order = 3
-    print(f"\n== NLTK nltk.lm.KneserNeyInterpolated (order {order}) on P1, nltk {nltk.__version__} ==")
+    print(
+        f"\n== NLTK nltk.lm.KneserNeyInterpolated (order {order}) on P1, nltk {nltk.__version__} =="
+    )
     train, test = _corpora.load_p1(data)
     train_tokens = [line.split() for line in train]
     n_test_tokens = sum(len(s.split()) + 1 for s in test)
@@ -534,27 +571,41 @@ def bench_nltk(data, results):
     ours_speed = n_test_tokens / full_seconds
     peer_full_estimate = n_test_tokens / peer_speed
 
-    print(f"  fit on P1 train: sklm {ours_fit:.3f} s, nltk {peer_fit:.3f} s, "
-          f"ratio nltk/sklm {peer_fit / ours_fit:.3g}")
-    print(f"  sample scored by nltk: the first {len(sample)} test lines, {n_sample} predicted tokens "
-          f"({n_inf} with probability 0)")
+    print(
+        f"  fit on P1 train: sklm {ours_fit:.3f} s, nltk {peer_fit:.3f} s, "
+        f"ratio nltk/sklm {peer_fit / ours_fit:.3g}"
+    )
+    print(
+        f"  sample scored by nltk: the first {len(sample)} test lines, {n_sample} predicted tokens "
+        f"({n_inf} with probability 0)"
+    )
     print(f"  nltk scoring: {peer_seconds:.2f} s for {n_sample} tokens = {peer_speed:.1f} tokens/s")
-    print(f"  sklm scoring: same sample {ours_speed_sample:,.0f} tokens/s; "
-          f"whole test set ({n_test_tokens:,} tokens) {full_seconds:.4f} s = {ours_speed:,.0f} tokens/s")
+    print(
+        f"  sklm scoring: same sample {ours_speed_sample:,.0f} tokens/s; "
+        f"whole test set ({n_test_tokens:,} tokens) {full_seconds:.4f} s = {ours_speed:,.0f} tokens/s"
+    )
     print(f"  scoring speed ratio sklm/nltk: {ours_speed / peer_speed:,.0f}")
-    print(f"  nltk on the whole test set: EXTRAPOLATED from the sample, {peer_full_estimate:,.0f} s "
-          f"({peer_full_estimate / 3600:.2f} h)")
+    print(
+        f"  nltk on the whole test set: EXTRAPOLATED from the sample, {peer_full_estimate:,.0f} s "
+        f"({peer_full_estimate / 3600:.2f} h)"
+    )
     ours_total = ours_fit + full_seconds
     peer_total = peer_fit + peer_full_estimate
-    print(f"  fit + score of the whole test set: sklm {ours_total:.3f} s, nltk {peer_total:,.0f} s "
-          f"(extrapolated), ratio nltk/sklm {peer_total / ours_total:,.0f}")
-    print(f"  perplexity of the sample: sklm {math.exp(-ours_mean_sample):.2f}, nltk {peer_ppl} "
-          f"(nltk without its {n_inf} zero-probability tokens: {peer_ppl_finite:.2f}; not comparable: "
-          "another token set, and nltk's Kneser-Ney has one fixed discount of 0.1)")
+    print(
+        f"  fit + score of the whole test set: sklm {ours_total:.3f} s, nltk {peer_total:,.0f} s "
+        f"(extrapolated), ratio nltk/sklm {peer_total / ours_total:,.0f}"
+    )
+    print(
+        f"  perplexity of the sample: sklm {math.exp(-ours_mean_sample):.2f}, nltk {peer_ppl} "
+        f"(nltk without its {n_inf} zero-probability tokens: {peer_ppl_finite:.2f}; not comparable: "
+        "another token set, and nltk's Kneser-Ney has one fixed discount of 0.1)"
+    )
     print(f"  perplexity of the whole test set: sklm {math.exp(-ours_mean_full):.2f}")
     finite = math.isfinite(ours_mean_full)
     faster = ours_speed / peer_speed >= 100
-    print(f"  {_verdict(finite and faster)}  finite perplexity and at least 100x NLTK's scoring speed")
+    print(
+        f"  {_verdict(finite and faster)}  finite perplexity and at least 100x NLTK's scoring speed"
+    )
     results["nltk"] = {
         "nltk_fit_s": peer_fit,
         "sklm_fit_s": ours_fit,
@@ -574,18 +625,29 @@ def bench_nltk(data, results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="folder of the public corpora")
-    parser.add_argument("--only", nargs="+",
-                        choices=["fit", "fit_large", "score", "proba", "nltk", "partial"],
-                        help="run only these measurements (default: all)")
-    parser.add_argument("--orders", nargs="+", type=int, default=[3, 5],
-                        help="orders of the fit on the big corpus (default: 3 5)")
-    parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of each measured call that misses its target "
-                             "(for fit: of a second, profiled fit in the child)")
-    parser.add_argument("--memory-limit",
-                        help="memory_limit of the bounded fits (default: 1GB)")
-    parser.add_argument("--copies", type=int,
-                        help="copies of the corpus for fit_large (default: 100, 80.7M tokens)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["fit", "fit_large", "score", "proba", "nltk", "partial"],
+        help="run only these measurements (default: all)",
+    )
+    parser.add_argument(
+        "--orders",
+        nargs="+",
+        type=int,
+        default=[3, 5],
+        help="orders of the fit on the big corpus (default: 3 5)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print a cProfile of each measured call that misses its target "
+        "(for fit: of a second, profiled fit in the child)",
+    )
+    parser.add_argument("--memory-limit", help="memory_limit of the bounded fits (default: 1GB)")
+    parser.add_argument(
+        "--copies", type=int, help="copies of the corpus for fit_large (default: 100, 80.7M tokens)"
+    )
     parser.add_argument("--fit-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -604,13 +666,17 @@ def main(argv=None):
 
     only = set(args.only or ["fit", "score", "proba", "nltk", "partial"])
     print(f"sklm n-gram benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"numpy {np.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"numpy {np.__version__}"
+    )
     import sklm
 
     print(f"sklm {sklm.__version__} from {Path(sklm.__file__).parent}")
-    print("load average at start (other work on the machine skews timings): "
-          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    print(
+        "load average at start (other work on the machine skews timings): "
+        + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    )
     results = {}
     if "fit" in only:
         bench_fit(args.data, args.orders, args.profile, results, args.memory_limit or "1GB")

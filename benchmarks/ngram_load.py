@@ -103,10 +103,17 @@ def _load_child(way, data, order, workdir, kenlm_binary):
         start = time.perf_counter()
         total = sum(model.score(line, bos=True, eos=True) for line in queries[1:])
         query_s = time.perf_counter() - start
-        return {"load_s": load_s, "first_s": first_s, "ready_s": load_s + first_s,
-                "ready_cpu_s": ready_cpu_s, "query_s": query_s, "load_peak_bytes": load_peak,
-                "peak_bytes": _peak_rss() - baseline, "log10_first": first,
-                "log10_total": first + total}
+        return {
+            "load_s": load_s,
+            "first_s": first_s,
+            "ready_s": load_s + first_s,
+            "ready_cpu_s": ready_cpu_s,
+            "query_s": query_s,
+            "load_peak_bytes": load_peak,
+            "peak_bytes": _peak_rss() - baseline,
+            "log10_first": first,
+            "log10_total": first + total,
+        }
     import joblib
 
     import sklm
@@ -131,15 +138,31 @@ def _load_child(way, data, order, workdir, kenlm_binary):
     start = time.perf_counter()
     total = float(model.score_samples(queries[1:]).sum())
     query_s = time.perf_counter() - start
-    return {"load_s": load_s, "first_s": first_s, "ready_s": load_s + first_s,
-            "ready_cpu_s": ready_cpu_s, "query_s": query_s, "load_peak_bytes": load_peak,
-            "peak_bytes": _peak_rss() - baseline, "log10_first": first / math.log(10),
-            "log10_total": (first + total) / math.log(10)}
+    return {
+        "load_s": load_s,
+        "first_s": first_s,
+        "ready_s": load_s + first_s,
+        "ready_cpu_s": ready_cpu_s,
+        "query_s": query_s,
+        "load_peak_bytes": load_peak,
+        "peak_bytes": _peak_rss() - baseline,
+        "log10_first": first / math.log(10),
+        "log10_total": (first + total) / math.log(10),
+    }
 
 
 def _child(args, *extra):
-    command = [sys.executable, __file__, "--data", str(args.data), "--order", str(args.order),
-               "--workdir", str(args.workdir), *extra]
+    command = [
+        sys.executable,
+        __file__,
+        "--data",
+        str(args.data),
+        "--order",
+        str(args.order),
+        "--workdir",
+        str(args.workdir),
+        *extra,
+    ]
     if args.kenlm_binary:
         command += ["--kenlm-binary", str(args.kenlm_binary)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -152,14 +175,28 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="folder of the public corpora")
     parser.add_argument("--order", type=int, default=5)
-    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/_load_files"),
-                        help="where the model files are written (and reused)")
-    parser.add_argument("--kenlm-binary", type=Path,
-                        help="KenLM build_binary file of the same model (probing)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of fresh processes, one per way, in alternation")
-    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS),
-                        help="the ways measured (kenlm only with --kenlm-binary)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("benchmarks/_load_files"),
+        help="where the model files are written (and reused)",
+    )
+    parser.add_argument(
+        "--kenlm-binary", type=Path, help="KenLM build_binary file of the same model (probing)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of fresh processes, one per way, in alternation",
+    )
+    parser.add_argument(
+        "--ways",
+        nargs="+",
+        choices=WAYS,
+        default=list(WAYS),
+        help="the ways measured (kenlm only with --kenlm-binary)",
+    )
     parser.add_argument("--prepare-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load-child", choices=WAYS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -168,14 +205,19 @@ def main(argv=None):
         print(json.dumps(_prepare(args.data, args.order, args.workdir)))
         return 0
     if args.load_child:
-        print(json.dumps(_load_child(args.load_child, args.data, args.order, args.workdir,
-                                     args.kenlm_binary)))
+        print(
+            json.dumps(
+                _load_child(args.load_child, args.data, args.order, args.workdir, args.kenlm_binary)
+            )
+        )
         return 0
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print(f"sklm n-gram load benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: "
-          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"sklm n-gram load benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     prepared = _child(args, "--prepare-child")
     print(f"order {args.order} on the big corpus: {prepared}")
     files = _files(args.workdir, args.order)
@@ -184,22 +226,36 @@ def main(argv=None):
     for round_ in range(args.rounds):
         for way in ways:
             runs[way].append(_child(args, "--load-child", way))
-            print(f"round {round_ + 1} {way}: {runs[way][-1]} "
-                  f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"round {round_ + 1} {way}: {runs[way][-1]} "
+                f"(load average {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
     results = {}
-    keys = ("load_s", "first_s", "ready_s", "ready_cpu_s", "query_s", "load_peak_bytes",
-            "peak_bytes")
-    print(f"\n{'way':<10} {'file MB':>8} {'load s':>7} {'first s':>7} {'ready s':>7} "
-          f"{'(median)':>8} {'CPU s':>6} {'1k lines':>8} {'MB loaded':>9} {'peak MB':>7}")
+    keys = (
+        "load_s",
+        "first_s",
+        "ready_s",
+        "ready_cpu_s",
+        "query_s",
+        "load_peak_bytes",
+        "peak_bytes",
+    )
+    print(
+        f"\n{'way':<10} {'file MB':>8} {'load s':>7} {'first s':>7} {'ready s':>7} "
+        f"{'(median)':>8} {'CPU s':>6} {'1k lines':>8} {'MB loaded':>9} {'peak MB':>7}"
+    )
     for way in ways:
         best = {k: min(r[k] for r in runs[way]) for k in keys}
         best["ready_median_s"] = statistics.median(r["ready_s"] for r in runs[way])
         size = (args.kenlm_binary if way == "kenlm" else files[way]).stat().st_size
         results[way] = {**best, "file_bytes": size, "runs": runs[way]}
-        print(f"{way:<10} {size / 1e6:>8.1f} {best['load_s']:>7.3f} {best['first_s']:>7.3f} "
-              f"{best['ready_s']:>7.3f} {best['ready_median_s']:>8.3f} "
-              f"{best['ready_cpu_s']:>6.2f} {best['query_s']:>8.3f} "
-              f"{best['load_peak_bytes'] / 1e6:>9.1f} {best['peak_bytes'] / 1e6:>7.1f}")
+        print(
+            f"{way:<10} {size / 1e6:>8.1f} {best['load_s']:>7.3f} {best['first_s']:>7.3f} "
+            f"{best['ready_s']:>7.3f} {best['ready_median_s']:>8.3f} "
+            f"{best['ready_cpu_s']:>6.2f} {best['query_s']:>8.3f} "
+            f"{best['load_peak_bytes'] / 1e6:>9.1f} {best['peak_bytes'] / 1e6:>7.1f}"
+        )
     for way in ("sklm", "sklm-mmap"):
         if way not in results:
             continue
@@ -207,8 +263,10 @@ def main(argv=None):
             if peer in results:
                 ratio = results[peer]["ready_s"] / results[way]["ready_s"]
                 cpu_ratio = results[peer]["ready_cpu_s"] / results[way]["ready_cpu_s"]
-                print(f"{way}: load + first query {ratio:.3g}x as fast as {peer} "
-                      f"(CPU time: {cpu_ratio:.3g}x)")
+                print(
+                    f"{way}: load + first query {ratio:.3g}x as fast as {peer} "
+                    f"(CPU time: {cpu_ratio:.3g}x)"
+                )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     print("\nsummary: " + json.dumps({"order": args.order, **prepared, "results": results}))
     return 0

@@ -42,8 +42,13 @@ myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
-                    "auto_examples/*.zip", "auto_examples/*.json"]
+exclude_patterns = [
+    "_build",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.json",
+]
 root_doc = "index"
 default_role = "literal"
 
@@ -92,8 +97,9 @@ sphinx_gallery_conf = {
 }
 
 # Matplotlib warns about a non-interactive backend when examples call show().
-warnings.filterwarnings("ignore", category=UserWarning,
-                        message="FigureCanvasAgg is non-interactive")
+warnings.filterwarnings(
+    "ignore", category=UserWarning, message="FigureCanvasAgg is non-interactive"
+)
 
 # HTML -------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

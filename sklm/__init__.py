@@ -25,4 +25,14 @@ def __dir__():
     return sorted(list(globals()) + list(_NEURAL))
 
 
-__all__ = ["GRULM", "InterpolatedLM", "LSTMLM", "NGramLM", "RNNLM", "Tokenizer", "generate", "load", "save"]
+__all__ = [
+    "GRULM",
+    "InterpolatedLM",
+    "LSTMLM",
+    "NGramLM",
+    "RNNLM",
+    "Tokenizer",
+    "generate",
+    "load",
+    "save",
+]

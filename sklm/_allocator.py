@@ -51,7 +51,7 @@ def _glibc():
         if sys.platform.startswith("linux"):
             try:
                 libc = ctypes.CDLL(None)  # the C library this process already uses
-                libc.gnu_get_libc_version  # glibc only: other libcs differ here
+                libc.gnu_get_libc_version  # noqa: B018 (glibc only: other libcs differ here)
                 libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
                 libc.mallopt.restype = ctypes.c_int
                 libc.malloc_trim.argtypes = [ctypes.c_size_t]

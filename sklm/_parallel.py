@@ -45,8 +45,11 @@ def resolve_threads(n_threads):
     """
     if n_threads is None:
         return available_threads()
-    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, Integral) \
-            or n_threads < 1:
+    if (
+        isinstance(n_threads, (bool, np.bool_))
+        or not isinstance(n_threads, Integral)
+        or n_threads < 1
+    ):
         raise ValueError(f"n_threads must be an int >= 1 or None; got {n_threads!r}.")
     return int(n_threads)
 

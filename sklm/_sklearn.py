@@ -14,4 +14,12 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.metaestimators import _BaseComposition
 
-__all__ = ["HasMethods", "Interval", "Options", "StrOptions", "_BaseComposition", "_fit_context", "validate_params"]
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "Options",
+    "StrOptions",
+    "_BaseComposition",
+    "_fit_context",
+    "validate_params",
+]

@@ -49,8 +49,7 @@ def _check_container(X, name):
         raise ValueError(f"{name} is a 0-d array; expected an iterable of samples.")
     if isinstance(X, dict) or not isinstance(X, Iterable):
         raise TypeError(
-            f"{name} must be an iterable of samples (str or sequences of str); "
-            f"got {_describe(X)}."
+            f"{name} must be an iterable of samples (str or sequences of str); got {_describe(X)}."
         )
 
 
@@ -80,8 +79,7 @@ def _split_chunk(raw, name, first_index):
             chunk.append(sample.split())
         elif isinstance(sample, (bytes, dict)) or not isinstance(sample, Iterable):
             raise TypeError(
-                f"{name}[{i}] must be a str or a sequence of str tokens; got "
-                f"{_describe(sample)}."
+                f"{name}[{i}] must be a str or a sequence of str tokens; got {_describe(sample)}."
             )
         else:
             chunk.append(list(sample))

@@ -46,11 +46,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._sklearn import Interval, _fit_context, validate_params
 from ._allocator import keep_large_buffers
 from ._parallel import MIN_PART, map_threads, split
-from ._validation import check_sample, check_texts_or_corpus, iter_corpus, read_vocabulary
+from ._sklearn import Interval, _fit_context, validate_params
 from ._text_encoding import TextEncoder
+from ._validation import check_sample, check_texts_or_corpus, iter_corpus, read_vocabulary
 
 # The contract's data: special tokens, the encoded corpus and the vocabulary.
 
@@ -165,8 +165,9 @@ class Vocabulary:
             Keep at most this many tokens besides ``<unk>`` and ``</s>``, the
             most frequent first.
         """
-        return cls.from_counts(Counter(chain.from_iterable(samples)), min_count=min_count,
-                               max_vocab=max_vocab)
+        return cls.from_counts(
+            Counter(chain.from_iterable(samples)), min_count=min_count, max_vocab=max_vocab
+        )
 
     @classmethod
     def from_counts(cls, counts, *, min_count=1, max_vocab=None):
@@ -223,7 +224,9 @@ class Vocabulary:
         is_special = np.array([t in (UNK, EOS, BOS) for t in types], dtype=bool)
         eligible = np.flatnonzero((counts >= min_count) & ~is_special)
         # Decreasing count, ties alphabetical: stable sort of the alphabetical order.
-        alphabetical = eligible[np.argsort(np.array([types[i] for i in eligible], dtype=object), kind="stable")]
+        alphabetical = eligible[
+            np.argsort(np.array([types[i] for i in eligible], dtype=object), kind="stable")
+        ]
         kept = alphabetical[np.argsort(-counts[alphabetical], kind="stable")]
         if max_vocab is not None:
             kept = kept[:max_vocab]
@@ -307,7 +310,6 @@ def _with_eos(tokens, lengths):
     is_token[offsets[1:] - 1] = False
     ids[is_token] = tokens
     return Encoded(ids, offsets)
-
 
 
 def segment_sum(values, offsets):

@@ -488,7 +488,7 @@ class _Reader:
         if not isinstance(meta, dict):
             self.fail(f"{where}: the fitted state is not a JSON object.")
         prefix = f"{node_id}/"
-        arrays = {n[len(prefix):]: self.read(n) for n in self.entries if n.startswith(prefix)}
+        arrays = {n[len(prefix) :]: self.read(n) for n in self.entries if n.startswith(prefix)}
         try:
             estimator._load_state(meta, arrays)
         except ModelFileError:

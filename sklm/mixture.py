@@ -323,8 +323,7 @@ class InterpolatedLM(LanguageModel, _BaseComposition):
             names, components = zip(*self.estimators)
         except (TypeError, ValueError):
             raise ValueError(
-                "estimators must be a list of (name, model) tuples; got "
-                f"{self.estimators!r:.200}."
+                f"estimators must be a list of (name, model) tuples; got {self.estimators!r:.200}."
             ) from None
         for name in names:
             if not isinstance(name, str):

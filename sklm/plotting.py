@@ -100,8 +100,10 @@ def plot_history(
     >>> matplotlib.use("Agg")
     >>> from sklm.plotting import plot_history
     >>> history = [
-    ...     {"epoch": 1, "train_loss": 2.0, "valid_perplexity": None, "grad_norm": 1.5, "seconds": 0.5},
-    ...     {"epoch": 2, "train_loss": 1.5, "valid_perplexity": None, "grad_norm": 0.9, "seconds": 0.5},
+    ...     {"epoch": 1, "train_loss": 2.0, "valid_perplexity": None,
+    ...      "grad_norm": 1.5, "seconds": 0.5},
+    ...     {"epoch": 2, "train_loss": 1.5, "valid_perplexity": None,
+    ...      "grad_norm": 0.9, "seconds": 0.5},
     ... ]
     >>> axes = plot_history(history, label="LSTM")
     >>> [ax.get_ylabel() for ax in axes]
@@ -113,9 +115,7 @@ def plot_history(
     if x not in ("epoch", "time"):
         raise ValueError(f"x must be 'epoch' or 'time'; got {x!r}.")
     if metrics is None:
-        metrics = [
-            m for m in _DEFAULT_METRICS if not np.all(np.isnan(_series(records, m)))
-        ]
+        metrics = [m for m in _DEFAULT_METRICS if not np.all(np.isnan(_series(records, m)))]
     else:
         if isinstance(metrics, str):
             metrics = [metrics]
@@ -125,9 +125,7 @@ def plot_history(
         known = set().union(*(r.keys() for r in records))
         missing = [m for m in metrics if m not in known]
         if missing:
-            raise ValueError(
-                f"metrics {missing} are not in the history; it holds {sorted(known)}."
-            )
+            raise ValueError(f"metrics {missing} are not in the history; it holds {sorted(known)}.")
     if x == "epoch":
         xs = _series(records, "epoch")
         if np.any(np.isnan(xs)):
@@ -144,7 +142,10 @@ def plot_history(
 
     if axes is None:
         _, axes = plt.subplots(
-            1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False,
+            1,
+            len(metrics),
+            figsize=(4.2 * len(metrics), 3.4),
+            squeeze=False,
             layout="constrained",
         )
     axes = np.asarray(axes, dtype=object).ravel()

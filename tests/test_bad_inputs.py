@@ -17,8 +17,9 @@ import sklm
 from sklm import GRULM, LSTMLM, RNNLM, NGramLM, Tokenizer
 
 X = ["the cat sat on the mat", "the dog sat on the log", "a cat ran"]
-TINY = dict(embedding_dim=4, hidden_size=5, max_epochs=1, batch_size=2, device="cpu",
-            random_state=0)
+TINY = dict(
+    embedding_dim=4, hidden_size=5, max_epochs=1, batch_size=2, device="cpu", random_state=0
+)
 
 
 class _Frame:
@@ -44,13 +45,24 @@ BAD_X = {
 }
 
 BAD_SAMPLE_KWARGS = [
-    dict(n_samples=-1), dict(n_samples=1.5), dict(n_samples="2"),
-    dict(max_length=-1), dict(max_length="x"),
-    dict(temperature=-1.0), dict(temperature=float("nan")), dict(temperature="hot"),
-    dict(top_k=0), dict(top_k=-2), dict(top_k=1.5),
-    dict(top_p=0.0), dict(top_p=1.5), dict(top_p=float("nan")),
+    dict(n_samples=-1),
+    dict(n_samples=1.5),
+    dict(n_samples="2"),
+    dict(max_length=-1),
+    dict(max_length="x"),
+    dict(temperature=-1.0),
+    dict(temperature=float("nan")),
+    dict(temperature="hot"),
+    dict(top_k=0),
+    dict(top_k=-2),
+    dict(top_k=1.5),
+    dict(top_p=0.0),
+    dict(top_p=1.5),
+    dict(top_p=float("nan")),
     dict(random_state="seed"),
-    dict(prompt=3), dict(prompt=[3]), dict(prompt=b"the"),
+    dict(prompt=3),
+    dict(prompt=[3]),
+    dict(prompt=b"the"),
 ]
 
 
@@ -89,8 +101,7 @@ def _failing(model, call, *args, **kwargs):
     return info.value
 
 
-@pytest.mark.parametrize("name", ["NGramLM", "NGramLM-mle", "RNNLM", "LSTMLM", "GRULM",
-                                  "Pipeline"])
+@pytest.mark.parametrize("name", ["NGramLM", "NGramLM-mle", "RNNLM", "LSTMLM", "GRULM", "Pipeline"])
 def test_bad_x_through_every_method(models, name):
     model = models[name]
     methods = ["fit", "score", "score_samples", "predict_proba", "predict"]
@@ -116,8 +127,14 @@ def test_bad_sampling_arguments(models, name):
 
 def test_bad_parameters_leave_a_fitted_model_as_it_was(models):
     model = NGramLM(order=2).fit(X)
-    for params in [dict(order=0), dict(smoothing="magic"), dict(alpha=-1), dict(discount=2.0),
-                   dict(min_count=0), dict(vocabulary=3)]:
+    for params in [
+        dict(order=0),
+        dict(smoothing="magic"),
+        dict(alpha=-1),
+        dict(discount=2.0),
+        dict(min_count=0),
+        dict(vocabulary=3),
+    ]:
         bad = pickle.loads(pickle.dumps(model)).set_params(**params)
         before = _fingerprint(bad)
         with pytest.raises((ValueError, TypeError)):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
+from toy import AddOneBigramLM
 
 from sklm.base import _draw, segment_sum
-from toy import AddOneBigramLM
 
 TRAIN = ["a b a c", "b a", "c c a b", "a"]
 
@@ -170,4 +170,6 @@ def test_draw_temperature_sharpens_and_flattens():
 
 
 def test_segment_sum():
-    np.testing.assert_array_equal(segment_sum(np.array([1.0, 2, 3, 4]), np.array([0, 1, 4])), [1, 9])
+    np.testing.assert_array_equal(
+        segment_sum(np.array([1.0, 2, 3, 4]), np.array([0, 1, 4])), [1, 9]
+    )

@@ -11,12 +11,14 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 
-from sklm import GRULM, LSTMLM, NGramLM, RNNLM, Tokenizer
+from sklm import GRULM, LSTMLM, RNNLM, NGramLM, Tokenizer
 
 # The tiny corpus cannot support discount estimation; the documented fallback warns.
 pytestmark = pytest.mark.filterwarnings("ignore:.*cannot estimate the discounts:UserWarning")
 
-TINY_NEURAL = dict(embedding_dim=8, hidden_size=8, max_epochs=2, batch_size=4, device="cpu", random_state=0)
+TINY_NEURAL = dict(
+    embedding_dim=8, hidden_size=8, max_epochs=2, batch_size=4, device="cpu", random_state=0
+)
 
 LANGUAGE_MODELS = [
     NGramLM(),
@@ -61,7 +63,9 @@ TEST = ["the cat sat on the log", "a red cat", "unseen words here", ""]
 
 
 def _id(est):
-    params = {k: v for k, v in est.get_params().items() if k in ("order", "smoothing", "nonlinearity")}
+    params = {
+        k: v for k, v in est.get_params().items() if k in ("order", "smoothing", "nonlinearity")
+    }
     return type(est).__name__ + "".join(f"-{v}" for v in params.values())
 
 
@@ -86,7 +90,9 @@ def fitted(request):
 
 
 # stupid_backoff scores are not a distribution: no chain rule (tested in tests/ngram).
-PROPER = [i for i, m in enumerate(LANGUAGE_MODELS) if m.get_params().get("smoothing") != "stupid_backoff"]
+PROPER = [
+    i for i, m in enumerate(LANGUAGE_MODELS) if m.get_params().get("smoothing") != "stupid_backoff"
+]
 
 
 def test_fit_returns_self():
@@ -138,9 +144,15 @@ def test_input_not_mutated(fitted):
     assert X == snapshot
 
 
-@pytest.mark.parametrize("X, error", [
-    ("the cat", ValueError), (None, ValueError), ([], ValueError), ([["a", 1]], TypeError),
-])
+@pytest.mark.parametrize(
+    "X, error",
+    [
+        ("the cat", ValueError),
+        (None, ValueError),
+        ([], ValueError),
+        ([["a", 1]], TypeError),
+    ],
+)
 def test_bad_input_errors_and_leaves_model_unchanged(fitted, X, error):
     before = fitted.score_samples(TEST)
     for method in (fitted.fit, fitted.score, fitted.score_samples, fitted.predict_proba):
@@ -167,7 +179,9 @@ def test_chain_rule(index):
         with np.errstate(divide="ignore"):
             log_proba = fitted.predict_log_proba(contexts)
         expected = log_proba[np.arange(len(targets)), targets].sum()
-        np.testing.assert_allclose(fitted.score_samples([sample])[0], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            fitted.score_samples([sample])[0], expected, rtol=1e-5, atol=1e-6
+        )
 
 
 def test_score_is_mean_log_prob_per_prediction(fitted):

@@ -1,11 +1,10 @@
-"""Grid search on a real Dask cluster (two worker processes on 127.0.0.1) gives the sequential results."""
+"""A real Dask cluster (two worker processes on 127.0.0.1) gives the sequential results."""
 
 import joblib
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
-
 from dask import distributed
+from sklearn.model_selection import GridSearchCV
 
 from sklm import LSTMLM, NGramLM
 from sklm.metrics import neg_perplexity_scorer

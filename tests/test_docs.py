@@ -24,15 +24,22 @@ import sklm.plotting
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts
-               and "_templates" not in p.parts and "auto_examples" not in p.parts
-               and "gen_modules" not in p.parts)
+PAGES = sorted(
+    p
+    for p in DOCS.rglob("*.rst")
+    if "_build" not in p.parts
+    and "_templates" not in p.parts
+    and "auto_examples" not in p.parts
+    and "gen_modules" not in p.parts
+)
 
 
 def _code_blocks(text, language):
     pattern = re.compile(rf"\.\. code-block:: {language}\n\n((?:   .*\n|\n)+)")
-    return ["\n".join(line[3:] for line in block.splitlines()).strip("\n") + "\n"
-            for block in pattern.findall(text)]
+    return [
+        "\n".join(line[3:] for line in block.splitlines()).strip("\n") + "\n"
+        for block in pattern.findall(text)
+    ]
 
 
 def test_quickstart_runs_and_prints_what_it_shows(tmp_path):
@@ -44,10 +51,20 @@ def test_quickstart_runs_and_prints_what_it_shows(tmp_path):
     # where the output of each block ends.
     marker = "----- end of block -----"
     script = "".join(f"{block}print({marker!r})\n" for block in code)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     printed = result.stdout.split(marker + "\n")[:-1]
     assert len(printed) == len(code)
@@ -59,11 +76,18 @@ def test_quickstart_runs_and_prints_what_it_shows(tmp_path):
     assert printed[-1].split() == ["True", "True"]
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if ">>> " in p.read_text(encoding="utf-8")],
-                         ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if ">>> " in p.read_text(encoding="utf-8")],
+    ids=lambda p: str(p.relative_to(DOCS)),
+)
 def test_doctests_of_the_pages(page):
-    result = doctest.testfile(str(page), module_relative=False, verbose=False,
-                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testfile(
+        str(page),
+        module_relative=False,
+        verbose=False,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+    )
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -80,8 +104,11 @@ def _documented_names():
     return names
 
 
-@pytest.mark.parametrize("module", [sklm, sklm.metrics, sklm.datasets, sklm.ngram, sklm.plotting],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module",
+    [sklm, sklm.metrics, sklm.datasets, sklm.ngram, sklm.plotting],
+    ids=lambda m: m.__name__,
+)
 def test_api_reference_lists_every_public_name(module):
     documented = _documented_names()
     missing = []
@@ -103,7 +130,9 @@ def test_api_reference_names_exist():
 def test_links_to_examples_point_at_scripts():
     examples = {p.stem for p in (ROOT / "examples").glob("plot_*.py")}
     for page in PAGES:
-        for target in re.findall(r"sphx_glr_auto_examples_(\w+)\.py", page.read_text(encoding="utf-8")):
+        for target in re.findall(
+            r"sphx_glr_auto_examples_(\w+)\.py", page.read_text(encoding="utf-8")
+        ):
             assert target in examples, f"{page.name} links to a missing example {target}"
 
 
@@ -116,7 +145,7 @@ def test_toctrees_name_existing_pages():
             for entry in re.findall(r"^   ([\w/]+)$", block, flags=re.M):
                 if entry.startswith("auto_examples/"):
                     continue  # made by sphinx-gallery from examples/
-                path = (page.parent / entry)
+                path = page.parent / entry
                 assert path.with_suffix(".rst").exists() or path.with_suffix(".md").exists(), (
                     f"{page.name}: toctree entry {entry!r} has no page"
                 )

@@ -1,8 +1,8 @@
 import pytest
 from sklearn.pipeline import make_pipeline
+from toy import AddOneBigramLM
 
 from sklm import Tokenizer, generate
-from toy import AddOneBigramLM
 
 TEXTS = ["The cat sat.", "The dog sat.", "A cat ran!"]
 

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*cannot estimate the discounts:
 
 X = ["the cat sat on the mat", "the dog sat on the log", "a cat ran after the dog"]
 TEST = ["the cat sat", "a dog ran", ""]
-TINY = dict(embedding_dim=6, hidden_size=7, max_epochs=1, batch_size=3, device="cpu",
-            random_state=0)
+TINY = dict(
+    embedding_dim=6, hidden_size=7, max_epochs=1, batch_size=3, device="cpu", random_state=0
+)
 MODELS = [NGramLM(order=2), NGramLM(order=3, smoothing="witten_bell"), LSTMLM(**TINY)]
 
 
@@ -57,9 +58,19 @@ def test_tables_are_refused_by_every_public_method(table):
     lm = NGramLM(order=2).fit(X)
     pipe = make_pipeline(Tokenizer(), NGramLM(order=2)).fit(X)
     calls = [
-        NGramLM().fit, lm.score, lm.score_samples, lm.score_tokens, lm.predict_proba,
-        lm.predict, lm.predict_log_proba, pipe.fit, pipe.score, Tokenizer().fit,
-        Tokenizer().transform, Tokenizer().fit_transform, Tokenizer().inverse_transform,
+        NGramLM().fit,
+        lm.score,
+        lm.score_samples,
+        lm.score_tokens,
+        lm.predict_proba,
+        lm.predict,
+        lm.predict_log_proba,
+        pipe.fit,
+        pipe.score,
+        Tokenizer().fit,
+        Tokenizer().transform,
+        Tokenizer().fit_transform,
+        Tokenizer().inverse_transform,
     ]
     before = lm.score_samples(TEST)
     for call in calls:

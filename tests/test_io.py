@@ -21,10 +21,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*cannot estimate the discounts:
 
 X = ["the cat sat on the mat", "the dog sat on the log", "a cat ran after the dog", "", "a bird"]
 TEST = ["the cat sat", "an unseen word", "", "dog dog dog"]
-TINY = dict(embedding_dim=6, hidden_size=7, max_epochs=1, batch_size=3, bptt=4, device="cpu",
-            random_state=0)
-SMOOTHINGS = ["mle", "add_k", "absolute_discounting", "witten_bell", "kneser_ney",
-              "stupid_backoff"]
+TINY = dict(
+    embedding_dim=6, hidden_size=7, max_epochs=1, batch_size=3, bptt=4, device="cpu", random_state=0
+)
+SMOOTHINGS = ["mle", "add_k", "absolute_discounting", "witten_bell", "kneser_ney", "stupid_backoff"]
 
 
 def _same_scores(a, b, X=TEST):
@@ -43,8 +43,8 @@ def _round_trip(estimator, tmp_path, **load_options):
 def _split(path):
     """The header (a dict) and the data region of a saved file."""
     raw = open(path, "rb").read()
-    (length,) = struct.unpack("<Q", raw[len(MAGIC):len(MAGIC) + 8])
-    header = json.loads(raw[len(MAGIC) + 8:len(MAGIC) + 8 + length])
+    (length,) = struct.unpack("<Q", raw[len(MAGIC) : len(MAGIC) + 8])
+    header = json.loads(raw[len(MAGIC) + 8 : len(MAGIC) + 8 + length])
     start = -(-(len(MAGIC) + 8 + length) // 64) * 64
     return header, raw[start:]
 
@@ -133,11 +133,15 @@ def test_neural_round_trip_scores_identically(cls, neural, tmp_path):
     _same_scores(lm, loaded)
 
 
-@pytest.mark.parametrize("params", [
-    dict(softmax="adaptive"),
-    dict(tie_weights=True, embedding_dim=7),
-    dict(num_layers=2, dropout=0.1, nonlinearity="relu"),
-], ids=["adaptive", "tied", "relu2"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(softmax="adaptive"),
+        dict(tie_weights=True, embedding_dim=7),
+        dict(num_layers=2, dropout=0.1, nonlinearity="relu"),
+    ],
+    ids=["adaptive", "tied", "relu2"],
+)
 def test_neural_variants_round_trip(params, tmp_path):
     cls = RNNLM if "nonlinearity" in params else LSTMLM
     lm = cls(**{**TINY, **params}).fit(X)
@@ -169,9 +173,15 @@ def test_model_trained_on_another_device_loads_on_cpu(neural, tmp_path, monkeypa
     _same_scores(neural[GRULM], loaded)
 
 
-@pytest.mark.parametrize("tokenizer", [
-    Tokenizer(), Tokenizer(analyzer="char", lowercase=False), Tokenizer(token_pattern=r"\S+"),
-], ids=["word", "char", "pattern"])
+@pytest.mark.parametrize(
+    "tokenizer",
+    [
+        Tokenizer(),
+        Tokenizer(analyzer="char", lowercase=False),
+        Tokenizer(token_pattern=r"\S+"),
+    ],
+    ids=["word", "char", "pattern"],
+)
 def test_pipeline_of_tokenizer_and_model_round_trips(tokenizer, tmp_path):
     pipe = make_pipeline(tokenizer, NGramLM(order=3)).fit(X)
     loaded = _round_trip(pipe, tmp_path)
@@ -206,7 +216,10 @@ def test_numpy_parameter_values_round_trip(tmp_path):
     assert loaded[-1].get_params()["order"] == 2 and loaded[-1].alpha == 0.5
     _same_scores(lm, loaded[-1])
     assert _round_trip(lstm, tmp_path).get_params() == {
-        **lstm.get_params(), "tie_weights": False, "cutoffs": (3,)}
+        **lstm.get_params(),
+        "tie_weights": False,
+        "cutoffs": (3,),
+    }
 
 
 def test_unfitted_estimators_round_trip_unfitted(tmp_path):
@@ -226,8 +239,10 @@ def test_interpolated_lm_round_trips(tmp_path):
 
     words = ["the", "cat", "dog", "sat", "on"]
     lm = InterpolatedLM(
-        estimators=[("a", NGramLM(order=2, vocabulary=words)),
-                    ("b", NGramLM(order=1, vocabulary=words))],
+        estimators=[
+            ("a", NGramLM(order=2, vocabulary=words)),
+            ("b", NGramLM(order=1, vocabulary=words)),
+        ],
     ).fit(X)
     loaded = _round_trip(lm, tmp_path)
     np.testing.assert_array_equal(loaded.weights_, lm.weights_)
@@ -364,7 +379,7 @@ def test_refuses_tables_that_index_outside(saved):
     def corrupt(header, data):
         entry = next(e for e in header["arrays"] if e["name"].endswith("/keys_3"))
         data = bytearray(data)
-        data[entry["offset"]:entry["offset"] + 8] = struct.pack("<q", 10**15)
+        data[entry["offset"] : entry["offset"] + 8] = struct.pack("<q", 10**15)
         return bytes(data)
 
     _edit(saved, corrupt)
@@ -375,7 +390,7 @@ def test_refuses_nan_probabilities(saved):
     def corrupt(header, data):
         entry = next(e for e in header["arrays"] if e["name"].endswith("/log_prob_2"))
         data = bytearray(data)
-        data[entry["offset"]:entry["offset"] + 8] = struct.pack("<d", float("nan"))
+        data[entry["offset"] : entry["offset"] + 8] = struct.pack("<d", float("nan"))
         return bytes(data)
 
     _edit(saved, corrupt)
@@ -419,7 +434,7 @@ def test_refuses_non_finite_weights(saved_neural):
     def corrupt(header, data):
         entry = next(e for e in header["arrays"] if e["name"].endswith("embedding.weight"))
         data = bytearray(data)
-        data[entry["offset"]:entry["offset"] + 4] = struct.pack("<f", float("inf"))
+        data[entry["offset"] : entry["offset"] + 4] = struct.pack("<f", float("inf"))
         return bytes(data)
 
     _edit(saved_neural, corrupt)
@@ -460,7 +475,7 @@ def _mutations(raw, rng, n):
         else:  # duplicate a slice into another place
             a, b = sorted(rng.integers(0, len(data), size=2))
             pos = rng.integers(0, len(data))
-            data[pos:pos + (b - a)] = data[a:b]
+            data[pos : pos + (b - a)] = data[a:b]
         yield bytes(data)
 
 
@@ -493,10 +508,28 @@ def test_fuzzed_files_load_or_raise_model_file_error(which, neural, tmp_path):
     assert refused > 0 and loaded + refused == n
 
 
-JSON_VALUES = [None, True, -1, 0, 2, 10**20, 1.5, -0.0, "x", "</s>", [], {}, [1, 2], ["<unk>"],
-               {"__tuple__": 3}, {"__estimator__": {}}, {"__float__": "nan"}, {"__set__": [1]},
-               {"__ndarray__": {"dtype": "<f8", "values": [[1], [2, 3]]}},
-               {"__ndarray__": {"dtype": "|O", "values": []}}]
+JSON_VALUES = [
+    None,
+    True,
+    -1,
+    0,
+    2,
+    10**20,
+    1.5,
+    -0.0,
+    "x",
+    "</s>",
+    [],
+    {},
+    [1, 2],
+    ["<unk>"],
+    {"__tuple__": 3},
+    {"__estimator__": {}},
+    {"__float__": "nan"},
+    {"__set__": [1]},
+    {"__ndarray__": {"dtype": "<f8", "values": [[1], [2, 3]]}},
+    {"__ndarray__": {"dtype": "|O", "values": []}},
+]
 
 
 def _paths(node, prefix=()):
@@ -550,8 +583,12 @@ def test_torch_optimizer_classes_round_trip(tmp_path):
     assert loaded.get_params()["optimizer__momentum"] == 0.5
     _same_scores(lm, loaded)
     path = tmp_path / "model.sklm"
-    _edit(path, lambda header, data: header["root"]["params"].update(
-        optimizer={"torch.optim": "Optimizer.__init__"}))
+    _edit(
+        path,
+        lambda header, data: header["root"]["params"].update(
+            optimizer={"torch.optim": "Optimizer.__init__"}
+        ),
+    )
     _refused(path, "unknown optimizer")
 
 

@@ -33,7 +33,12 @@ TRAIN = [
 ]
 TEST = ["the cat sat on the log", "a red cat", "unseen words here", ""]
 TINY_LSTM = dict(
-    embedding_dim=8, hidden_size=8, max_epochs=2, batch_size=4, device="cpu", random_state=0,
+    embedding_dim=8,
+    hidden_size=8,
+    max_epochs=2,
+    batch_size=4,
+    device="cpu",
+    random_state=0,
     n_threads=1,
 )
 
@@ -246,9 +251,7 @@ def test_unfitted_components_take_the_frozen_vocabulary():
 
 
 def test_vocabulary_mismatch_is_a_clear_error():
-    lm = InterpolatedLM(
-        estimators=[("a", ngram()), ("b", ngram(min_count=2))], weights=[0.5, 0.5]
-    )
+    lm = InterpolatedLM(estimators=[("a", ngram()), ("b", ngram(min_count=2))], weights=[0.5, 0.5])
     message = r"share one vocabulary.*'a' has \d+ classes, 'b' has \d+.*vocabulary="
     with pytest.raises(ValueError, match=message):
         lm.fit(TRAIN)

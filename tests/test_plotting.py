@@ -58,8 +58,9 @@ def test_time_axis_is_cumulative_seconds():
 
 def test_overlay_on_given_axes_with_labels():
     axes = plot_history(_history(), metrics=["train_loss", "grad_norm_max"], label="a")
-    plot_history(_history(n=2), metrics=["train_loss", "grad_norm_max"], axes=axes,
-                 label="b", color="red")
+    plot_history(
+        _history(n=2), metrics=["train_loss", "grad_norm_max"], axes=axes, label="b", color="red"
+    )
     assert [len(ax.lines) for ax in axes] == [2, 2]
     assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["a", "b"]
     np.testing.assert_allclose(axes[1].lines[1].get_ydata(), [20.0, 200.0])
@@ -69,8 +70,9 @@ def test_fitted_model_and_pipeline():
     from sklm import GRULM, Tokenizer
 
     texts = ["the cat sat", "the dog sat", "a cat ran", "a dog ran"]
-    pipe = make_pipeline(Tokenizer(), GRULM(hidden_size=8, embedding_dim=8, max_epochs=3,
-                                             random_state=0)).fit(texts)
+    pipe = make_pipeline(
+        Tokenizer(), GRULM(hidden_size=8, embedding_dim=8, max_epochs=3, random_state=0)
+    ).fit(texts)
     lm = pipe[-1]
     for source in (pipe, lm, lm.history_):
         axes = plot_history(source, metrics=["train_loss"])

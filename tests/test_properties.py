@@ -23,20 +23,22 @@ from sklm import LSTMLM, NGramLM
 
 WORDS = ["a", "b", "c", "d", "<unk>"]
 UNSEEN = ["z", "a z", "", "b b b b b b"]
-SETTINGS = dict(deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 corpora = st.lists(
     st.lists(st.sampled_from(WORDS), min_size=0, max_size=6).map(" ".join),
-    min_size=1, max_size=6,
+    min_size=1,
+    max_size=6,
 ).filter(lambda X: any(x.split() for x in X))
 
 
 @st.composite
 def ngram_models(draw):
-    smoothing = draw(st.sampled_from(
-        ["mle", "add_k", "absolute_discounting", "witten_bell", "kneser_ney", "stupid_backoff"]
-    ))
+    smoothing = draw(
+        st.sampled_from(
+            ["mle", "add_k", "absolute_discounting", "witten_bell", "kneser_ney", "stupid_backoff"]
+        )
+    )
     params = dict(order=draw(st.integers(1, 4)), smoothing=smoothing)
     if smoothing == "add_k":
         params["alpha"] = draw(st.sampled_from([0.0, 0.01, 0.5, 1.0, 3.0]))
@@ -79,8 +81,7 @@ def _check_contract(lm, X, *, rtol, exact_round_trips=True):
         np.testing.assert_allclose(_chain_rule_scores(lm, test), scores, rtol=rtol)
     # Order and batching of X change nothing.
     order = np.random.default_rng(0).permutation(len(test))
-    np.testing.assert_allclose(lm.score_samples([test[i] for i in order]), scores[order],
-                               rtol=rtol)
+    np.testing.assert_allclose(lm.score_samples([test[i] for i in order]), scores[order], rtol=rtol)
     halves = np.concatenate([lm.score_samples(test[:2]), lm.score_samples(test[2:])])
     np.testing.assert_allclose(halves, scores, rtol=rtol)
     # Round trips: pickle and the safe format score identically.
@@ -131,8 +132,17 @@ def test_ngram_arpa_round_trip_on_random_corpora(model, X):
 )
 def test_tiny_neural_contract_on_random_corpora(X, cell, softmax, seed):
     cls = getattr(sklm, cell)
-    lm = cls(embedding_dim=4, hidden_size=5, max_epochs=1, batch_size=2, bptt=3,
-             softmax=softmax, device="cpu", random_state=seed, n_threads=1).fit(X)
+    lm = cls(
+        embedding_dim=4,
+        hidden_size=5,
+        max_epochs=1,
+        batch_size=2,
+        bptt=3,
+        softmax=softmax,
+        device="cpu",
+        random_state=seed,
+        n_threads=1,
+    ).fit(X)
     _check_contract(lm, X, rtol=1e-5)
 
 

@@ -11,18 +11,21 @@ def test_strings_are_split_on_whitespace_and_sequences_copied():
     assert out[1] is not X[1]
 
 
-@pytest.mark.parametrize("X, error, match", [
-    (None, ValueError, "None"),
-    ("a b c", ValueError, "single str"),
-    (b"a b", ValueError, "single bytes"),
-    ([], ValueError, "empty"),
-    (iter([]), ValueError, "empty"),
-    (42, TypeError, "iterable"),
-    ({"a": 1}, TypeError, "iterable"),
-    (["ok", 7], TypeError, r"X\[1\] must be a str"),
-    ([["a", None]], TypeError, r"X\[0\]\[1\]"),
-    ([[b"a"]], TypeError, r"X\[0\]\[0\]"),
-])
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (None, ValueError, "None"),
+        ("a b c", ValueError, "single str"),
+        (b"a b", ValueError, "single bytes"),
+        ([], ValueError, "empty"),
+        (iter([]), ValueError, "empty"),
+        (42, TypeError, "iterable"),
+        ({"a": 1}, TypeError, "iterable"),
+        (["ok", 7], TypeError, r"X\[1\] must be a str"),
+        ([["a", None]], TypeError, r"X\[0\]\[1\]"),
+        ([[b"a"]], TypeError, r"X\[0\]\[0\]"),
+    ],
+)
 def test_bad_corpora_are_named(X, error, match):
     with pytest.raises(error, match=match):
         check_corpus(X)
@@ -49,7 +52,12 @@ def test_check_texts_or_corpus():
     assert texts and samples == ["a b", "c"]
     samples, texts = check_texts_or_corpus(iter([["a", "b"], "c"]))
     assert not texts and samples == [["a", "b"], ["c"]]
-    for bad, error in ((None, ValueError), ("a b", ValueError), ([], ValueError),
-                       (["a", 3], TypeError), ([["a", 3]], TypeError)):
+    for bad, error in (
+        (None, ValueError),
+        ("a b", ValueError),
+        ([], ValueError),
+        (["a", 3], TypeError),
+        ([["a", 3]], TypeError),
+    ):
         with pytest.raises(error):
             check_texts_or_corpus(bad)

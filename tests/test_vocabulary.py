@@ -33,9 +33,22 @@ def test_vocabulary_must_start_with_specials():
 
 
 TRICKY_TOKENS = [
-    "a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq",
-    "abcdefghijklmnopqrstuvwxyz0123456789", "<unk>", "<s>", "</s>", "x\x7fy", "two words",
-    "caf\u00e9", "", "\x00",
+    "a",
+    "ab",
+    "abcdefg",
+    "abcdefgh",
+    "abcdefghi",
+    "abcdefghijklmnop",
+    "abcdefghijklmnopq",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "<unk>",
+    "<s>",
+    "</s>",
+    "x\x7fy",
+    "two words",
+    "caf\u00e9",
+    "",
+    "\x00",
 ]
 
 
@@ -110,8 +123,15 @@ def test_fixed_vocabulary_is_shared_and_maps_the_rest_to_unk(tmp_path):
     )
 
 
-@pytest.mark.parametrize("bad, error", [(["a b"], ValueError), ([""], ValueError), ([3], ValueError),
-                                        ("/no/such/file.txt", ValueError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (["a b"], ValueError),
+        ([""], ValueError),
+        ([3], ValueError),
+        ("/no/such/file.txt", ValueError),
+    ],
+)
 def test_fixed_vocabulary_errors(bad, error):
     from sklm import NGramLM
 

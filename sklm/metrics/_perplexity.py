@@ -1,9 +1,9 @@
 """Perplexity, the scorer for model selection, and OOV figures."""
 
+from itertools import chain
+
 import numpy as np
 from sklearn.pipeline import Pipeline
-
-from itertools import chain
 
 from .._validation import check_corpus
 from ..base import BOS, EOS, UNK

@@ -10,16 +10,15 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .._allocator import release_free_memory
-from .._sklearn import Interval, StrOptions
 from .._parallel import resolve_threads
-from .._validation import check_samples_list
-from .._validation import iter_corpus
+from .._sklearn import Interval, StrOptions
+from .._validation import check_samples_list, iter_corpus
 from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import NGramCounts, combine_counts, count_ngrams
 from ._external import SpilledIds, SpilledRuns, chunk_positions, parse_memory_size
-from ._sharding import active_dask_client, dask_count
 from ._pruning import entropy_prune
+from ._sharding import active_dask_client, dask_count
 from ._smoothing import estimate, make_smoothing
 
 #: The longest n-gram ``NGramLM`` accepts. Counting and estimation make one
@@ -755,12 +754,14 @@ class NGramLM(LanguageModel):
         previous = base
         for k in range(1, order + 1):
             size = base if k == 1 else None
-            prob = check_array(arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,),
-                               finite="no_nan_no_posinf")
+            prob = check_array(
+                arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,), finite="no_nan_no_posinf"
+            )
             if prob.size and prob.max() > 1e-6:
                 raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
-            backoff = check_array(arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1,
-                                  finite="no_nan_no_posinf")
+            backoff = check_array(
+                arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1, finite="no_nan_no_posinf"
+            )
             if len(backoff) != len(prob) and not (k == order and len(backoff) == 0):
                 raise ValueError(f"log_backoff_{k} and log_prob_{k} differ in length.")
             if k > 1:

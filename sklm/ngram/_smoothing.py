@@ -425,4 +425,3 @@ def estimate(counts, smoothing, prune=None):
         normalise_rows=not smoothing.interpolated,
     )
     return tables, fitted
-

@@ -47,10 +47,10 @@ class Tokenizer(TransformerMixin, BaseEstimator):
 
     With ``analyzer="word"`` or ``"char"`` a stateless transformer (``fit``
     learns nothing); ``analyzer="bpe"`` learns its subword units in ``fit``.
-    ``transform`` maps each text to a list of tokens and ``inverse_transform`` joins token lists back
-    into text. Works on any Unicode text; Chinese, Japanese and other texts
-    without spaces are best modelled with ``analyzer="char"``, which needs no
-    segmenter.
+    ``transform`` maps each text to a list of tokens and ``inverse_transform``
+    joins token lists back into text. Works on any Unicode text; Chinese,
+    Japanese and other texts without spaces are best modelled with
+    ``analyzer="char"``, which needs no segmenter.
 
     Parameters
     ----------
@@ -186,7 +186,9 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         try:
             pattern = re.compile(self.token_pattern or DEFAULT_TOKEN_PATTERN)
         except re.error as exc:
-            raise ValueError(f"token_pattern {self.token_pattern!r} is not a valid regex: {exc}") from None
+            raise ValueError(
+                f"token_pattern {self.token_pattern!r} is not a valid regex: {exc}"
+            ) from None
         return pattern.findall
 
     def _prepare(self, text):
@@ -282,13 +284,13 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         self._validate_params()
         check_not_table(X)
         if X is None or isinstance(X, (str, bytes)):
-            raise ValueError(
-                f"X must be an iterable of token lists; got {_describe(X)}."
-            )
+            raise ValueError(f"X must be an iterable of token lists; got {_describe(X)}.")
         texts = []
         for i, tokens in enumerate(X):
             if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-                raise TypeError(f"X[{i}] must be a sequence of str tokens; got {_describe(tokens)}.")
+                raise TypeError(
+                    f"X[{i}] must be a sequence of str tokens; got {_describe(tokens)}."
+                )
             if self.analyzer == "char":
                 texts.append("".join(tokens))
             elif self.analyzer == "bpe":

@@ -1,7 +1,7 @@
 import sys
+from pydoc_data.topics import topics
 
 import pytest
-from pydoc_data.topics import topics
 
 from sklm.datasets import load_pydoc
 from sklm.datasets._builtin import _sentences

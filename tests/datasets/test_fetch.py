@@ -8,13 +8,13 @@ from functools import partial
 import pytest
 
 from sklm.datasets import (
+    _fetch,
     clear_data_home,
     fetch_ptb,
     fetch_tiny_shakespeare,
     fetch_wikitext2,
     get_data_home,
 )
-from sklm.datasets import _fetch
 
 PTB = {
     "ptb.train.txt": " the cat sat \n a dog ran \n\n",
@@ -40,9 +40,7 @@ def server(tmp_path):
             requests.append(self.path)
             super().do_GET()
 
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(Handler, directory=str(root))
-    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
+from toy import AddOneBigramLM
 
 from sklm import Tokenizer
 from sklm.metrics import neg_perplexity_scorer, oov_flags, oov_report, perplexity
-from toy import AddOneBigramLM
 
 TRAIN = ["a b a c", "b a", "c c a b", "a"]
 

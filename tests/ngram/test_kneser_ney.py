@@ -96,9 +96,7 @@ def random_corpus(seed, n_samples=120, n_words=9):
     words = [f"w{i}" for i in range(n_words)]
     weights = 1 / np.arange(1, n_words + 1)
     weights /= weights.sum()
-    return [
-        list(rng.choice(words, size=rng.integers(0, 9), p=weights)) for _ in range(n_samples)
-    ]
+    return [list(rng.choice(words, size=rng.integers(0, 9), p=weights)) for _ in range(n_samples)]
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 4])

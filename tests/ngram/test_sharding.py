@@ -7,8 +7,10 @@ from sklm.ngram._sharding import merge_counts
 
 
 def _counts(vocabulary, samples, order):
-    corpus = vocabulary.encode(samples, eos=True) if samples else Encoded(
-        np.zeros(0, np.int64), np.zeros(1, np.int64)
+    corpus = (
+        vocabulary.encode(samples, eos=True)
+        if samples
+        else Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64))
     )
     return count_ngrams(corpus.ids.astype(np.int32), corpus.offsets, len(vocabulary), order)
 

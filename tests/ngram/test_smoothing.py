@@ -195,8 +195,9 @@ def test_sums_by_sorted_index_are_bincount_bit_for_bit(monkeypatch, block):
     values = rng.random(500) * 10.0 ** rng.integers(-8, 8, 500)
     size = int(index.max()) + 5
     expected = np.bincount(index, weights=values, minlength=size)
-    np.testing.assert_array_equal(_smoothing._sum_by(index, values, size).view(np.int64),
-                                  expected.view(np.int64))
+    np.testing.assert_array_equal(
+        _smoothing._sum_by(index, values, size).view(np.int64), expected.view(np.int64)
+    )
     counts = rng.integers(0, 50, 500).astype(np.int32)
     total = _smoothing._sum_by(index, counts, size, np.int32)
     assert total.dtype == np.int32

@@ -61,11 +61,17 @@ def _fitted(order, smoothing, train):
         return NGramLM(order=order, smoothing=smoothing).fit(train)
 
 
-@pytest.mark.parametrize("order", [1, 2, 3, 5])
-@pytest.mark.parametrize("smoothing", ["kneser_ney", "stupid_backoff", "mle"])
+@pytest.mark.parametrize(
+    "order, smoothing",
+    # stupid_backoff needs an order of 2 or more.
+    [
+        (o, s)
+        for s in ("kneser_ney", "stupid_backoff", "mle")
+        for o in (1, 2, 3, 5)
+        if (o, s) != (1, "stupid_backoff")
+    ],
+)
 def test_score_corpus_equals_the_oracle(order, smoothing):
-    if order == 1 and smoothing == "stupid_backoff":
-        pytest.skip("stupid_backoff needs an order of 2 or more")
     rng = np.random.default_rng(order)
     lm = _fitted(order, smoothing, _corpus(rng, 300, 6))
     corpus = lm._vocabulary.encode_texts(_corpus(rng, 200, 5) + ["", "zebra", "the the"])

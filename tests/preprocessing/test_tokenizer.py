@@ -59,12 +59,15 @@ def test_tokenize_and_detokenize_one_text():
     assert tok.detokenize(["a", "b", "."]) == "a b."
 
 
-@pytest.mark.parametrize("X, error, match", [
-    ("a single text", ValueError, "single str"),
-    (None, ValueError, "None"),
-    (["ok", 3], TypeError, r"X\[1\]"),
-    (5, TypeError, "iterable"),
-])
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        ("a single text", ValueError, "single str"),
+        (None, ValueError, "None"),
+        (["ok", 3], TypeError, r"X\[1\]"),
+        (5, TypeError, "iterable"),
+    ],
+)
 def test_bad_input(X, error, match):
     with pytest.raises(error, match=match):
         Tokenizer().transform(X)
