@@ -72,10 +72,28 @@ from sklm import _allocator  # noqa: E402
 from sklm.metrics import perplexity  # noqa: E402
 from sklm.neural import GRULM, LSTMLM, RNNLM  # noqa: E402
 
-WORD_CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
-                   optim="sgd", lr=20.0, clip=0.25)
-CHAR_CONFIG = dict(emsize=64, nhid=256, nlayers=2, dropout=0.0, bptt=100, batch_size=32,
-                   optim="adam", lr=2e-3, clip=5.0)
+WORD_CONFIG = dict(
+    emsize=200,
+    nhid=200,
+    nlayers=2,
+    dropout=0.2,
+    bptt=35,
+    batch_size=20,
+    optim="sgd",
+    lr=20.0,
+    clip=0.25,
+)
+CHAR_CONFIG = dict(
+    emsize=64,
+    nhid=256,
+    nlayers=2,
+    dropout=0.0,
+    bptt=100,
+    batch_size=32,
+    optim="adam",
+    lr=2e-3,
+    clip=5.0,
+)
 FILES = {
     "P1": ("ptb.valid.txt", "ptb.test.txt"),
     "P2": ("wikitext-2.valid.txt", "wikitext-2.test.txt"),
@@ -85,10 +103,17 @@ LOADERS = {"P1": _corpora.load_p1, "P2": _corpora.load_p2}
 
 def sklm_model(cell, cfg, seed, **extra):
     params = dict(
-        embedding_dim=cfg["emsize"], hidden_size=cfg["nhid"], num_layers=cfg["nlayers"],
-        dropout=cfg["dropout"], bptt=cfg["bptt"], batch_size=cfg["batch_size"],
-        optimizer=cfg["optim"], learning_rate=cfg["lr"], clip_grad_norm=cfg["clip"],
-        random_state=seed, device="cpu",
+        embedding_dim=cfg["emsize"],
+        hidden_size=cfg["nhid"],
+        num_layers=cfg["nlayers"],
+        dropout=cfg["dropout"],
+        bptt=cfg["bptt"],
+        batch_size=cfg["batch_size"],
+        optimizer=cfg["optim"],
+        learning_rate=cfg["lr"],
+        clip_grad_norm=cfg["clip"],
+        random_state=seed,
+        device="cpu",
     )
     params.update(extra)
     if cell.startswith("rnn_"):
@@ -124,8 +149,11 @@ def run_sklm(lm, train, test=None):
     if test is not None:
         t0 = time.perf_counter()
         ppl = perplexity(lm, test)
-        out.update(test_perplexity=ppl, test_nats=math.log(ppl),
-                   score_seconds=round(time.perf_counter() - t0, 2))
+        out.update(
+            test_perplexity=ppl,
+            test_nats=math.log(ppl),
+            score_seconds=round(time.perf_counter() - t0, 2),
+        )
     return out
 
 
@@ -150,8 +178,7 @@ class PlainRun:
     def __init__(self, script, args, tuned=False):
         cmd = [sys.executable, str(script), *map(str, args)]
         self._cpu0 = cpu_seconds(resource.RUSAGE_CHILDREN)
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                                      env=plain_env(tuned))
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=plain_env(tuned))
 
     def result(self):
         out, _ = self._proc.communicate()
@@ -159,8 +186,7 @@ class PlainRun:
             raise subprocess.CalledProcessError(self._proc.returncode, self._proc.args)
         result = json.loads(out.strip().splitlines()[-1])
         # Whole-process CPU time (start-up, reading and evaluation included).
-        result["process_cpu_seconds"] = round(
-            cpu_seconds(resource.RUSAGE_CHILDREN) - self._cpu0, 2)
+        result["process_cpu_seconds"] = round(cpu_seconds(resource.RUSAGE_CHILDREN) - self._cpu0, 2)
         return result
 
 
@@ -169,10 +195,32 @@ def run_plain(script, args, tuned=False):
 
 
 def plain_args(cfg, cell, seed, threads):
-    return ["--cell", cell, "--emsize", cfg["emsize"], "--nhid", cfg["nhid"],
-            "--nlayers", cfg["nlayers"], "--dropout", cfg["dropout"], "--bptt", cfg["bptt"],
-            "--batch-size", cfg["batch_size"], "--optim", cfg["optim"], "--lr", cfg["lr"],
-            "--clip", cfg["clip"], "--seed", seed, "--threads", threads]
+    return [
+        "--cell",
+        cell,
+        "--emsize",
+        cfg["emsize"],
+        "--nhid",
+        cfg["nhid"],
+        "--nlayers",
+        cfg["nlayers"],
+        "--dropout",
+        cfg["dropout"],
+        "--bptt",
+        cfg["bptt"],
+        "--batch-size",
+        cfg["batch_size"],
+        "--optim",
+        cfg["optim"],
+        "--lr",
+        cfg["lr"],
+        "--clip",
+        cfg["clip"],
+        "--seed",
+        seed,
+        "--threads",
+        threads,
+    ]
 
 
 def word_run(row, args, schedule, train, test):
@@ -192,9 +240,16 @@ def word_suite(args, results):
         files = [Path(args.data) / f for f in FILES[protocol]]
         for cell in args.cells:
             row = {"suite": "word", "protocol": protocol, "cell": cell, "epochs": args.epochs}
-            plain_cmd = ["--per-line", "--train", files[0], "--valid", files[1],
-                         "--epochs", args.epochs,
-                         *plain_args(WORD_CONFIG, cell, args.seed, args.threads)]
+            plain_cmd = [
+                "--per-line",
+                "--train",
+                files[0],
+                "--valid",
+                files[1],
+                "--epochs",
+                args.epochs,
+                *plain_args(WORD_CONFIG, cell, args.seed, args.threads),
+            ]
             schedule = {}
             if args.constant_lr:
                 plain_cmd += ["--anneal", 1]
@@ -240,8 +295,10 @@ def word_suite(args, results):
             if args.plain:
                 row["plain"] = plain_runs[0]
                 row["plain_tokens_per_s_runs"] = [run["tokens_per_s"] for run in plain_runs]
-                ratios = [a / b for a, b in zip(row["sklm_tokens_per_s_runs"],
-                                                row["plain_tokens_per_s_runs"])]
+                ratios = [
+                    a / b
+                    for a, b in zip(row["sklm_tokens_per_s_runs"], row["plain_tokens_per_s_runs"])
+                ]
                 row["speed_ratio_runs"] = ratios
                 row["speed_ratio"] = sorted(ratios)[len(ratios) // 2]
                 row["ppl_rel_diff"] = row["sklm"]["test_perplexity"] / row["plain"]["valid_ppl"] - 1
@@ -262,8 +319,13 @@ def speed_suite(args, results):
         path = Path(args.data) / FILES[protocol][0]
         for cell in args.cells:
             for softmax in args.softmax:
-                row = {"suite": "speed", "protocol": protocol, "cell": cell,
-                       "softmax": softmax, "seconds_each": args.speed_seconds}
+                row = {
+                    "suite": "speed",
+                    "protocol": protocol,
+                    "cell": cell,
+                    "softmax": softmax,
+                    "seconds_each": args.speed_seconds,
+                }
                 sk, pl, sk_cpu, pl_cpu, pt = [], [], [], [], []
                 for r in range(args.repeats):
                     sides = ["sklm", "plain"] if r % 2 == 0 else ["plain", "sklm"]
@@ -271,17 +333,33 @@ def speed_suite(args, results):
                         sides.insert(1, "plain_tuned")
                     for side in sides:
                         if side == "sklm":
-                            lm = sklm_model(cell, WORD_CONFIG, args.seed, max_epochs=1,
-                                            softmax=softmax, max_time=args.speed_seconds)
+                            lm = sklm_model(
+                                cell,
+                                WORD_CONFIG,
+                                args.seed,
+                                max_epochs=1,
+                                softmax=softmax,
+                                max_time=args.speed_seconds,
+                            )
                             out = run_sklm(lm, train)
                             sk.append(out["tokens_per_s"])
                             sk_cpu.append(out["train_tokens"] / out["fit_cpu_seconds"])
                         elif args.plain and softmax == "full":
-                            out = run_plain(args.plain, [
-                                "--per-line", "--train", path, "--epochs", 1, "--no-eval",
-                                "--max-seconds", args.speed_seconds,
-                                *plain_args(WORD_CONFIG, cell, args.seed, args.threads),
-                            ], tuned=side == "plain_tuned")
+                            out = run_plain(
+                                args.plain,
+                                [
+                                    "--per-line",
+                                    "--train",
+                                    path,
+                                    "--epochs",
+                                    1,
+                                    "--no-eval",
+                                    "--max-seconds",
+                                    args.speed_seconds,
+                                    *plain_args(WORD_CONFIG, cell, args.seed, args.threads),
+                                ],
+                                tuned=side == "plain_tuned",
+                            )
                             if side == "plain_tuned":
                                 pt.append(out["tokens_per_s"])
                             else:
@@ -308,8 +386,14 @@ def speed_suite(args, results):
 
 def adaptive_suite(args, results):
     train, test = _corpora.load_p2(args.data)
-    full = next((r for r in results if r["suite"] == "word" and r["protocol"] == "P2"
-                 and r["cell"] == "lstm"), None)
+    full = next(
+        (
+            r
+            for r in results
+            if r["suite"] == "word" and r["protocol"] == "P2" and r["cell"] == "lstm"
+        ),
+        None,
+    )
     row = {"suite": "adaptive", "protocol": "P2", "cell": "lstm", "epochs": args.epochs}
     if full is None:
         lm = sklm_model("lstm", WORD_CONFIG, args.seed, max_epochs=args.epochs)
@@ -338,9 +422,17 @@ def char_suite(args, results):
         child = None
         if args.plain:
             plain_cmd = [
-                "--char", "--train", Path(args.data) / "tinyshakespeare.txt", "--valid-frac", 0.1,
-                "--epochs", 10_000, "--max-seconds", args.budget,
-                *plain_args(CHAR_CONFIG, cell, args.seed, args.threads)]
+                "--char",
+                "--train",
+                Path(args.data) / "tinyshakespeare.txt",
+                "--valid-frac",
+                0.1,
+                "--epochs",
+                10_000,
+                "--max-seconds",
+                args.budget,
+                *plain_args(CHAR_CONFIG, cell, args.seed, args.threads),
+            ]
             if args.concurrent:
                 row["concurrent"] = True
                 child = PlainRun(args.plain, plain_cmd)
@@ -358,38 +450,52 @@ def report(row):
     s = row.get("sklm") or row.get("adaptive")
     if row["suite"] == "speed":
         sk = ", ".join(f"{v:.0f}" for v in row["sklm_tokens_per_s_runs"])
-        line = (f"speed {row['protocol']} {row['cell']:<8} {row['softmax']:<8} "
-                f"{row['seconds_each']:g}s each: sklm [{sk}] tok/s")
+        line = (
+            f"speed {row['protocol']} {row['cell']:<8} {row['softmax']:<8} "
+            f"{row['seconds_each']:g}s each: sklm [{sk}] tok/s"
+        )
         if "plain_tokens_per_s_runs" in row:
             pl = ", ".join(f"{v:.0f}" for v in row["plain_tokens_per_s_runs"])
             ratios = ", ".join(f"{v:.3f}" for v in row["speed_ratio_runs"])
             line += f" | plain [{pl}] tok/s | ratios [{ratios}] median x{row['speed_ratio']:.3f}"
         if "plain_tuned_tokens_per_s_runs" in row:
             pt = ", ".join(f"{v:.0f}" for v in row["plain_tuned_tokens_per_s_runs"])
-            line += (f" | plain, same allocator setting [{pt}] tok/s, "
-                     f"median x{row['speed_ratio_tuned']:.3f}")
+            line += (
+                f" | plain, same allocator setting [{pt}] tok/s, "
+                f"median x{row['speed_ratio_tuned']:.3f}"
+            )
     elif row["suite"] == "word":
-        line = (f"{row['protocol']} {row['cell']:<8} sklm {s['tokens_per_s']:8.0f} tok/s "
-                f"(fit {s['fit_tokens_per_s']:.0f}) ppl {s['test_perplexity']:8.2f} "
-                f"params {s['params']:,}")
+        line = (
+            f"{row['protocol']} {row['cell']:<8} sklm {s['tokens_per_s']:8.0f} tok/s "
+            f"(fit {s['fit_tokens_per_s']:.0f}) ppl {s['test_perplexity']:8.2f} "
+            f"params {s['params']:,}"
+        )
         if "plain" in row:
             p = row["plain"]
             runs = ", ".join(f"{r:.3f}" for r in row["speed_ratio_runs"])
-            line += (f" | plain {p['tokens_per_s']:8.0f} tok/s ppl {p['valid_ppl']:8.2f} "
-                     f"| speed x{row['speed_ratio']:.3f} ({runs}) "
-                     f"ppl {100 * row['ppl_rel_diff']:+.2f}%")
+            line += (
+                f" | plain {p['tokens_per_s']:8.0f} tok/s ppl {p['valid_ppl']:8.2f} "
+                f"| speed x{row['speed_ratio']:.3f} ({runs}) "
+                f"ppl {100 * row['ppl_rel_diff']:+.2f}%"
+            )
     elif row["suite"] == "adaptive":
         f = row["full"]
-        line = (f"P2 lstm adaptive {s['tokens_per_s']:.0f} tok/s ppl {s['test_perplexity']:.2f} "
-                f"vs full {f['tokens_per_s']:.0f} tok/s ppl {f['test_perplexity']:.2f}: "
-                f"speed-up x{row['speed_up']:.2f}, perplexity {100 * row['ppl_rel_cost']:+.2f}%")
+        line = (
+            f"P2 lstm adaptive {s['tokens_per_s']:.0f} tok/s ppl {s['test_perplexity']:.2f} "
+            f"vs full {f['tokens_per_s']:.0f} tok/s ppl {f['test_perplexity']:.2f}: "
+            f"speed-up x{row['speed_up']:.2f}, perplexity {100 * row['ppl_rel_cost']:+.2f}%"
+        )
     else:
-        line = (f"C3 {row['cell']:<8} {row['budget_s']}s: sklm {s['test_nats']:.4f} nats/char "
-                f"({s['train_tokens']:,} chars trained, {s['tokens_per_s']:.0f}/s)")
+        line = (
+            f"C3 {row['cell']:<8} {row['budget_s']}s: sklm {s['test_nats']:.4f} nats/char "
+            f"({s['train_tokens']:,} chars trained, {s['tokens_per_s']:.0f}/s)"
+        )
         if "plain" in row:
             p = row["plain"]
-            line += (f" | plain {p['valid_loss']:.4f} nats/char ({p['train_tokens']:,} chars, "
-                     f"{p['tokens_per_s']:.0f}/s)")
+            line += (
+                f" | plain {p['valid_loss']:.4f} nats/char ({p['train_tokens']:,} chars, "
+                f"{p['tokens_per_s']:.0f}/s)"
+            )
     print(line, flush=True)
 
 
@@ -397,31 +503,59 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="folder of the public corpora")
     p.add_argument("--plain", help="plain PyTorch LM script to compare with (per-line mode)")
-    p.add_argument("--suite", nargs="+", default=["speed", "word", "adaptive", "char"],
-                   choices=["speed", "word", "adaptive", "char"])
-    p.add_argument("--speed-seconds", type=float, default=30.0,
-                   help="speed suite: seconds of training per run")
-    p.add_argument("--softmax", nargs="+", default=["full"], choices=["full", "adaptive"],
-                   help="speed suite: output layers to time (the plain loop has only full)")
+    p.add_argument(
+        "--suite",
+        nargs="+",
+        default=["speed", "word", "adaptive", "char"],
+        choices=["speed", "word", "adaptive", "char"],
+    )
+    p.add_argument(
+        "--speed-seconds", type=float, default=30.0, help="speed suite: seconds of training per run"
+    )
+    p.add_argument(
+        "--softmax",
+        nargs="+",
+        default=["full"],
+        choices=["full", "adaptive"],
+        help="speed suite: output layers to time (the plain loop has only full)",
+    )
     p.add_argument("--protocols", nargs="+", default=["P1", "P2"], choices=["P1", "P2"])
-    p.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn_tanh", "rnn_relu"],
-                   choices=["lstm", "gru", "rnn_tanh", "rnn_relu"])
+    p.add_argument(
+        "--cells",
+        nargs="+",
+        default=["lstm", "gru", "rnn_tanh", "rnn_relu"],
+        choices=["lstm", "gru", "rnn_tanh", "rnn_relu"],
+    )
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--budget", type=float, default=600.0,
-                   help="char suite: seconds of training per model")
+    p.add_argument(
+        "--budget", type=float, default=600.0, help="char suite: seconds of training per model"
+    )
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=1,
-                   help="word suite: timed runs per side, in alternating order")
-    p.add_argument("--plain-tuned-malloc", action="store_true",
-                   help="speed suite: also time the plain loop with the allocator "
-                        "thresholds sklm sets for itself (glibc environment variables)")
-    p.add_argument("--concurrent", action="store_true",
-                   help="word and char suites: run the plain loop at the same time as "
-                        "sklm instead of after it (use with --threads 1 on a 2-core "
-                        "machine: one core each)")
-    p.add_argument("--constant-lr", action="store_true",
-                   help="word suite: no learning-rate schedule on either side (sklm "
-                        "lr_schedule=None, the plain loop --anneal 1)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="word suite: timed runs per side, in alternating order",
+    )
+    p.add_argument(
+        "--plain-tuned-malloc",
+        action="store_true",
+        help="speed suite: also time the plain loop with the allocator "
+        "thresholds sklm sets for itself (glibc environment variables)",
+    )
+    p.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="word and char suites: run the plain loop at the same time as "
+        "sklm instead of after it (use with --threads 1 on a 2-core "
+        "machine: one core each)",
+    )
+    p.add_argument(
+        "--constant-lr",
+        action="store_true",
+        help="word suite: no learning-rate schedule on either side (sklm "
+        "lr_schedule=None, the plain loop --anneal 1)",
+    )
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
@@ -437,8 +571,8 @@ def main():
         char_suite(args, results)
     summary = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                   f"Python {platform.python_version()}, "
-                   f"torch {torch.__version__}, {args.threads} threads",
+        f"Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {args.threads} threads",
         "sklm_allocator_thresholds_raised": _allocator.keep_large_buffers(),
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(sys.argv),

@@ -98,16 +98,22 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--mixed-precision", action="store_true", help="train in bfloat16")
-    p.add_argument("--early-stopping", action="store_true",
-                   help="hold out the end of the training text (--validation-fraction of "
-                   "it): the learning rate is divided by 4 after an epoch that does not "
-                   "improve its perplexity, training stops after --patience such epochs, "
-                   "and the best epoch's weights are kept")
+    p.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out the end of the training text (--validation-fraction of "
+        "it): the learning rate is divided by 4 after an epoch that does not "
+        "improve its perplexity, training stops after --patience such epochs, "
+        "and the best epoch's weights are kept",
+    )
     p.add_argument("--validation-fraction", type=float, default=0.05)
     p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--test-curve", action="store_true",
-                   help="also print the test nats/char after every epoch (a diagnostic, "
-                   "its time left out of --seconds)")
+    p.add_argument(
+        "--test-curve",
+        action="store_true",
+        help="also print the test nats/char after every epoch (a diagnostic, "
+        "its time left out of --seconds)",
+    )
     p.add_argument("--sample-length", type=int, default=500)
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--json", help="write the figures here too")
@@ -122,8 +128,10 @@ def main():
         device="cpu",
         n_threads=args.threads,
         mixed_precision=args.mixed_precision,
-        verbose=args.verbose, early_stopping=args.early_stopping,
-        validation_fraction=args.validation_fraction, n_iter_no_change=args.patience,
+        verbose=args.verbose,
+        early_stopping=args.early_stopping,
+        validation_fraction=args.validation_fraction,
+        n_iter_no_change=args.patience,
     )
     curve = TestCurve(test_text) if args.test_curve else None
     if curve is not None:

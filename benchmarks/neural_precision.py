@@ -31,8 +31,9 @@ from neural import LOADERS, WORD_CONFIG, run_sklm, sklm_model  # noqa: E402
 
 
 def one_fit(train, test, seed, epochs, mixed):
-    lm = sklm_model("lstm", WORD_CONFIG, seed, max_epochs=epochs, lr_schedule=None,
-                    mixed_precision=mixed)
+    lm = sklm_model(
+        "lstm", WORD_CONFIG, seed, max_epochs=epochs, lr_schedule=None, mixed_precision=mixed
+    )
     run = run_sklm(lm, train, test)
     return {"tokens_per_s": run["tokens_per_s"], "test_perplexity": run["test_perplexity"]}
 
@@ -49,7 +50,7 @@ def main():
     torch.set_num_threads(args.threads)
     out = {
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch "
-                   f"{torch.__version__}, {args.threads} threads",
+        f"{torch.__version__}, {args.threads} threads",
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(sys.argv),
         "results": [],
@@ -60,29 +61,49 @@ def main():
         for i, seed in enumerate(args.seeds):
             order = [False, True] if i % 2 == 0 else [True, False]
             fits = {mixed: one_fit(train, test, seed, args.epochs, mixed) for mixed in order}
-            row = {"protocol": protocol, "seed": seed, "float32": fits[False],
-                   "bfloat16": fits[True]}
+            row = {
+                "protocol": protocol,
+                "seed": seed,
+                "float32": fits[False],
+                "bfloat16": fits[True],
+            }
             rows.append(row)
-            print(f"{protocol} seed {seed}: float32 {fits[False]['tokens_per_s']:,.0f} tokens/s, "
-                  f"test perplexity {fits[False]['test_perplexity']:.2f}; mixed precision "
-                  f"{fits[True]['tokens_per_s']:,.0f} tokens/s, test perplexity "
-                  f"{fits[True]['test_perplexity']:.2f}", flush=True)
+            print(
+                f"{protocol} seed {seed}: float32 {fits[False]['tokens_per_s']:,.0f} tokens/s, "
+                f"test perplexity {fits[False]['test_perplexity']:.2f}; mixed precision "
+                f"{fits[True]['tokens_per_s']:,.0f} tokens/s, test perplexity "
+                f"{fits[True]['test_perplexity']:.2f}",
+                flush=True,
+            )
         summary = {
-            kind: {key: statistics.median(r[kind][key] for r in rows)
-                   for key in ("tokens_per_s", "test_perplexity")}
+            kind: {
+                key: statistics.median(r[kind][key] for r in rows)
+                for key in ("tokens_per_s", "test_perplexity")
+            }
             for kind in ("float32", "bfloat16")
         }
-        speed = statistics.median(r["bfloat16"]["tokens_per_s"] / r["float32"]["tokens_per_s"]
-                                  for r in rows)
+        speed = statistics.median(
+            r["bfloat16"]["tokens_per_s"] / r["float32"]["tokens_per_s"] for r in rows
+        )
         cost = summary["bfloat16"]["test_perplexity"] / summary["float32"]["test_perplexity"] - 1
-        print(f"{protocol} medians over {len(rows)} seeds: float32 "
-              f"{summary['float32']['tokens_per_s']:,.0f} tokens/s, test perplexity "
-              f"{summary['float32']['test_perplexity']:.2f}; mixed precision "
-              f"{summary['bfloat16']['tokens_per_s']:,.0f} tokens/s, test perplexity "
-              f"{summary['bfloat16']['test_perplexity']:.2f}; speed-up (median of the "
-              f"per-seed ratios) {speed:.2f}x, perplexity {100 * cost:+.1f}%", flush=True)
-        out["results"].append({"protocol": protocol, "runs": rows, "medians": summary,
-                               "speedup": speed, "perplexity_change": cost})
+        print(
+            f"{protocol} medians over {len(rows)} seeds: float32 "
+            f"{summary['float32']['tokens_per_s']:,.0f} tokens/s, test perplexity "
+            f"{summary['float32']['test_perplexity']:.2f}; mixed precision "
+            f"{summary['bfloat16']['tokens_per_s']:,.0f} tokens/s, test perplexity "
+            f"{summary['bfloat16']['test_perplexity']:.2f}; speed-up (median of the "
+            f"per-seed ratios) {speed:.2f}x, perplexity {100 * cost:+.1f}%",
+            flush=True,
+        )
+        out["results"].append(
+            {
+                "protocol": protocol,
+                "runs": rows,
+                "medians": summary,
+                "speedup": speed,
+                "perplexity_change": cost,
+            }
+        )
     print(json.dumps(out))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))

@@ -18,8 +18,15 @@ from ._modules import CELLS, build_module, count_parameters
 _WEIGHTS = "weights/"
 _STATE = ("classes", "config", "history", "device", "n_threads")
 _CONFIG = (
-    "n_classes", "cell", "embedding_dim", "hidden_size", "num_layers", "dropout",
-    "tie_weights", "softmax", "cutoffs",
+    "n_classes",
+    "cell",
+    "embedding_dim",
+    "hidden_size",
+    "num_layers",
+    "dropout",
+    "tie_weights",
+    "softmax",
+    "cutoffs",
 )
 
 
@@ -116,9 +123,7 @@ def _check_config(model, config, n_classes, n_arrays):
     expected = model._module_config(n_classes)
     differ = sorted(k for k in _CONFIG if k != "dropout" and expected[k] != config[k])
     if differ:
-        raise ValueError(
-            f"the network's {', '.join(differ)} differ from the model's parameters."
-        )
+        raise ValueError(f"the network's {', '.join(differ)} differ from the model's parameters.")
 
 
 def load_state(model, meta, arrays):
@@ -145,8 +150,9 @@ def load_state(model, meta, arrays):
         )
     weights = {}
     for name, tensor in expected.items():
-        array = check_array(arrays, _WEIGHTS + name, dtype=np.float32, shape=tuple(tensor.shape),
-                            finite=True)
+        array = check_array(
+            arrays, _WEIGHTS + name, dtype=np.float32, shape=tuple(tensor.shape), finite=True
+        )
         weights[name] = torch.from_numpy(np.array(array))
     history = meta["history"]
     if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
