@@ -74,7 +74,7 @@ class RecordRows(Callback):
 def _worker(out):
     rank = int(os.environ["RANK"])
     # ProgressBar writes to sys.stderr as it is when it writes.
-    sys.stderr = open(out / f"stderr-{rank}.txt", "w")
+    sys.stderr = open(out / f"stderr-{rank}.txt", "w", buffering=1)
     lm = LSTMLM(**PARAMS, verbose=1, callbacks=[MarkingCheckpoint(out / "ckpt.pt", out)])
     lm.fit(CORPUS)
     torch.save(lm.module_.state_dict(), out / f"weights-{rank}.pt")
@@ -91,6 +91,10 @@ def _worker(out):
         out / f"other-{rank}.pt",
     )
     (out / f"rows-{rank}.json").write_text(json.dumps(record.rows))
+    # Both processes leave together: a process torn down while its peer's
+    # gloo threads still talk to it can abort at exit.
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
     sys.stderr.close()
 
 
