@@ -315,7 +315,6 @@ def bench_score(data, profile, results):
     import kenlm
 
     from sklm import NGramLM
-    from sklm._parallel import available_threads
 
     print(f"\n== score: P1 test set x{SCORE_REPEATS}, order 3 Kneser-Ney fitted on P1 train ==")
     train, test = _corpora.load_p1(data)
@@ -324,7 +323,7 @@ def bench_score(data, profile, results):
     start = time.perf_counter()
     model = NGramLM(order=3).fit(train)
     fit_seconds = time.perf_counter() - start
-    threads = available_threads()
+    threads = len(os.sched_getaffinity(0))
     print(
         f"  sklm fit on P1 train: {fit_seconds:.3f} s; {n_tokens:,} predicted tokens to score; "
         f"n_threads=None uses {threads} thread(s) here"

@@ -19,13 +19,13 @@ import http.client
 import logging
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 
 from sklearn.utils import Bunch
 
 from .._sklearn import StrOptions, validate_params
+from ..io import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +99,7 @@ def get_data_home(data_home=None):
 
     Examples
     --------
-    >>> import tempfile
-    >>> from sklm.datasets import get_data_home
+    >>>     >>> from sklm.datasets import get_data_home
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     get_data_home(tmp) == tmp
     True
@@ -123,45 +122,30 @@ def clear_data_home(data_home=None):
     shutil.rmtree(get_data_home(data_home))
 
 
-def _digest(path, algorithm):
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _download(url, target, checksum):
-    """Download ``url`` to ``target`` atomically, checking ``checksum``."""
-    folder = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(target) + ".", suffix=".part", dir=folder
-    )
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
-                    shutil.copyfileobj(response, out, _CHUNK)
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                raise OSError(
-                    f"could not download {url} ({reason}). If this machine is offline, "
-                    f"download the file elsewhere and place it at {target} "
-                    "(or pass data_home= / set SKLM_DATA to a folder that holds it)."
-                ) from exc
-        if checksum is not None:
-            algorithm, expected = checksum
-            actual = _digest(tmp, algorithm)
-            if actual != expected:
-                raise OSError(
-                    f"the file downloaded from {url} has {algorithm} {actual}, expected "
-                    f"{expected}; it may be corrupted or changed upstream, so it was not "
-                    f"kept. Try again, or place a good copy at {target}."
-                )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Download ``url`` to ``target`` atomically, checking ``checksum`` as it arrives."""
+    digest = hashlib.new(checksum[0]) if checksum is not None else None
+    with atomic_write(target, "wb") as out:
+        try:
+            with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise OSError(
+                f"could not download {url} ({reason}). If this machine is offline, "
+                f"download the file elsewhere and place it at {target} "
+                "(or pass data_home= / set SKLM_DATA to a folder that holds it)."
+            ) from exc
+        if digest is not None and digest.hexdigest() != checksum[1]:
+            # Raised inside the block: the partial file is removed, nothing kept.
+            raise OSError(
+                f"the file downloaded from {url} has {checksum[0]} {digest.hexdigest()}, "
+                f"expected {checksum[1]}; it may be corrupted or changed upstream, so it was "
+                f"not kept. Try again, or place a good copy at {target}."
+            )
 
 
 def _fetch_file(corpus, name, data_home, download_if_missing):
