@@ -172,14 +172,10 @@ class Vocabulary:
     @classmethod
     def from_counts(cls, counts, *, min_count=1, max_vocab=None):
         """The vocabulary of token counts (a mapping token -> count), as :meth:`learn`."""
-        counts = dict(counts)
-        for special in (UNK, EOS, BOS):
-            counts.pop(special, None)
-        kept = [token for token, count in counts.items() if count >= min_count]
-        kept.sort(key=lambda token: (-counts[token], token))
-        if max_vocab is not None:
-            kept = kept[:max_vocab]
-        return cls([UNK, EOS, *kept])
+        types = list(counts)
+        values = np.fromiter((counts[t] for t in types), dtype=np.int64, count=len(types))
+        kept = _ranked(types, values, min_count, max_vocab)
+        return cls([UNK, EOS, *(types[i] for i in kept)])
 
     @classmethod
     def learn_encode(cls, chunks, *, min_count=1, max_vocab=None):
@@ -221,15 +217,7 @@ class Vocabulary:
         lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
         types = list(provisional)
         counts = np.bincount(tokens, minlength=len(types))
-        is_special = np.array([t in (UNK, EOS, BOS) for t in types], dtype=bool)
-        eligible = np.flatnonzero((counts >= min_count) & ~is_special)
-        # Decreasing count, ties alphabetical: stable sort of the alphabetical order.
-        alphabetical = eligible[
-            np.argsort(np.array([types[i] for i in eligible], dtype=object), kind="stable")
-        ]
-        kept = alphabetical[np.argsort(-counts[alphabetical], kind="stable")]
-        if max_vocab is not None:
-            kept = kept[:max_vocab]
+        kept = _ranked(types, counts, min_count, max_vocab)
         vocabulary = cls([UNK, EOS, *(types[i] for i in kept)])
         remap = np.full(len(types), UNK_ID, dtype=np.int64)
         remap[kept] = np.arange(2, len(kept) + 2)
@@ -299,6 +287,25 @@ class Vocabulary:
     def decode(self, ids):
         """Map ids back to tokens."""
         return [self.tokens[i] for i in ids]
+
+
+def _ranked(types, counts, min_count, max_vocab):
+    """Indices of the words of a vocabulary: the rule every learnt vocabulary follows.
+
+    Words counted ``min_count`` times or more (specials excluded), by
+    decreasing count, ties alphabetical, at most ``max_vocab``.
+    """
+    is_special = np.fromiter(map(_SPECIALS.__contains__, types), dtype=bool, count=len(types))
+    eligible = np.flatnonzero((np.asarray(counts) >= min_count) & ~is_special)
+    # Decreasing count, ties alphabetical: a stable sort of the alphabetical order.
+    alphabetical = eligible[
+        np.argsort(np.array([types[i] for i in eligible], dtype=object), kind="stable")
+    ]
+    kept = alphabetical[np.argsort(-np.asarray(counts)[alphabetical], kind="stable")]
+    return kept if max_vocab is None else kept[:max_vocab]
+
+
+_SPECIALS = frozenset((UNK, EOS, BOS))
 
 
 def _with_eos(tokens, lengths):
