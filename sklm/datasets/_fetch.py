@@ -99,7 +99,8 @@ def get_data_home(data_home=None):
 
     Examples
     --------
-    >>>     >>> from sklm.datasets import get_data_home
+    >>> import tempfile
+    >>> from sklm.datasets import get_data_home
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     get_data_home(tmp) == tmp
     True
