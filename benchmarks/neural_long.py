@@ -106,6 +106,13 @@ def main():
         "improve its perplexity, training stops after --patience such epochs, "
         "and the best epoch's weights are kept",
     )
+    p.add_argument(
+        "--lr-schedule",
+        choices=["plateau", "cosine", "none"],
+        default="plateau",
+        help="the model's lr_schedule: 'cosine' lowers the learning rate along "
+        "a half cosine to zero at the end of --seconds",
+    )
     p.add_argument("--validation-fraction", type=float, default=0.05)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument(
@@ -130,6 +137,7 @@ def main():
         mixed_precision=args.mixed_precision,
         verbose=args.verbose,
         early_stopping=args.early_stopping,
+        lr_schedule=None if args.lr_schedule == "none" else args.lr_schedule,
         validation_fraction=args.validation_fraction,
         n_iter_no_change=args.patience,
     )
@@ -158,6 +166,7 @@ def main():
         "cell": args.cell,
         "mixed_precision": args.mixed_precision,
         "early_stopping": args.early_stopping,
+        "lr_schedule": args.lr_schedule,
         "validation_fraction": args.validation_fraction if args.early_stopping else None,
         "threads": args.threads,
         "seconds": args.seconds,
@@ -181,7 +190,7 @@ def main():
     }
     print(
         f"C3 as one sample, {args.cell} 2x256, {args.seconds:g} s of training "
-        f"({result['epochs']} epochs, {tokens:,} chars, {result['tokens_per_s']:,} chars/s"
+        f"({args.lr_schedule} schedule, {result['epochs']} epochs, {tokens:,} chars, {result['tokens_per_s']:,} chars/s"
         f"{', bfloat16' if args.mixed_precision else ''}): test {nats:.4f} nats/char "
         f"({result['test_bits_per_char']:.4f} bits/char; scored in {score_s:.1f} s)"
     )

@@ -33,7 +33,15 @@ from . import _distributed, _incremental, _inference, _persistence
 from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
 from ._device import check_bfloat16, resolve_device, restore_device
 from ._modules import build_module, count_parameters, default_cutoffs
-from .callbacks import Checkpoint, EarlyStopping, History, ProgressBar, TrainingState, plateau
+from .callbacks import (
+    Checkpoint,
+    CosineBudget,
+    EarlyStopping,
+    History,
+    ProgressBar,
+    TrainingState,
+    plateau,
+)
 
 _FORMAT = "sklm.neural/1"
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -76,7 +84,7 @@ class RecurrentLM(LanguageModel):
         "tie_weights": ["boolean"],
         "optimizer": [StrOptions({"sgd", "adam", "adamw"}), type],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions({"plateau"}), None],
+        "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "bptt": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -586,7 +594,8 @@ class RecurrentLM(LanguageModel):
         :class:`~sklm.neural.callbacks.History` always;
         :class:`~sklm.neural.callbacks.EarlyStopping` with
         ``early_stopping``; the plateau schedule with
-        ``lr_schedule="plateau"``; the user's callbacks;
+        ``lr_schedule="plateau"``, the cosine one with ``"cosine"``; the
+        user's callbacks;
         :class:`~sklm.neural.callbacks.Checkpoint` ones last; a
         :class:`~sklm.neural.callbacks.ProgressBar` with ``verbose``.
 
@@ -603,6 +612,8 @@ class RecurrentLM(LanguageModel):
             built_in.append(EarlyStopping(patience=self.n_iter_no_change))
         if self.lr_schedule == "plateau":
             built_in.append(plateau())
+        elif self.lr_schedule == "cosine":
+            built_in.append(CosineBudget())
         user = list(self.callbacks or ())
         last = [cb for cb in user if isinstance(cb, Checkpoint)]
         user = [cb for cb in user if not isinstance(cb, Checkpoint)]
@@ -918,7 +929,7 @@ class RecurrentLM(LanguageModel):
         """The fitted state for :func:`sklm.save` (see ``_persistence``)."""
         return _persistence.save_state(self)
 
-    def _load_state(self, meta, arrays):
+    def _load_state(self, meta, arrays, *, verify=True):
         """Set the fitted state read by :func:`sklm.load`, checked (see ``_persistence``)."""
         _persistence.load_state(self, meta, arrays)
 

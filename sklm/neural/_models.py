@@ -59,10 +59,13 @@ _PARAMETERS = """
         ``clone`` and grid searches handle like the others.
     learning_rate : float, default=1e-3
         Initial learning rate.
-    lr_schedule : {{"plateau"}} or None, default="plateau"
+    lr_schedule : {{"plateau", "cosine"}} or None, default="plateau"
         ``"plateau"`` divides the learning rate by 4 after every epoch that
         does not improve the validation perplexity (with
-        ``early_stopping``) or else the training loss. ``None`` keeps it
+        ``early_stopping``) or else the training loss. ``"cosine"`` lowers
+        it after every step along a half cosine to zero at the end of the
+        budget (``max_epochs`` or ``max_time``, whichever comes first; see
+        :class:`~sklm.neural.callbacks.CosineBudget`). ``None`` keeps it
         constant.
     batch_size : int, default=20
         Samples per batch. Samples of similar length are batched together;

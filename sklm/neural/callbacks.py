@@ -16,9 +16,10 @@ reset what they hold in ``on_train_begin``, since one object may serve many
 fits. ``fit`` lists those it used in the fitted attribute ``callbacks_``,
 after the built-in ones that the model's parameters ask for: ``History``
 (always; ``history_`` is its record), ``EarlyStopping``
-(``early_stopping=True``), ``LRScheduler`` (``lr_schedule="plateau"``) and
-``ProgressBar`` (``verbose``). :class:`Checkpoint` callbacks run after
-every other, so that what they write is the epoch's final state.
+(``early_stopping=True``), ``LRScheduler`` (``lr_schedule="plateau"``),
+``CosineBudget`` (``lr_schedule="cosine"``) and ``ProgressBar``
+(``verbose``). :class:`Checkpoint` callbacks run after every other, so that
+what they write is the epoch's final state.
 """
 
 import inspect
@@ -34,6 +35,7 @@ from ..io import atomic_write, check_path
 __all__ = [
     "Callback",
     "Checkpoint",
+    "CosineBudget",
     "EarlyStopping",
     "History",
     "LRScheduler",
@@ -330,6 +332,42 @@ def plateau(factor=0.25):
         threshold=0.0,
         eps=0.0,
     )
+
+
+class CosineBudget(Callback):
+    """The schedule of ``lr_schedule="cosine"``: the learning rate falls
+    along a half cosine from its initial value to zero over the fit's budget.
+
+    After every optimizer step the rate is ``lr0 * (1 + cos(pi * f)) / 2``,
+    where ``f`` is the fraction of the budget used: the larger of the steps
+    taken over the steps of ``max_epochs`` epochs, and (with ``max_time``)
+    the seconds elapsed over ``max_time``. So a fit stopped by ``max_time``
+    ends at a rate near zero whatever the speed of the machine, as one
+    stopped by ``max_epochs`` does. The budget is that of the current fit: a
+    fit resumed from a :class:`Checkpoint` starts the cosine again.
+
+    Attributes
+    ----------
+    fraction_ : float
+        The fraction of the budget used at the last step.
+    """
+
+    def on_train_begin(self, model, state):
+        self.initial_ = [group["lr"] for group in state.optimizer.param_groups]
+        epochs = state.last_epoch - state.first_epoch + 1
+        self.total_steps_ = max(1, epochs * sum(len(b.windows) for b in state.batches))
+        self.steps_ = 0
+        self.fraction_ = 0.0
+
+    def on_batch_end(self, model, state):
+        self.steps_ += 1
+        fraction = self.steps_ / self.total_steps_
+        if model.max_time is not None:
+            fraction = max(fraction, (time.perf_counter() - state.started) / model.max_time)
+        self.fraction_ = min(fraction, 1.0)
+        factor = 0.5 * (1.0 + math.cos(math.pi * self.fraction_))
+        for group, initial in zip(state.optimizer.param_groups, self.initial_):
+            group["lr"] = initial * factor
 
 
 class ProgressBar(Callback):

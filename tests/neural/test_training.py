@@ -3,6 +3,7 @@ early stopping, interruption, time budget and progress output."""
 
 import copy
 import io
+import time
 
 import numpy as np
 import pytest
@@ -268,6 +269,53 @@ def test_plateau_schedule_divides_the_learning_rate(tiny):
     for i in range(1, len(rates)):
         worse = losses[i - 1] >= min(losses[: i - 1] or [np.inf])
         assert rates[i] == pytest.approx(rates[i - 1] / 4 if worse else rates[i - 1])
+
+
+class RateLog(Callback):
+    """The learning rate after every optimizer step."""
+
+    def on_train_begin(self, model, state):
+        self.rates = []
+
+    def on_batch_end(self, model, state):
+        self.rates.append(state.optimizer.param_groups[0]["lr"])
+
+
+def test_cosine_schedule_falls_to_zero_over_the_epochs(tiny, corpus):
+    log = RateLog()
+    lm = tiny(LSTMLM, learning_rate=0.01, lr_schedule="cosine", max_epochs=3, callbacks=[log])
+    lm.fit(corpus)
+    steps = len(log.rates)
+    expected = [0.005 * (1 + np.cos(np.pi * (i + 1) / steps)) for i in range(steps)]
+    np.testing.assert_allclose(log.rates, expected, rtol=1e-12, atol=1e-15)
+    assert log.rates[-1] == pytest.approx(0.0, abs=1e-15)
+    # Each epoch records the rate it began with.
+    assert lm.history_[0]["learning_rate"] == 0.01
+    assert lm.history_[1]["learning_rate"] == pytest.approx(expected[steps // 3 - 1])
+
+
+class Slow(Callback):
+    """Sleeps after every step, so that max_time ends training."""
+
+    def on_batch_end(self, model, state):
+        time.sleep(0.02)
+
+
+def test_cosine_schedule_follows_max_time_when_it_comes_first(tiny, corpus):
+    log = RateLog()
+    lm = tiny(
+        LSTMLM,
+        learning_rate=0.01,
+        lr_schedule="cosine",
+        max_epochs=1000,
+        max_time=0.5,
+        callbacks=[Slow(), log],
+    )
+    lm.fit(corpus)
+    # Far fewer steps than 1000 epochs hold; the time budget drove the rate
+    # down, monotonically, to near zero at the end.
+    assert np.all(np.diff(log.rates) <= 0)
+    assert log.rates[-1] < 0.01 * 0.05
 
 
 class InterruptInEpoch(Callback):
