@@ -35,6 +35,7 @@ class HashIndex:
         # 1/4 with int64 ones). At most 1/2 beyond.
         spread = 8 if n < 2**21 else 2
         bits = max(int(np.ceil(np.log2(spread * n + 1))), 4)
+        self.bits = bits
         self.shift = np.uint64(64 - bits)
         index_type = np.int32 if n < 2**31 else np.intp
         rank = np.arange(n, dtype=np.int64)
@@ -60,6 +61,59 @@ class HashIndex:
         length = max(1 << bits, int(slot[-1]) + 1 if n else 0) + 1
         self.slot_value = np.full(length, -1, dtype=index_type)
         self.slot_value[slot] = by_home
+
+    @classmethod
+    def from_slots(cls, keys, slot_value, bits):
+        """The index of ``keys`` from the slots of one built before (a file's).
+
+        Only the shapes are checked here: :meth:`check` reads every slot.
+        """
+        if not isinstance(bits, int) or not 4 <= bits <= 62:
+            raise ValueError(f"invalid number of hash bits {bits!r}.")
+        if slot_value.ndim != 1 or slot_value.dtype not in (np.int32, np.int64):
+            raise ValueError("the hash slots are not a 1-D array of int32 or int64.")
+        if len(slot_value) <= 1 << bits or (len(keys) >= 2**31 and slot_value.dtype != np.int64):
+            raise ValueError("the hash slots are too few for their keys.")
+        index = cls.__new__(cls)
+        index.keys = keys
+        index.bits = bits
+        index.shift = np.uint64(64 - bits)
+        index.slot_value = slot_value
+        return index
+
+    def check(self, block=1 << 20):
+        """Raise ValueError unless the slots index every key once, as built.
+
+        Every key must sit in one slot, at or after its home slot with no
+        empty slot in between (what probing needs), and the last slot must be
+        empty. Reads the slots a block at a time.
+        """
+        slots, n = self.slot_value, len(self.keys)
+        if len(slots) == 0 or slots[-1] != -1:
+            raise ValueError("the hash slots do not end with an empty slot.")
+        seen = np.zeros(n, dtype=bool)
+        filled_count = 0
+        last_empty = -1  # the last empty slot before the current block
+        for lo in range(0, len(slots), block):
+            value = np.asarray(slots[lo : lo + block], dtype=np.int64)
+            filled = value >= 0
+            if np.any(value < -1) or np.any(value >= n):
+                raise ValueError("the hash slots point outside the key table.")
+            where = np.flatnonzero(filled)
+            index = value[where]
+            seen[index] = True
+            filled_count += len(where)
+            # The last empty slot at or before each slot of the block.
+            empty = np.where(filled, -1, np.arange(lo, lo + len(value)))
+            np.maximum.accumulate(empty, out=empty)
+            np.maximum(empty, last_empty, out=empty)
+            home = self._home(self.keys[index])
+            if np.any(home > lo + where) or np.any(empty[where] >= home):
+                raise ValueError("a key of the hash slots is not where probing finds it.")
+            last_empty = int(empty[-1]) if len(empty) else last_empty
+        # n filled slots that see every key: each key once.
+        if filled_count != n or not seen.all():
+            raise ValueError("the hash slots do not hold every key exactly once.")
 
     def _home(self, keys):
         # Fibonacci hashing on the key's bits (wrapping uint64 arithmetic).

@@ -168,6 +168,9 @@ class TextEncoder:
         The id of a token not in ``reader``.
     """
 
+    #: The arrays of :meth:`to_arrays`, by name.
+    ARRAYS = ("keys", "slots", "lengths", "long_row", "long_words", "long_first", "long_n")
+
     def __init__(self, reader, unknown):
         self.reader = reader
         self.unknown = unknown
@@ -203,6 +206,60 @@ class TextEncoder:
         self.long_row = np.full(n_rows, -1, dtype=np.intp)
         self.long_row[ids[packed.long]] = np.arange(len(packed.long))
         self.packed = packed
+
+    def to_arrays(self):
+        """The encoder's tables (None when it has no fast path), for a file.
+
+        Returns ``(arrays, bits)``: :meth:`from_arrays` rebuilds the encoder
+        from them without the vocabulary's tokens.
+        """
+        if self.index is None:
+            return None
+        words = self.packed.long_words
+        if words is None:
+            words = tuple(np.zeros(0, dtype=dtype) for dtype in ("<u8", np.intp, np.intp))
+        values = (
+            self.index.keys,
+            self.index.slot_value,
+            self.lengths,
+            self.long_row,
+            *words,
+        )
+        arrays = {name: np.asarray(a) for name, a in zip(self.ARRAYS, values)}
+        for name in ("lengths", "long_row", "long_first", "long_n"):
+            arrays[name] = arrays[name].astype(np.int64, copy=False)
+        return arrays, self.index.bits
+
+    @classmethod
+    def from_arrays(cls, arrays, bits, unknown, reader):
+        """The encoder of :meth:`to_arrays`' tables, checked only in shape.
+
+        ``reader`` is called for the token to id dict the first time a long
+        token's hash meets another's (rare), so the vocabulary's tokens are
+        not needed before.
+        """
+        keys, slots, lengths, long_row, words, first, n_words = (arrays[n] for n in cls.ARRAYS)
+        n_rows = len(keys)
+        if (
+            keys.dtype != np.int64
+            or words.dtype != np.uint64
+            or any(a.dtype != np.int64 for a in (lengths, long_row, first, n_words))
+            or any(a.ndim != 1 for a in (keys, lengths, long_row, words, first, n_words))
+            or len(lengths) != n_rows
+            or len(long_row) != n_rows
+            or len(first) != len(n_words)
+            or n_rows <= unknown
+        ):
+            raise ValueError("the text encoder's tables are inconsistent.")
+        encoder = cls.__new__(cls)
+        encoder.reader = None
+        encoder._reader_source = reader
+        encoder.unknown = unknown
+        encoder.index = HashIndex.from_slots(keys, slots, bits)
+        encoder.lengths = lengths
+        encoder.long_row = long_row
+        encoder.packed = _StoredWords((words, first, n_words) if len(first) else None)
+        return encoder
 
     def encode(self, texts):
         """Ids of the tokens of ``texts`` and the number of tokens of each text.
@@ -303,4 +360,13 @@ class TextEncoder:
 
     def _row_of(self, token):
         """Row of ``token`` in the key table (its id), -1 if it is not there."""
+        if self.reader is None:
+            self.reader = self._reader_source()
         return self.reader.get(token, -1)
+
+
+class _StoredWords:
+    """The 8-byte words of the vocabulary's long tokens, read from a file."""
+
+    def __init__(self, long_words):
+        self.long_words = long_words

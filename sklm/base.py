@@ -271,11 +271,27 @@ class Vocabulary:
         np.cumsum(lengths, out=offsets[1:])
         return Encoded(tokens, offsets)
 
+    def classes(self):
+        """The tokens as an object array (``classes_``), made on first use."""
+        classes = self.__dict__.get("_classes")
+        if classes is None:
+            classes = self._classes = np.array(self.tokens, dtype=object)
+            classes.flags.writeable = False
+        return classes
+
+    def mapping(self):
+        """A token to id dict (``vocabulary_``) apart from the one used to read."""
+        mapping = self.__dict__.get("_mapping")
+        if mapping is None:
+            mapping = self._mapping = dict(self.index)
+        return mapping
+
     def __getstate__(self):
-        # The text encoder and the reading map are caches, rebuilt on first use.
+        # The text encoder, the reading map and the public copies are caches,
+        # rebuilt on first use.
         state = dict(self.__dict__)
-        state.pop("_text_encoder", None)
-        state.pop("_read_map", None)
+        for cache in ("_text_encoder", "_read_map", "_classes", "_mapping"):
+            state.pop(cache, None)
         return state
 
     def __setstate__(self, state):
@@ -287,6 +303,79 @@ class Vocabulary:
     def decode(self, ids):
         """Map ids back to tokens."""
         return [self.tokens[i] for i in ids]
+
+
+class StoredVocabulary(Vocabulary):
+    """A vocabulary read from a model file, its tokens decoded on first use.
+
+    The tokens are UTF-8 text ``utf8[ends[i - 1]:ends[i]]`` (a mapped array
+    of a file written by :func:`sklm.save`); opening a model costs nothing
+    per token until a token is needed as a string. The text encoder can come
+    from the file too (:meth:`TextEncoder.from_arrays`), so that a text is
+    scored without decoding the vocabulary. Pickled as a plain
+    :class:`Vocabulary`.
+
+    Parameters
+    ----------
+    utf8 : ndarray of uint8
+    ends : ndarray of int64
+        Where each token ends in ``utf8``; non-decreasing, the last at its
+        end. Checked here with the first two tokens (``<unk>``, ``</s>``);
+        :meth:`check` checks the rest.
+    """
+
+    def __init__(self, utf8, ends):
+        if utf8.ndim != 1 or ends.ndim != 1 or len(ends) < 2:
+            raise ValueError("the stored vocabulary is not two 1-D arrays of tokens.")
+        if ends[-1] != len(utf8) or ends[0] < 0 or np.any(ends[1:] < ends[:-1]):
+            raise ValueError("the stored vocabulary's token ends are out of order.")
+        head = bytes(utf8[: ends[1]])
+        if head[: ends[0]] != UNK.encode() or head[ends[0] :] != EOS.encode():
+            raise ValueError("the classes do not start with '<unk>', '</s>'.")
+        self._utf8 = utf8
+        self._ends = ends
+
+    @classmethod
+    def arrays(cls, tokens):
+        """The ``(utf8, ends)`` arrays of ``tokens``."""
+        encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
+        ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)))
+        return np.frombuffer(b"".join(encoded), np.uint8), ends
+
+    @property
+    def tokens(self):
+        tokens = self.__dict__.get("_tokens")
+        if tokens is None:
+            data = bytes(self._utf8)
+            ends = self._ends.tolist()
+            try:
+                tokens = [
+                    data[a:b].decode("utf-8", "surrogatepass")
+                    for a, b in zip([0, *ends[:-1]], ends)
+                ]
+            except UnicodeDecodeError:
+                raise ValueError("the stored vocabulary is not UTF-8 text.") from None
+            self._tokens = tokens
+        return tokens
+
+    @property
+    def index(self):
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = self._index = {token: i for i, token in enumerate(self.tokens)}
+            if BOS in index or len(index) != len(self.tokens):
+                raise ValueError("the stored vocabulary holds '<s>' or a repeated token.")
+        return index
+
+    def check(self):
+        """Decode every token and check them (distinct, no ``<s>``)."""
+        return self.index
+
+    def __len__(self):
+        return len(self._ends)
+
+    def __reduce__(self):
+        return Vocabulary, (self.tokens,)
 
 
 def _ranked(types, counts, min_count, max_vocab):
@@ -416,9 +505,37 @@ class LanguageModel(BaseEstimator):
 
     def _set_vocabulary(self, vocabulary: Vocabulary) -> None:
         """Set the fitted vocabulary: the one place that does (fit and every loader)."""
-        self.vocabulary_ = dict(vocabulary.index)
-        self.classes_ = np.array(vocabulary.tokens, dtype=object)
+        self.__dict__.pop("classes_", None)  # held by earlier versions
+        self.__dict__.pop("vocabulary_", None)
         self._vocabulary = vocabulary
+
+    def __sklearn_is_fitted__(self):
+        # Fitted once a vocabulary is set (fit, partial_fit and every loader).
+        return "_vocabulary" in self.__dict__
+
+    def _fitted_vocabulary(self, name):
+        vocabulary = self.__dict__.get("_vocabulary")
+        if vocabulary is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return vocabulary
+
+    @property
+    def classes_(self):
+        """The classes, in id order (an array of str; made on first use)."""
+        return self._fitted_vocabulary("classes_").classes()
+
+    @property
+    def vocabulary_(self):
+        """Token to id, as a dict (made on first use)."""
+        return self._fitted_vocabulary("vocabulary_").mapping()
+
+    def __setstate__(self, state):
+        # Pickles of earlier versions hold classes_ and vocabulary_ themselves.
+        state = dict(state)
+        if "_vocabulary" in state:
+            state.pop("classes_", None)
+            state.pop("vocabulary_", None)
+        super().__setstate__(state)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

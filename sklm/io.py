@@ -120,10 +120,13 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
 # offset the header records (64-byte aligned, so that a loader may map them).
 # The header holds the class names (looked up in _CLASSES: nothing else can
 # be instantiated), the parameters, the vocabulary and the structure.
+# Version 2 stores an NGramLM's vocabulary as arrays and adds the structures
+# its queries build on first use (hash slots, the text encoder's tables);
+# version 1 files are still read.
 
 MAGIC = b"SKLM\x89\r\n\x1a"
 FORMAT = "sklm.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ALIGN = 64
 _PREAMBLE = len(MAGIC) + 8
 _DTYPES = frozenset(
@@ -339,11 +342,12 @@ def save(estimator, path):
 class _Reader:
     """Builds the estimators of a header, checking everything it reads."""
 
-    def __init__(self, path, file, size, data_start, entries, mmap):
+    def __init__(self, path, file, size, data_start, entries, mmap, verify):
         self.path = path
         self.file = file
         self.data_start = data_start
         self.mmap = mmap
+        self.verify = verify
         self.entries = self._check_entries(entries, size - data_start)
         self.used = set()
         self.ids = set()
@@ -490,7 +494,7 @@ class _Reader:
         prefix = f"{node_id}/"
         arrays = {n[len(prefix) :]: self.read(n) for n in self.entries if n.startswith(prefix)}
         try:
-            estimator._load_state(meta, arrays)
+            estimator._load_state(meta, arrays, verify=self.verify)
         except ModelFileError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
@@ -518,7 +522,7 @@ def _no_constant(name):
     raise ValueError(f"{name} is no JSON number")
 
 
-def load(path, *, mmap=False):
+def load(path, *, mmap=False, verify=True):
     """Read an estimator or pipeline written by :func:`save`.
 
     No code from the file runs: the classes it names must be sklm's own (or
@@ -542,6 +546,19 @@ def load(path, *, mmap=False):
         in place while the model is in use (:func:`save` replaces a file by
         renaming, which leaves a mapped one intact). Neural weights are
         always copied into torch.
+    verify : bool, default=True
+        Read every entry of an :class:`~sklm.NGramLM`'s tables and
+        vocabulary to check them (sorted distinct keys, finite
+        log-probabilities, hash slots where probing finds their keys,
+        distinct tokens). ``verify=False`` checks only the file's structure
+        (the header, every array's type, shape and place in the file, the
+        vocabulary's first tokens), so that with ``mmap=True`` a model of
+        any size opens in milliseconds, its pages read as queries need
+        them, as KenLM's binary files open. Use it on files you trust as you
+        would a KenLM binary: a corrupt table then gives wrong
+        probabilities or an error at query time (every read stays inside
+        the tables), never code run from the file. Neural weights are
+        always checked.
 
     Returns
     -------
@@ -562,6 +579,8 @@ def load(path, *, mmap=False):
     path = check_path(path)
     if not isinstance(mmap, bool):
         raise TypeError(f"mmap must be a bool; got {type(mmap).__name__}.")
+    if not isinstance(verify, bool):
+        raise TypeError(f"verify must be a bool; got {type(verify).__name__}.")
     try:
         file = open(path, "rb")
     except OSError as error:
@@ -595,12 +614,12 @@ def load(path, *, mmap=False):
         if version > FORMAT_VERSION:
             raise ModelFileError(
                 f"{path}: written in format version {version} by a newer sklm; this one reads "
-                f"version {FORMAT_VERSION} (upgrade sklm)."
+                f"versions up to {FORMAT_VERSION} (upgrade sklm)."
             )
         if set(header) != {"format", "version", "root", "arrays"}:
             raise ModelFileError(f"{path}: the header has unexpected fields.")
         data_start = -(-(_PREAMBLE + length) // _ALIGN) * _ALIGN
-        reader = _Reader(path, file, size, data_start, header["arrays"], mmap)
+        reader = _Reader(path, file, size, data_start, header["arrays"], mmap, verify)
         estimator = reader.node(header["root"], "the model", 0)
         unused = sorted(set(reader.entries) - reader.used)
         if unused:

@@ -562,7 +562,7 @@ class InterpolatedLM(LanguageModel, _BaseComposition):
                 arrays[name.rstrip("_")] = np.asarray(getattr(self, name), np.float64)
         return meta, arrays
 
-    def _load_state(self, meta, arrays):
+    def _load_state(self, meta, arrays, *, verify=True):
         """Restore what :meth:`_save_state` gave, checking it fits the parameters."""
         names = [name for name, _ in self.estimators]
         saved = meta["components"]

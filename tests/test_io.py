@@ -303,7 +303,7 @@ def test_save_and_load_check_their_path(tmp_path):
 def test_save_returns_the_path_and_writes_an_aligned_file(tmp_path):
     path = sklm.save(NGramLM(order=2).fit(X), str(tmp_path / "m.sklm"))
     header, data = _split(path)
-    assert header["format"] == "sklm.model" and header["version"] == 1
+    assert header["format"] == "sklm.model" and header["version"] == 2
     assert all(entry["offset"] % 64 == 0 for entry in header["arrays"])
 
 
@@ -343,8 +343,9 @@ def test_refuses_truncated_files(saved):
 
 
 def test_refuses_newer_format_versions(saved):
-    _edit(saved, lambda header, data: header.update(version=2))
-    _refused(saved, "format version 2 by a newer sklm")
+    newer = sklm.io.FORMAT_VERSION + 1
+    _edit(saved, lambda header, data: header.update(version=newer))
+    _refused(saved, f"format version {newer} by a newer sklm")
 
 
 def test_refuses_classes_outside_the_allowlist(saved):
@@ -398,7 +399,11 @@ def test_refuses_nan_probabilities(saved):
 
 
 def test_refuses_a_vocabulary_that_does_not_fit_the_tables(saved):
-    _edit(saved, lambda header, data: header["root"]["state"]["classes"].pop())
+    def shorten(header, data):
+        entry = next(a for a in header["arrays"] if a["name"].endswith("/classes_ends"))
+        entry["shape"][0] -= 1
+
+    _edit(saved, shorten)
     _refused(saved, "inconsistent fitted state")
 
 
@@ -612,3 +617,120 @@ def test_npz_files_of_recurrent_save_get_the_same_checks(neural, tmp_path):
         archive.writestr("meta.npy", b"\0" * 10**6)
     with pytest.raises(ModelFileError, match="bomb.npz: compressed members"):
         LSTMLM.load(tmp_path / "bomb.npz")
+
+
+# stored lookup structures and verify= ----------------------------------------
+
+
+def _array_view(path, name):
+    """A writable view of the bytes of the array ``name`` (``0/<name>``) of a file."""
+    header, _ = _split(path)
+    entry = next(a for a in header["arrays"] if a["name"] == f"0/{name}")
+    raw = np.memmap(path, dtype=np.uint8, mode="r+")
+    (length,) = struct.unpack("<Q", bytes(raw[len(MAGIC) : len(MAGIC) + 8]))
+    start = -(-(len(MAGIC) + 8 + length) // 64) * 64 + entry["offset"]
+    count = int(np.prod(entry["shape"]))
+    return np.ndarray((count,), dtype=entry["dtype"], buffer=raw, offset=start)
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_unverified_load_scores_identically(mmap, tmp_path):
+    lm = NGramLM(order=3).fit(X)
+    loaded = _round_trip(lm, tmp_path, mmap=mmap, verify=False)
+    assert list(loaded.classes_) == list(lm.classes_) and loaded.vocabulary_ == lm.vocabulary_
+    _same_scores(lm, loaded)
+
+
+def test_a_mapped_unverified_model_answers_a_text_from_the_file_alone(tmp_path):
+    lm = NGramLM(order=3).fit(X + ["averyveryverylongtoken and another_long_token_here"])
+    path = sklm.save(lm, tmp_path / "m.sklm")
+    loaded = sklm.load(path, mmap=True, verify=False)
+    tables, vocabulary = loaded.tables_, loaded._vocabulary
+    # The hash slots and the text encoder come from the file ...
+    assert all(isinstance(tables._hashes[k].slot_value, np.memmap) for k in (2, 3))
+    assert isinstance(vocabulary._text_encoder.index.slot_value, np.memmap)
+    texts = ["the cat sat on the log", "averyveryverylongtoken and another_long_token_here x"]
+    np.testing.assert_array_equal(loaded.score_samples(texts), lm.score_samples(texts))
+    # ... so scoring texts decoded no token.
+    assert "_tokens" not in vars(vocabulary)
+    # Tokens given as lists need the tokens: decoded then.
+    np.testing.assert_array_equal(
+        loaded.score_samples([["the", "cat"]]), lm.score_samples([["the", "cat"]])
+    )
+    assert "_tokens" in vars(vocabulary)
+
+
+def test_reads_format_version_1_files():
+    path = os.path.join(os.path.dirname(__file__), "data", "ngram_format1.sklm")
+    assert _split(path)[0]["version"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fitted = NGramLM(order=3).fit(X)
+    for options in ({}, {"mmap": True}, {"mmap": True, "verify": False}):
+        _same_scores(fitted, sklm.load(path, **options))
+
+
+@pytest.mark.parametrize("damage", ["swap", "empty", "outside"])
+def test_verify_refuses_damaged_hash_slots_that_an_unverified_load_accepts(saved, damage):
+    slots = _array_view(saved, "slots_3")
+    filled = np.flatnonzero(slots >= 0)
+    if damage == "swap":
+        # Two keys exchange their slots: each now sits where probing misses it.
+        far = filled[np.argmax(filled - filled[0] > 8)]
+        slots[filled[0]], slots[far] = slots[far], slots[filled[0]]
+    elif damage == "empty":
+        slots[filled[0]] = -1
+    else:
+        slots[filled[0]] = 10**6
+    slots.base.flush()
+    del slots
+    with pytest.raises(ModelFileError, match="hash slots"):
+        sklm.load(saved)
+    loaded = sklm.load(saved, mmap=True, verify=False)
+    try:
+        scores = loaded.score_samples(TEST + X)
+    except IndexError:  # a slot outside the key table: numpy's bounds check
+        assert damage == "outside"
+    else:
+        assert scores.shape == (len(TEST + X),)
+
+
+def test_verify_refuses_unsorted_keys_that_an_unverified_load_accepts(saved):
+    keys = _array_view(saved, "keys_2")
+    keys[0], keys[1] = keys[1], keys[0]
+    keys.base.flush()
+    del keys
+    with pytest.raises(ModelFileError, match="keys_2 are not sorted"):
+        sklm.load(saved, mmap=True)
+    assert sklm.load(saved, mmap=True, verify=False).tables_.keys[1][0] > 0
+
+
+def test_an_unverified_load_still_checks_the_structure(saved):
+    def shorten(header, data):
+        entry = next(a for a in header["arrays"] if a["name"] == "0/log_prob_2")
+        entry["shape"][0] -= 1
+
+    _edit(saved, shorten)
+    with pytest.raises(ModelFileError, match="inconsistent fitted state"):
+        sklm.load(saved, mmap=True, verify=False)
+
+
+def test_unverified_load_refuses_a_vocabulary_not_starting_with_unk(saved):
+    utf8 = _array_view(saved, "classes_utf8")
+    utf8[1] = ord("x")  # <unk> -> <xnk>
+    utf8.base.flush()
+    del utf8
+    with pytest.raises(ModelFileError, match="do not start with '<unk>'"):
+        sklm.load(saved, verify=False)
+
+
+def test_verify_must_be_a_bool(saved):
+    with pytest.raises(TypeError, match="verify must be a bool"):
+        sklm.load(saved, verify="no")
+
+
+def test_a_model_loaded_unverified_pickles_as_a_plain_model(saved):
+    loaded = sklm.load(saved, mmap=True, verify=False)
+    again = pickle.loads(pickle.dumps(loaded))
+    assert type(again._vocabulary).__name__ == "Vocabulary"
+    _same_scores(loaded, again)

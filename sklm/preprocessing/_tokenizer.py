@@ -247,7 +247,7 @@ class Tokenizer(TransformerMixin, BaseEstimator):
             return {"bpe_model": self.bpe_model_}, {}
         return {}, {}
 
-    def _load_state(self, meta, arrays):
+    def _load_state(self, meta, arrays, *, verify=True):
         """Set the fitted state read by :func:`sklm.load` (checked, never run)."""
         if arrays or set(meta) != ({"bpe_model"} if self.analyzer == "bpe" else set()):
             raise ValueError(f"not the fitted state of a Tokenizer(analyzer={self.analyzer!r}).")
