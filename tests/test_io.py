@@ -734,3 +734,18 @@ def test_a_model_loaded_unverified_pickles_as_a_plain_model(saved):
     again = pickle.loads(pickle.dumps(loaded))
     assert type(again._vocabulary).__name__ == "Vocabulary"
     _same_scores(loaded, again)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_verify_refuses_a_repeated_token_that_an_unverified_load_accepts(order, tmp_path):
+    lm = NGramLM(order=order).fit(["the cat sat", "the dog sat"])
+    path = sklm.save(lm, tmp_path / "m.sklm")
+    utf8 = _array_view(path, "classes_utf8")
+    text = bytes(utf8)
+    at = text.index(b"cat")
+    utf8[at : at + 3] = np.frombuffer(b"dog", np.uint8)  # "cat" becomes a second "dog"
+    utf8.base.flush()
+    del utf8
+    with pytest.raises(ModelFileError, match="repeated token"):
+        sklm.load(path)
+    assert list(sklm.load(path, verify=False).classes_).count("dog") == 2

@@ -756,9 +756,11 @@ class NGramLM(LanguageModel):
         then answers wrongly or raises on a query; numpy's bounds checks keep
         every read inside the tables).
         """
+        from concurrent.futures import ThreadPoolExecutor
         from functools import partial
 
         from .._hashing import HashIndex
+        from .._parallel import available_threads
         from .._text_encoding import TextEncoder
         from ..base import UNK_ID, StoredVocabulary
         from ..io import check_array, check_vocabulary
@@ -789,8 +791,6 @@ class NGramLM(LanguageModel):
             utf8 = check_array(arrays, "classes_utf8", dtype=np.uint8, ndim=1)
             ends = check_array(arrays, "classes_ends", dtype=np.int64, ndim=1)
             vocabulary = StoredVocabulary(utf8, ends)
-            if verify:
-                vocabulary.check()
             bits = meta["slot_bits"]
             if not isinstance(bits, list) or len(bits) != order - 1:
                 raise ValueError("slot_bits does not hold one entry per order above 1.")
@@ -801,6 +801,8 @@ class NGramLM(LanguageModel):
         if not isinstance(meta["normalise_rows"], bool):
             raise ValueError("normalise_rows is not a bool.")
         finite = "no_nan_no_posinf" if verify else False
+        # The scans of whole tables, run at the end on the machine's cores.
+        checks = []
         base = n_classes + 1
         keys, log_prob, log_backoff, hashes, extended = [None], [], [], {}, {}
         previous = base
@@ -826,16 +828,23 @@ class NGramLM(LanguageModel):
             if k > 1:
                 key = check_array(arrays, f"keys_{k}", dtype=np.int64, shape=(len(prob),))
                 if verify:
-                    _check_keys(key, k, base, n_classes, previous)
+                    checks.append(partial(_check_keys, key, k, base, n_classes, previous))
                 if layout == 2:
                     slots = arrays[f"slots_{k}"]
                     hashes[k] = HashIndex.from_slots(key, slots, bits[k - 2])
                     if verify:
-                        hashes[k].check()
+                        checks.append(hashes[k].check)
                 keys.append(key)
             log_prob.append(prob)
             log_backoff.append(backoff)
             previous = len(prob)
+        if verify:
+            with ThreadPoolExecutor(max(1, min(available_threads(), len(checks)))) as pool:
+                done = pool.map(lambda check: check(), checks)
+                if layout == 2:
+                    # Python's work, beside numpy's (which leaves the GIL).
+                    vocabulary.check()
+                list(done)
         if layout == 2 and meta["encoder_bits"] is not None and not verify:
             # A checked vocabulary builds its encoder from its own tokens
             # instead (on first use).
