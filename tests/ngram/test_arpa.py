@@ -428,11 +428,83 @@ def test_numbers_are_written_exactly():
             ],
         ]
     )
-    text, length, row = format_numbers(values)
-    strings = [bytes(text[r, :n]).decode() for r, n in zip(row, length)]
+    text, length, value = format_numbers(values)
+    strings = [None] * len(values)
+    for row, (i, n) in enumerate(zip(value.tolist(), length.tolist())):
+        strings[i] = bytes(text[row, :n]).decode()
     expected = np.where(np.isneginf(values), -99.0, values)
     assert [float(s) for s in strings] == expected.tolist()
     assert strings[-2:] == ["-99.0", "0.29999999999999999"]
+
+
+def oracle_arpa(lm):
+    """The ARPA text of ``lm``, written one line at a time in plain Python."""
+    from sklm.ngram._arpa import escape_name
+
+    tables = lm.tables_
+    names = [escape_name(t) if len(t) == 1 and t.isspace() else t for t in lm.classes_]
+    names.append("<s>")
+
+    def number(log_e):
+        value = float(log_e) / LN10
+        value = -99.0 if value == -math.inf else value
+        if not 1e-5 <= abs(value) < 1e15:
+            return repr(value)
+        return np.format_float_positional(
+            value, precision=17, unique=False, fractional=False, trim="0"
+        )
+
+    def words(k, row):
+        if k == 1:
+            return [names[row]]
+        prefix, word = divmod(int(tables.keys[k - 1][row]), tables.base)
+        return words(k - 1, prefix) + [names[word]]
+
+    order = max(lm.order, 2)
+    sizes = [*tables.sizes().tolist(), 0][:order]
+    text = "\\data\\\n" + "".join(f"ngram {k}={n}\n" for k, n in enumerate(sizes, 1))
+    escaped = [name for name, token in zip(names, lm.classes_) if name != token]
+    if escaped:
+        text = f"# sklm escaped tokens: {' '.join(escaped)}\n" + text
+    for k in range(1, order + 1):
+        text += f"\n\\{k}-grams:\n"
+        rows = range(sizes[k - 1])
+        if k == 1:
+            rows = [0, tables.n_classes, *range(1, tables.n_classes)]
+        for row in rows:
+            line = number(tables.log_prob[k - 1][row]) + "\t" + " ".join(words(k, row))
+            if k < order:
+                backoff = tables.log_backoff[k - 1][row] if k < lm.order else 0.0
+                line += "\t" + number(backoff)
+            text += line + "\n"
+    return text + "\n\\end\\\n"
+
+
+@pytest.mark.parametrize("order, smoothing", [(1, "kneser_ney"), (3, "mle"), (4, "kneser_ney")])
+def test_written_file_equals_a_line_by_line_writer(tmp_path, order, smoothing):
+    from sklm.ngram._arpa import write_arpa
+
+    # Short and long words (a piece longer than the ones before it in its
+    # line is copied another way), zero backoffs, -inf written -99.
+    rng = random.Random(order)
+    words = ["a", "b", "é", "cc", "x" * 300, "word", " "]
+    sentences = [
+        " ".join(rng.choice(words[:-1]) for _ in range(rng.randint(1, 12))) for _ in range(300)
+    ]
+    lm = NGramLM(order=order, smoothing=smoothing).fit([s.split() + [" "] for s in sentences])
+    expected = oracle_arpa(lm).encode()
+    lm.to_arpa(tmp_path / "lm.arpa")
+    assert (tmp_path / "lm.arpa").read_bytes() == expected
+    # Blocks of a few n-grams, written by several threads: the same bytes.
+    for n_threads, block_rows in [(1, 7), (3, 5), (2, 1)]:
+        write_arpa(
+            lm.tables_,
+            list(lm.classes_),
+            tmp_path / "b.arpa.gz",
+            n_threads=n_threads,
+            block_rows=block_rows,
+        )
+        assert gzip.decompress((tmp_path / "b.arpa.gz").read_bytes()) == expected
 
 
 def test_char_model_round_trips_with_escaped_whitespace(tmp_path):
