@@ -749,3 +749,10 @@ def test_verify_refuses_a_repeated_token_that_an_unverified_load_accepts(order, 
     with pytest.raises(ModelFileError, match="repeated token"):
         sklm.load(path)
     assert list(sklm.load(path, verify=False).classes_).count("dog") == 2
+
+
+def test_a_model_loaded_unverified_saves_again_as_it_was(saved, tmp_path):
+    loaded = sklm.load(saved, mmap=True, verify=False)
+    again = sklm.load(sklm.save(loaded, tmp_path / "again.sklm"))
+    _same_scores(loaded, again)
+    assert _split(saved)[0]["arrays"] == _split(tmp_path / "again.sklm")[0]["arrays"]
