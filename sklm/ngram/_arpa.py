@@ -227,23 +227,19 @@ def format_numbers(values):
     e10 = np.floor(np.log10(x)).astype(np.int64)
     digits = _scaled(x, 16 - e10)
     # log10 can be off by one next to a power of ten: 17 digits exactly.
-    low, high = digits < 10**16, digits >= 10**17
-    e10 += high.astype(np.int64) - low
-    fix = np.flatnonzero(low | high)
+    fix = np.flatnonzero((digits < 10**16) | (digits >= 10**17))
+    e10[fix] += np.where(digits[fix] < 10**16, -1, 1)
     digits[fix] = _scaled(x[fix], 16 - e10[fix])
-    high = digits >= 10**17  # rounding up to 10**17
-    digits[high] //= 10
-    e10[high] += 1
+    up = np.flatnonzero(digits >= 10**17)  # rounding up to 10**17
+    digits[up] //= 10
+    e10[up] += 1
     # The 17 digits (five 4-digit groups hold 20, the first 3 are 0), the
     # last that is not 0, and the length of the text.
     groups = _digit_groups(digits)
     del digits
     last = 16 - _trailing_zeros(groups)
-    used = np.where(
-        e10 >= 0,
-        negative + e10 + 2 + np.maximum(last - e10, 1),  # [-] d{e+1} . d{1..16-e}
-        negative + 2 - e10 + last,  # [-] 0 . 0{-e-1} d{1..17}
-    )
+    # [-] d{e+1} . d{max(last-e, 1)} where e >= 0, else [-] 0 . 0{-e-1} d{last+1}
+    used = negative + 2 + np.maximum(last, e10 + 1) - np.minimum(e10, 0)
     # Sort the rows by layout (exponent and sign), then length, a radix sort
     # of small integers: each layout is written to a slice, and within it
     # the texts of one length are contiguous.
