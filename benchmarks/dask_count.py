@@ -1,10 +1,15 @@
 """N-gram counting on a Dask cluster: one process against one and two workers, side by side.
 
-Fits ``NGramLM(order=...)`` on the "big" corpus (``benchmarks/_corpora.py``) in
-this process, then under ``joblib.parallel_backend("dask")`` on a
-``LocalCluster`` of one and of two worker processes on 127.0.0.1, checks that
-the three models are the same bit for bit, and prints the times and the peak
-resident memory of the client and of the workers.
+Writes the "big" corpus (``benchmarks/_corpora.py``) to one file per copy in a
+temporary folder, then fits ``NGramLM(order=...)`` under
+``joblib.parallel_backend("dask")`` on a ``LocalCluster`` of one and of two
+worker processes on 127.0.0.1: first on the files
+(:class:`sklm.datasets.TextFiles`, read by the workers; the client never
+reads the corpus), then on the lines as a list held by the client. Last, the
+same fits in this process, on the list and on the files. Checks that every
+model is the single-process one bit for bit, and prints the times, the peak
+resident memory of the workers, and that of the client after the fits on
+files (before it ever held the corpus).
 
     python benchmarks/dask_count.py --data ../shared/data --order 3 --copies 10
 """
@@ -13,7 +18,10 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
+from itertools import islice
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -22,6 +30,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _corpora import iter_big  # noqa: E402
 
 from sklm import NGramLM  # noqa: E402
+from sklm.datasets import TextFiles  # noqa: E402
 
 
 def _peak_gb():
@@ -36,43 +45,83 @@ def _same(a, b):
     )
 
 
+def _write_copies(data, n_copies, folder):
+    """The big corpus as one file per copy; returns the paths and the token count."""
+    per_copy = sum(1 for _ in iter_big(data, n_copies=1))
+    lines = iter_big(data, n_copies=n_copies)
+    paths, n_tokens = [], 0
+    for k in range(n_copies):
+        path = Path(folder) / f"copy{k}.txt"
+        with open(path, "w", encoding="utf-8") as handle:
+            for line in islice(lines, per_copy):
+                handle.write(line + "\n")
+                n_tokens += line.count(" ") + 1
+        paths.append(path)
+    return paths, n_tokens
+
+
+def _on_cluster(n_workers, order, X):
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        with joblib.parallel_backend("dask"):
+            start = time.perf_counter()
+            model = NGramLM(order=order).fit(X)
+            seconds = time.perf_counter() - start
+        peaks = client.run(_peak_gb)
+    return model, seconds, max(peaks.values())
+
+
+def _in_process(order, X):
+    start = time.perf_counter()
+    model = NGramLM(order=order).fit(X)
+    return model, time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--order", type=int, default=3)
     parser.add_argument("--copies", type=int, default=10, help="copies in the big corpus")
     args = parser.parse_args()
-    from dask.distributed import Client, LocalCluster
-
-    corpus = list(iter_big(args.data, n_copies=args.copies))
-    n_tokens = sum(line.count(" ") + 1 for line in corpus)
-    print(
-        f"big corpus: {len(corpus):,} lines, {n_tokens:,} tokens; order {args.order}; "
-        f"load {os.getloadavg()[0]:.2f}"
-    )
-    start = time.perf_counter()
-    alone = NGramLM(order=args.order).fit(corpus)
-    seconds = time.perf_counter() - start
-    print(f"{'one process':>14}: {seconds:7.1f} s, peak RSS {_peak_gb():.2f} GB")
-    for n_workers in (1, 2):
-        with (
-            LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            with joblib.parallel_backend("dask"):
-                start = time.perf_counter()
-                sharded = NGramLM(order=args.order).fit(corpus)
-                seconds = time.perf_counter() - start
-            peaks = client.run(_peak_gb)
+    with tempfile.TemporaryDirectory() as folder:
+        paths, n_tokens = _write_copies(args.data, args.copies, folder)
+        files = TextFiles(paths)
         print(
-            f"{n_workers:>2} worker(s)   : {seconds:7.1f} s, worker peak RSS "
-            f"{max(peaks.values()):.2f} GB, same model: {_same(alone, sharded)}"
+            f"big corpus: {n_tokens:,} tokens in {len(paths)} files; order {args.order}; "
+            f"load {os.getloadavg()[0]:.2f}"
+        )
+        results = []
+        for n_workers in (1, 2):
+            model, seconds, peak = _on_cluster(n_workers, args.order, files)
+            results.append((f"Dask, {n_workers} worker(s), files", model, seconds, peak))
+        client_peak = _peak_gb()
+        corpus = list(iter_big(args.data, n_copies=args.copies))
+        for n_workers in (1, 2):
+            model, seconds, peak = _on_cluster(n_workers, args.order, corpus)
+            results.append((f"Dask, {n_workers} worker(s), list", model, seconds, peak))
+        alone, seconds = _in_process(args.order, corpus)
+        print(f"{'one process, list':>28}: {seconds:7.1f} s")
+        model, seconds = _in_process(args.order, files)
+        print(f"{'one process, files':>28}: {seconds:7.1f} s, same model: {_same(alone, model)}")
+        del model
+        for name, model, seconds, peak in results:
+            print(
+                f"{name:>28}: {seconds:7.1f} s, worker peak RSS {peak:.2f} GB, "
+                f"same model: {_same(alone, model)}"
+            )
+        print(
+            f"client peak RSS after the fits on files: {client_peak:.2f} GB; "
+            f"at the end: {_peak_gb():.2f} GB; load {os.getloadavg()[0]:.2f}"
         )
 
 

@@ -8,9 +8,10 @@ from ._fetch import (
     fetch_wikitext2,
     get_data_home,
 )
-from ._lines import load_lines
+from ._lines import TextFiles, load_lines
 
 __all__ = [
+    "TextFiles",
     "clear_data_home",
     "fetch_ptb",
     "fetch_tiny_shakespeare",

@@ -34,6 +34,10 @@ class NGramCounts:
         first word (``None`` for unigrams).
     bos_initial : list of ndarray of bool
         Whether each entry begins with ``<s>``.
+    continuation : list of ndarray or None
+        ``continuation[k - 1]``: the number of distinct words seen to the
+        left of each entry of order ``k < order``, where the counting gave
+        them (a Dask fit counts them on the workers); None: from ``suffix``.
     """
 
     n_classes: int
@@ -41,6 +45,7 @@ class NGramCounts:
     counts: list
     suffix: list
     bos_initial: list
+    continuation: list | None = None
 
     @property
     def order(self):
@@ -65,6 +70,8 @@ class NGramCounts:
         """Free what only orders up to ``k`` read (once order ``k`` is estimated)."""
         self.counts[k - 1] = None
         self.suffix[k - 1] = None
+        if self.continuation is not None:
+            self.continuation[k - 1] = None
         if k >= 2:
             self.bos_initial[k - 2] = None
 
@@ -227,7 +234,10 @@ def continuation_counts(counts, k):
         # Read only by every caller: no copy (the highest order is the largest).
         adjusted = raw if k > 1 else raw.copy()
     else:
-        adjusted = np.bincount(counts.suffix[k], minlength=len(raw)).astype(raw.dtype)
+        if counts.continuation is not None:
+            adjusted = counts.continuation[k - 1].astype(raw.dtype)
+        else:
+            adjusted = np.bincount(counts.suffix[k], minlength=len(raw)).astype(raw.dtype)
         initial = counts.bos_initial[k - 1]
         adjusted[initial] = raw[initial]
     if k == 1:

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._allocator import release_free_memory
 from .._parallel import resolve_threads
 from .._sklearn import Interval, StrOptions
-from .._validation import check_samples_list, iter_corpus
+from .._validation import iter_corpus
 from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
 from ._arpa import read_arpa, write_arpa
 from ._counting import NGramCounts, combine_counts, count_ngrams
@@ -308,10 +308,9 @@ class NGramLM(LanguageModel):
             if self.memory_limit is None:
                 return None
             return self._fit_bounded(X, parse_memory_size(self.memory_limit))
-        samples = check_samples_list(X)
         vocabulary, counts = dask_count(
             client,
-            samples,
+            X,
             order=self.order,
             min_count=self.min_count,
             max_vocab=self.max_vocab,
