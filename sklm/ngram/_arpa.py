@@ -248,7 +248,7 @@ def format_numbers(values):
     key = key.take(order)
     sig = _DIGITS4.take(groups).view((np.void, 20)).take(order, axis=0).view(np.uint8)[:, 3:]
     del groups
-    code = key // 32
+    code = key >> 5
     bounds = np.searchsorted(code, np.arange(int(code[-1]) + 2)) if m else [0]
     for c in range(len(bounds) - 1):
         lo, hi = int(bounds[c]), int(bounds[c + 1])
@@ -268,7 +268,7 @@ def format_numbers(values):
             block[:, sign : sign + 2 + zeros] = 48
             block[:, sign + 1] = 46
             _put(block[:, sign + 2 + zeros : sign + 19 + zeros], d)
-    length[:m] = key % 32
+    length[:m] = key & 31
     value[:m] = order if m == n else rows[order]
     if m < n:
         # The others by repr, once per distinct bit pattern (0.0 and -0.0
