@@ -307,9 +307,10 @@ def _copy_back(out, end, source, source_end, size, room):
     """Copy ``source[source_end - size:source_end]`` to ``out[end - size:end]``, for every piece.
 
     Each piece is copied as one item as long as the longest piece, ending
-    where the piece ends: the bytes before it come along and land on the
-    ``room`` bytes before its end, which later copies overwrite (the start
-    of its line). Pieces with less room than that are copied exactly.
+    where the piece ends: the bytes before it come along and land on its
+    line before it, which later copies overwrite. ``room`` is the length of
+    its line up to its end; pieces with less room than that item are copied
+    exactly.
     """
     reach = int(size.max())
     short = room < reach
