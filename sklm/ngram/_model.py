@@ -151,7 +151,8 @@ class NGramLM(LanguageModel):
     n_threads : int, default=None
         Threads that ``score`` and ``score_samples`` use on a large input
         (200,000 characters or tokens per thread at least), each scoring a
-        contiguous part of it; the results do not depend on it. ``None``:
+        contiguous part of it, and that ``to_arpa`` formats blocks of lines
+        on; the results do not depend on it. ``None``:
         the CPU cores this process may use, capped by ``OMP_NUM_THREADS``
         where it is set (as joblib sets it in the workers of a parallel
         grid search). ``1`` scores in the calling thread only. A large
@@ -644,7 +645,7 @@ class NGramLM(LanguageModel):
             If a token cannot be written, or the model holds NaN values.
         """
         check_is_fitted(self)
-        write_arpa(self.tables_, list(self.classes_), path)
+        write_arpa(self.tables_, list(self.classes_), path, n_threads=self.n_threads)
         return self
 
     @classmethod
