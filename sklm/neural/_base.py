@@ -33,6 +33,7 @@ from . import _distributed, _incremental, _inference, _persistence
 from ._batching import EVAL_MAX_POSITIONS, subset, training_batches
 from ._device import check_bfloat16, resolve_device, restore_device
 from ._modules import build_module, count_parameters, default_cutoffs
+from ._stream import Stream
 from .callbacks import (
     Checkpoint,
     CosineBudget,
@@ -66,6 +67,10 @@ class RecurrentLM(LanguageModel):
     #: Scoring reads at most this many (padded) positions at once; a longer
     #: sample is read in windows of this many steps, its state carried.
     max_eval_positions = EVAL_MAX_POSITIONS
+
+    #: Tokens per shard (whole samples, ``</s>`` included) when ``fit`` reads
+    #: a :class:`~sklm.datasets.TextFiles` as a stream.
+    stream_shard_tokens = 1 << 20
 
     #: Registry of the concrete models by class name (for :meth:`load`).
     _classes = {}
@@ -340,6 +345,32 @@ class RecurrentLM(LanguageModel):
         valid_rows, train_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
         return subset(corpus, train_rows), subset(corpus, valid_rows), valid_rows
 
+    def _fit_sharded(self, X):
+        """Train from a :class:`~sklm.datasets.TextFiles` read as a stream of shards.
+
+        Other inputs return None (held in memory as usual). See
+        :mod:`sklm.neural._stream`.
+        """
+        from ..datasets import TextFiles
+
+        if not isinstance(X, TextFiles):
+            return None
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True holds samples out of a corpus held in memory; with "
+                "TextFiles, keep files of your own apart and score them between fits "
+                "(or use partial_fit), or give fit a list of samples."
+            )
+        vocabulary = self._vocabulary if self._keeps_vocabulary() else self._fixed_vocabulary()
+        stream = Stream.learn(
+            X,
+            vocabulary,
+            shard_tokens=self.stream_shard_tokens,
+            min_count=self.min_count,
+            max_vocab=self.max_vocab,
+        )
+        return stream.vocabulary, self._fit_encoded(stream, stream.vocabulary)
+
     def _fit_encoded(self, corpus, vocabulary):
         config = self._module_config(len(vocabulary))
         device = resolve_device(self.device)
@@ -499,9 +530,21 @@ class RecurrentLM(LanguageModel):
         if parallel is not None:
             parallel.wrap(state.module)
         state.optimizer = self.initialize_optimizer(state)
-        state.batches = self.initialize_batches(state)
-        if parallel is not None:
-            state.batches = parallel.shard(state.batches, state.module.bos_id)
+        if isinstance(state.corpus, Stream):
+            # Read a shard at a time by run_epoch (see _epoch_batches).
+            state.stream, state.batches = state.corpus, None
+            state.tokens_per_epoch = state.stream.n_tokens
+            # An estimate: the windows of a shard are known once it is read.
+            per_step = int(self.batch_size) * int(self.bptt)
+            state.steps_per_epoch = max(1, -(-state.stream.n_tokens // per_step))
+        else:
+            state.stream = None
+            state.batches = self.initialize_batches(state)
+            if parallel is not None:
+                state.batches = parallel.shard(state.batches, state.module.bos_id)
+            windows = [w for b in state.batches for w in b.windows]
+            state.tokens_per_epoch = int(sum(w.n_tokens for w in windows))
+            state.steps_per_epoch = len(windows)
         state.first_epoch = len(state.history) + 1
         state.epoch = state.first_epoch - 1
         state.last_epoch = state.first_epoch + getattr(state, "epochs", self.max_epochs) - 1
@@ -718,37 +761,40 @@ class RecurrentLM(LanguageModel):
         learning_rate = float(state.optimizer.param_groups[0]["lr"])
         out_of_time = False
         epoch_start = time.perf_counter()
-        for b in state.rng.permutation(len(state.batches)):
-            batch = state.batches[b]
-            state.hidden = None
-            for k, window in enumerate(batch.windows):
-                step = self.train_step(window, state)
-                loss_sum += step["loss"] * window.n_tokens
-                norm_sum += step["grad_norm"]
-                norm_max = torch.maximum(norm_max, step["grad_norm"].double())
-                tokens += window.n_tokens
-                n_steps += 1
-                now = time.perf_counter()
-                state.batch = {
-                    "rows": batch.rows,
-                    "window": k,
-                    "tokens": window.n_tokens,
-                    "epoch_tokens": tokens,
-                    "seconds": now - epoch_start,
-                    **step,
-                }
-                self._call("on_batch_end", state)
-                # One host sync per batch (and every 64 steps of a long one):
-                # cheap on a CPU, rare enough on a GPU.
-                if k + 1 == len(batch.windows) or n_steps % 64 == 0:
-                    if not math.isfinite(float(loss_sum + norm_sum)):
-                        self._diverged(
-                            state, "the loss or the gradient norm became NaN or infinite"
-                        )
-                if self.max_time is not None and now - state.started >= self.max_time:
-                    out_of_time = True
-                if getattr(state, "parallel", None) is not None:
-                    out_of_time, state.stop = state.parallel.agree(out_of_time, state.stop)
+        for batches in self._epoch_batches(state):
+            for b in state.rng.permutation(len(batches)):
+                batch = batches[b]
+                state.hidden = None
+                for k, window in enumerate(batch.windows):
+                    step = self.train_step(window, state)
+                    loss_sum += step["loss"] * window.n_tokens
+                    norm_sum += step["grad_norm"]
+                    norm_max = torch.maximum(norm_max, step["grad_norm"].double())
+                    tokens += window.n_tokens
+                    n_steps += 1
+                    now = time.perf_counter()
+                    state.batch = {
+                        "rows": batch.rows,
+                        "window": k,
+                        "tokens": window.n_tokens,
+                        "epoch_tokens": tokens,
+                        "seconds": now - epoch_start,
+                        **step,
+                    }
+                    self._call("on_batch_end", state)
+                    # One host sync per batch (and every 64 steps of a long one):
+                    # cheap on a CPU, rare enough on a GPU.
+                    if k + 1 == len(batch.windows) or n_steps % 64 == 0:
+                        if not math.isfinite(float(loss_sum + norm_sum)):
+                            self._diverged(
+                                state, "the loss or the gradient norm became NaN or infinite"
+                            )
+                    if self.max_time is not None and now - state.started >= self.max_time:
+                        out_of_time = True
+                    if getattr(state, "parallel", None) is not None:
+                        out_of_time, state.stop = state.parallel.agree(out_of_time, state.stop)
+                    if out_of_time or state.stop:
+                        break
                 if out_of_time or state.stop:
                     break
             if out_of_time or state.stop:
@@ -766,6 +812,24 @@ class RecurrentLM(LanguageModel):
             "tokens_per_s": tokens / max(seconds, 1e-9),
             "complete": not out_of_time,
         }
+
+    def _epoch_batches(self, state):
+        """The batches of one epoch: ``state.batches``, or the stream's shard by shard.
+
+        A corpus read as a stream (:class:`~sklm.datasets.TextFiles`) is
+        read again every epoch; each shard becomes ``state.corpus`` and its
+        batches ``state.batches`` (:meth:`initialize_batches`) in turn.
+        """
+        if state.stream is None:
+            yield state.batches
+            return
+        parallel = getattr(state, "parallel", None)
+        for shard in state.stream.shards():
+            state.corpus = shard
+            state.batches = self.initialize_batches(state)
+            if parallel is not None:
+                state.batches = parallel.shard(state.batches, state.module.bos_id)
+            yield state.batches
 
     def train_step(self, window, state):
         """One optimizer step on one truncated-BPTT window.

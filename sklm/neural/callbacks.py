@@ -55,7 +55,8 @@ class TrainingState:
     optimizer : torch.optim.Optimizer
     device : torch.device
     corpus : Encoded
-        The training samples as ids (the held-out ones removed).
+        The training samples as ids (the held-out ones removed; the current
+        shard of a stream).
     valid_corpus : Encoded or None
         The held-out samples (``early_stopping=True``), else None.
     valid_rows : ndarray or None
@@ -66,7 +67,15 @@ class TrainingState:
     batches : list
         The batches of one epoch; each has ``rows`` (the samples it holds),
         ``windows`` (one optimizer step each) and ``streams`` (True for a
-        long sample cut into parallel streams).
+        long sample cut into parallel streams). For a corpus read as a
+        stream, those of the current shard.
+    stream : object or None
+        The corpus read as a stream of shards (a
+        :class:`~sklm.datasets.TextFiles` given to ``fit``), else None;
+        ``corpus`` and ``batches`` are then those of the current shard.
+    tokens_per_epoch, steps_per_epoch : int
+        The predicted tokens and the optimizer steps of one epoch (the steps
+        estimated for a stream).
     rng : numpy.random.RandomState
         Draws the order of the batches of every epoch.
     history : list of dict
@@ -340,7 +349,8 @@ class CosineBudget(Callback):
 
     After every optimizer step the rate is ``lr0 * (1 + cos(pi * f)) / 2``,
     where ``f`` is the fraction of the budget used: the larger of the steps
-    taken over the steps of ``max_epochs`` epochs, and (with ``max_time``)
+    taken over the steps of ``max_epochs`` epochs (estimated for a corpus
+    read as a stream, from its tokens), and (with ``max_time``)
     the seconds elapsed over ``max_time``. So a fit stopped by ``max_time``
     ends at a rate near zero whatever the speed of the machine, as one
     stopped by ``max_epochs`` does. The budget is that of the current fit: a
@@ -355,7 +365,7 @@ class CosineBudget(Callback):
     def on_train_begin(self, model, state):
         self.initial_ = [group["lr"] for group in state.optimizer.param_groups]
         epochs = state.last_epoch - state.first_epoch + 1
-        self.total_steps_ = max(1, epochs * sum(len(b.windows) for b in state.batches))
+        self.total_steps_ = max(1, epochs * state.steps_per_epoch)
         self.steps_ = 0
         self.fraction_ = 0.0
 
@@ -393,7 +403,7 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, model, state):
         self.bar_ = None
-        self._epoch_tokens = max(int(sum(w.n_tokens for b in state.batches for w in b.windows)), 1)
+        self._epoch_tokens = max(int(state.tokens_per_epoch), 1)
         self._last = 0.0
 
     def _new_bar(self, state):
