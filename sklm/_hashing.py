@@ -93,24 +93,33 @@ class HashIndex:
             raise ValueError("the hash slots do not end with an empty slot.")
         seen = np.zeros(n, dtype=bool)
         filled_count = 0
-        last_empty = -1  # the last empty slot before the current block
+        run_start = 0  # where the run of filled slots reaching the block began
         for lo in range(0, len(slots), block):
-            value = np.asarray(slots[lo : lo + block], dtype=np.int64)
-            filled = value >= 0
-            if np.any(value < -1) or np.any(value >= n):
+            value = np.asarray(slots[lo : lo + block])
+            if value.min() < -1 or value.max() >= n:
                 raise ValueError("the hash slots point outside the key table.")
-            where = np.flatnonzero(filled)
+            where = np.flatnonzero(value >= 0)
             index = value[where]
             seen[index] = True
             filled_count += len(where)
-            # The last empty slot at or before each slot of the block.
-            empty = np.where(filled, -1, np.arange(lo, lo + len(value)))
-            np.maximum.accumulate(empty, out=empty)
-            np.maximum(empty, last_empty, out=empty)
+            if not len(where):
+                run_start = lo + len(value)
+                continue
+            where += lo
+            # Each filled slot's run of filled slots starts after the last
+            # empty one: a key's home must lie inside its slot's run.
+            new_run = np.empty(len(where), dtype=bool)
+            new_run[0] = where[0] != lo  # the run reaching the block ends before it
+            np.not_equal(where[1:], where[:-1] + 1, out=new_run[1:])
+            starts = where[new_run]
+            if not new_run[0]:
+                starts = np.concatenate([[run_start], starts])
+            first = starts[np.cumsum(new_run) - (1 if new_run[0] else 0)]
             home = self._home(self.keys[index])
-            if np.any(home > lo + where) or np.any(empty[where] >= home):
+            if np.any(home > where) or np.any(home < first):
                 raise ValueError("a key of the hash slots is not where probing finds it.")
-            last_empty = int(empty[-1]) if len(empty) else last_empty
+            end = lo + len(value)
+            run_start = int(starts[-1]) if where[-1] == end - 1 else end
         # n filled slots that see every key: each key once.
         if filled_count != n or not seen.all():
             raise ValueError("the hash slots do not hold every key exactly once.")
