@@ -6,20 +6,23 @@ temporary folder, then fits ``NGramLM(order=...)`` under
 worker processes on 127.0.0.1: first on the files
 (:class:`sklm.datasets.TextFiles`, read by the workers; the client never
 reads the corpus), then on the lines as a list held by the client. Last, the
-same fits in this process, on the list and on the files. Checks that every
-model is the single-process one bit for bit, and prints the times, the peak
-resident memory of the workers, and that of the client after the fits on
-files (before it ever held the corpus).
+same fits in one process (a fresh one each), on the list and on the files.
+Checks that every model is the single-process one bit for bit, and prints the
+times, the peak resident memory of the workers and of the single processes,
+and that of the client after the fits on files (before it ever held the
+corpus).
 
     python benchmarks/dask_count.py --data ../shared/data --order 3 --copies 10
 """
 
 import argparse
+import multiprocessing
 import os
 import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
 
@@ -34,6 +37,16 @@ from sklm.datasets import TextFiles  # noqa: E402
 
 
 def _peak_gb():
+    """This process's peak resident memory, in GB."""
+    try:
+        # The high-water mark of this process's own memory: ru_maxrss also
+        # counts the parent's pages at the fork that started a spawned child.
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1e6
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
@@ -81,10 +94,18 @@ def _on_cluster(n_workers, order, X):
     return model, seconds, max(peaks.values())
 
 
-def _in_process(order, X):
+def _alone(order, paths, as_list, data, copies):
+    """One fit in this (fresh) process: the model, its time and the process's peak memory."""
+    X = list(iter_big(data, n_copies=copies)) if as_list else TextFiles(paths)
     start = time.perf_counter()
     model = NGramLM(order=order).fit(X)
-    return model, time.perf_counter() - start
+    return model, time.perf_counter() - start, _peak_gb()
+
+
+def _in_fresh_process(*args):
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(_alone, *args).result()
 
 
 def main():
@@ -109,11 +130,18 @@ def main():
         for n_workers in (1, 2):
             model, seconds, peak = _on_cluster(n_workers, args.order, corpus)
             results.append((f"Dask, {n_workers} worker(s), list", model, seconds, peak))
-        alone, seconds = _in_process(args.order, corpus)
-        print(f"{'one process, list':>28}: {seconds:7.1f} s")
-        model, seconds = _in_process(args.order, files)
-        print(f"{'one process, files':>28}: {seconds:7.1f} s, same model: {_same(alone, model)}")
-        del model
+        del corpus
+        alone = None
+        for as_list in (True, False):
+            model, seconds, peak = _in_fresh_process(
+                args.order, paths, as_list, args.data, args.copies
+            )
+            alone = alone or model
+            name = f"one process, {'list' if as_list else 'files'}"
+            print(
+                f"{name:>28}: {seconds:7.1f} s, peak RSS {peak:.2f} GB, "
+                f"same model: {_same(alone, model)}"
+            )
         for name, model, seconds, peak in results:
             print(
                 f"{name:>28}: {seconds:7.1f} s, worker peak RSS {peak:.2f} GB, "
@@ -121,7 +149,7 @@ def main():
             )
         print(
             f"client peak RSS after the fits on files: {client_peak:.2f} GB; "
-            f"at the end: {_peak_gb():.2f} GB; load {os.getloadavg()[0]:.2f}"
+            f"load {os.getloadavg()[0]:.2f}"
         )
 
 

@@ -226,7 +226,7 @@ def _read_part(shard):
     Kept on the worker until the second pass re-codes it, so that the part
     is read and split once.
     """
-    return Vocabulary.learn_encode(iter_corpus(shard, allow_empty=True))
+    return Vocabulary.learn_encode(iter_corpus(shard.samples, allow_empty=True))
 
 
 def _type_counts(part):
@@ -254,7 +254,9 @@ def _split_part(part, vocabulary, order, n_partitions):
 
 def _count_and_split(shard, vocabulary, order, n_partitions):
     """Both passes at once, under a fixed vocabulary."""
-    parts = [vocabulary.encode(chunk, eos=True) for chunk in iter_corpus(shard, allow_empty=True)]
+    parts = [
+        vocabulary.encode(chunk, eos=True) for chunk in iter_corpus(shard.samples, allow_empty=True)
+    ]
     if parts:
         corpus = Encoded.concatenate(parts)
     else:
@@ -291,18 +293,31 @@ def _file_groups(paths, n_groups):
     return [sorted(members) for _, _, members in sorted(groups, key=lambda g: g[1])]
 
 
+class _Shard:
+    """One part of the corpus: a list of samples or a TextFiles.
+
+    Sent to a worker as one pickle; Dask sends a bare list item by item,
+    slowly when it holds many samples.
+    """
+
+    def __init__(self, samples):
+        self.samples = samples
+
+
 def _shards(X, n_shards):
     """The parts of ``X``: slices of its samples, or groups of its files."""
     from ..datasets import TextFiles
 
     if isinstance(X, TextFiles):
         return [
-            TextFiles([X.paths[i] for i in group], encoding=X.encoding, normalize=X.normalize)
+            _Shard(
+                TextFiles([X.paths[i] for i in group], encoding=X.encoding, normalize=X.normalize)
+            )
             for group in _file_groups(X.paths, n_shards)
         ]
     samples = check_samples_list(X)
     bounds = np.linspace(0, len(samples), n_shards + 1).astype(int)
-    return [samples[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    return [_Shard(samples[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
 def dask_count(
@@ -338,6 +353,9 @@ def dask_count(
     # under keys of their own (not the hash of the data), which the release
     # of an earlier fit's data of the same corpus cannot take away.
     shards = client.scatter(_shards(X, n_shards or 2 * n_workers), hash=False)
+    from distributed import wait
+
+    parts = None
     if fixed is None:
         parts = client.map(_read_part, shards, pure=False)
         type_counts = _tree_reduce(client, client.map(_type_counts, parts), _merge_type_counts)
@@ -353,9 +371,14 @@ def dask_count(
         split = client.map(_split_part, parts, **options)
     else:
         split = client.map(_count_and_split, shards, pure=False, **options)
-    # Held until the end, as in _tree_reduce.
+    # Each stage's futures are dropped only once the next stage has read them
+    # (as in _tree_reduce), and then at once, to free the workers' memory.
+    wait(split)
+    del shards, parts
     pieces = [[client.submit(operator.getitem, s, p) for s in split] for p in range(n_partitions)]
     reduced = [client.submit(reduce_partition, *partition) for partition in pieces]
+    wait(reduced)
+    del split, pieces
     counts = client.submit(assemble_counts, len(vocabulary), *reduced).result()
     if counts.counts[0][counts.n_classes] == 0:
         raise ValueError("X is empty; expected at least one sample.")
