@@ -95,20 +95,11 @@ def _cut(pieces, partition, grams, counts):
         piece.append((grams[perm[lo:hi]], counts[perm[lo:hi]]))
 
 
-def _run_starts(rows):
-    """Where each run of equal rows begins."""
-    new = np.ones(len(rows), dtype=bool)
-    if len(rows) > 1:
-        np.any(rows[1:] != rows[:-1], axis=1, out=new[1:])
-    return np.flatnonzero(new)
+def _packed(columns):
+    """The word ids of ``columns`` packed into as few int64 as keep their order.
 
-
-def _lexicographic(columns):
-    """The permutation that sorts rows by ``columns``, the first leading.
-
-    The word ids are packed into as few int64 as keep their order (three
-    ids of up to 21 bits in one), and sorted with one stable argsort where
-    they fit in one.
+    Rows compare as their tuples of packed values do (three ids of up to 21
+    bits fit in one int64).
     """
     bits = max(int(max((c.max() for c in columns if len(c)), default=1)).bit_length(), 1)
     per = max(63 // bits, 1)
@@ -119,10 +110,26 @@ def _lexicographic(columns):
             digit <<= bits
             digit |= column
         digits.append(digit)
-    if len(digits) == 1:
-        return np.argsort(digits[0], kind="stable")
-    # np.lexsort's last key leads.
-    return np.lexsort(digits[::-1])
+    return digits
+
+
+def _order(digits):
+    """The permutation that sorts rows of packed values, the first leading."""
+    # One stable argsort where the rows fit in one int64; np.lexsort's last key leads.
+    return np.argsort(digits[0], kind="stable") if len(digits) == 1 else np.lexsort(digits[::-1])
+
+
+def _sorted_runs(columns):
+    """Sort rows by ``columns``, the first leading: the permutation, and where equal rows begin."""
+    digits = _packed(columns)
+    perm = _order(digits)
+    new = np.ones(len(perm), dtype=bool)
+    if len(perm) > 1:
+        new[1:] = False
+        for digit in digits:
+            ordered = digit[perm]
+            new[1:] |= ordered[1:] != ordered[:-1]
+    return perm, np.flatnonzero(new)
 
 
 def reduce_partition(*pieces):
@@ -140,22 +147,19 @@ def reduce_partition(*pieces):
     for k in range(1, len(pieces[0]) + 1):
         grams = np.concatenate([piece[k - 1][0] for piece in pieces])
         counts = np.concatenate([piece[k - 1][1] for piece in pieces]).astype(np.int64)
-        perm = _lexicographic([grams[:, j] for j in range(k)])
-        grams, counts = grams[perm], counts[perm]
-        starts = _run_starts(grams)
-        counts = np.add.reduceat(counts, starts) if len(starts) else counts
-        grams = grams[starts]
+        perm, starts = _sorted_runs([grams[:, j] for j in range(k)])
+        counts = np.add.reduceat(counts[perm], starts) if len(starts) else counts
+        grams = grams[perm[starts]]
         if k == 1:
             reduced.append((grams, counts, None, None, None))
             continue
-        by_suffix = _lexicographic([grams[:, j] for j in range(1, k)])
-        suffixes = grams[by_suffix, 1:]
-        groups = _run_starts(suffixes)
+        by_suffix, groups = _sorted_runs([grams[:, j] for j in range(1, k)])
         # The n-grams are distinct: those of one suffix differ in their first word.
         left = np.diff(groups, append=len(grams))
         group = np.empty(len(grams), dtype=np.int64)
         group[by_suffix] = np.repeat(np.arange(len(groups)), left)
-        reduced.append((grams, counts, suffixes[groups], left, group))
+        suffixes = grams[by_suffix[groups], 1:]
+        reduced.append((grams, counts, suffixes, left, group))
     return reduced
 
 
@@ -202,7 +206,7 @@ def assemble_counts(n_classes, *partitions):
         continuation.append(left)
         # The partitions come sorted: a stable sort merges them. Sorted by
         # words, the rows are in the order of their keys.
-        perm = _lexicographic([grams[:, j] for j in range(k)])
+        perm = _order(_packed([grams[:, j] for j in range(k)]))
         grams = grams[perm]
         key = _lookup(keys, grams[:, :-1], base)
         key *= base
