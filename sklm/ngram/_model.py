@@ -14,7 +14,8 @@ from .._parallel import resolve_threads
 from .._sklearn import Interval, StrOptions
 from .._validation import iter_corpus
 from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
-from ._arpa import read_arpa, write_arpa
+from ._arpa import read_arpa
+from ._arpa_write import write_arpa
 from ._counting import NGramCounts, combine_counts, count_ngrams
 from ._external import SpilledIds, SpilledRuns, chunk_positions, parse_memory_size
 from ._pruning import entropy_prune

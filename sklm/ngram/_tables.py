@@ -311,3 +311,20 @@ class BackoffTables:
                 previous = self._advance(tail, previous, k)
         out += offset[:, None]
         return out
+
+
+def word_columns(tables, k, rows):
+    """Class ids (``<s>`` is ``V``) of the words of the ``k``-grams at ``rows``."""
+    base = tables.base
+    columns = np.empty((len(rows), k), dtype=np.int64)
+    if k == 1:
+        columns[:, 0] = rows
+        return columns
+    key = tables.keys[k - 1][rows]
+    for j in range(k - 1, 0, -1):
+        prefix = key // base
+        columns[:, j] = key - prefix * base
+        if j > 1:
+            key = tables.keys[j - 1].take(prefix)
+    columns[:, 0] = prefix
+    return columns

@@ -401,7 +401,7 @@ def test_write_read_write_is_a_fixed_point(tmp_path, smoothing):
 
 
 def test_numbers_are_written_exactly():
-    from sklm.ngram._arpa import format_numbers
+    from sklm.ngram._arpa_write import format_numbers
 
     rng = np.random.default_rng(0)
     values = np.concatenate(
@@ -439,7 +439,7 @@ def test_numbers_are_written_exactly():
 
 def oracle_arpa(lm):
     """The ARPA text of ``lm``, written one line at a time in plain Python."""
-    from sklm.ngram._arpa import escape_name
+    from sklm.ngram._arpa_write import escape_name
 
     tables = lm.tables_
     names = [escape_name(t) if len(t) == 1 and t.isspace() else t for t in lm.classes_]
@@ -482,7 +482,7 @@ def oracle_arpa(lm):
 
 @pytest.mark.parametrize("order, smoothing", [(1, "kneser_ney"), (3, "mle"), (4, "kneser_ney")])
 def test_written_file_equals_a_line_by_line_writer(tmp_path, order, smoothing):
-    from sklm.ngram._arpa import write_arpa
+    from sklm.ngram._arpa_write import write_arpa
 
     # Short and long words (a piece longer than the ones before it in its
     # line is copied another way), zero backoffs, -inf written -99.
