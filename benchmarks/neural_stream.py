@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
+from _memory import rss_bytes  # noqa: E402
 
 CONFIG = dict(
     embedding_dim=32,
@@ -49,14 +50,6 @@ CONFIG = dict(
     random_state=0,
     device="cpu",
 )
-
-
-def _peak_rss():
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
 def _write_files(data, workdir, n_files):
@@ -82,10 +75,10 @@ def _child(way, paths, seconds, threads):
         def on_batch_end(self, model, state):
             if self.at is None:
                 self.at = time.perf_counter()
-                self.peak = _peak_rss()
+                self.peak = rss_bytes()
 
     probe = FirstStep()
-    baseline = _peak_rss()
+    baseline = rss_bytes()
     start = time.perf_counter()
     corpus = TextFiles(paths)
     X = corpus if way == "stream" else list(corpus)
@@ -94,7 +87,7 @@ def _child(way, paths, seconds, threads):
     record = lm.history_[-1]
     return {
         "way": way,
-        "peak_bytes": _peak_rss() - baseline,
+        "peak_bytes": rss_bytes() - baseline,
         "peak_at_first_step_bytes": probe.peak - baseline,
         "before_first_step_s": probe.at - start,
         "train_tokens": record["tokens"],

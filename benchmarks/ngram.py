@@ -74,6 +74,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
+from _memory import rss_bytes  # noqa: E402
 
 # lmplz -S 1G on the "big" corpus, on this machine class (seconds, GB).
 LMPLZ_REFERENCE = {3: (14.2, 0.39), 5: (33.9, 0.55)}
@@ -86,15 +87,6 @@ SCORE_REPEATS = 10
 SCORE_ROUNDS = 7
 NLTK_SCORE_TOKENS = 300
 GB = 1e9
-
-
-def _rss_bytes(field):
-    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process, in bytes."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def _best_time(func, repeats):
@@ -151,20 +143,20 @@ def _fit_child(data, order, profile, memory_limit=None, n_copies=_corpora.N_BIG_
     import sklm
     from sklm import NGramLM
 
-    baseline = _rss_bytes("VmRSS")
+    baseline = rss_bytes("VmRSS")
     model = NGramLM(order=order, memory_limit=memory_limit)
     gc.collect()
     start, start_cpu = time.perf_counter(), time.process_time()
     model.fit(_corpora.iter_big(data, n_copies=n_copies))
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - start_cpu
-    peak = _rss_bytes("VmHWM")
-    after_fit = _rss_bytes("VmRSS")
+    peak = rss_bytes("VmHWM")
+    after_fit = rss_bytes("VmRSS")
     # The first score builds whatever lookup structures the model defers, so
     # the memory of a model ready to serve is measured after one.
     _, test = _corpora.load_p1(data)
     model.score(test[:100])
-    ready = _rss_bytes("VmRSS")
+    ready = rss_bytes("VmRSS")
     report = {
         "order": order,
         "memory_limit": memory_limit,
@@ -656,7 +648,7 @@ def main(argv=None):
 
         import sklm  # noqa: F401
 
-        print(_rss_bytes("VmHWM"))
+        print(rss_bytes("VmHWM"))
         return 0
     if args.fit_child is not None:
         n_copies = args.copies or _corpora.N_BIG_COPIES

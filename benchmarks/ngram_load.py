@@ -43,18 +43,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpora  # noqa: E402
+from _memory import rss_bytes  # noqa: E402
 
 WAYS = ("arpa", "sklm", "sklm-mmap", "sklm-mmap-unverified", "pickle", "kenlm")
 N_QUERY_LINES = 1000
-
-
-def _peak_rss():
-    """Peak resident memory of this process (``VmHWM``), in bytes."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
 def _files(workdir, order):
@@ -93,12 +85,12 @@ def _load_child(way, data, order, workdir, kenlm_binary):
     if way == "kenlm":
         import kenlm
 
-        baseline = _peak_rss()
+        baseline = rss_bytes()
         cpu = time.process_time()
         start = time.perf_counter()
         model = kenlm.Model(str(kenlm_binary))
         load_s = time.perf_counter() - start
-        load_peak = _peak_rss() - baseline
+        load_peak = rss_bytes() - baseline
         start = time.perf_counter()
         first = model.score(queries[0], bos=True, eos=True)
         first_s = time.perf_counter() - start
@@ -113,7 +105,7 @@ def _load_child(way, data, order, workdir, kenlm_binary):
             "ready_cpu_s": ready_cpu_s,
             "query_s": query_s,
             "load_peak_bytes": load_peak,
-            "peak_bytes": _peak_rss() - baseline,
+            "peak_bytes": rss_bytes() - baseline,
             "log10_first": first,
             "log10_total": first + total,
         }
@@ -123,7 +115,7 @@ def _load_child(way, data, order, workdir, kenlm_binary):
     from sklm import NGramLM
 
     path = _files(workdir, order)[way]
-    baseline = _peak_rss()
+    baseline = rss_bytes()
     cpu = time.process_time()
     start = time.perf_counter()
     if way == "arpa":
@@ -133,7 +125,7 @@ def _load_child(way, data, order, workdir, kenlm_binary):
     else:
         model = sklm.load(path, mmap=way != "sklm", verify=way != "sklm-mmap-unverified")
     load_s = time.perf_counter() - start
-    load_peak = _peak_rss() - baseline
+    load_peak = rss_bytes() - baseline
     start = time.perf_counter()
     first = float(model.score_samples(queries[:1])[0])
     first_s = time.perf_counter() - start
@@ -148,7 +140,7 @@ def _load_child(way, data, order, workdir, kenlm_binary):
         "ready_cpu_s": ready_cpu_s,
         "query_s": query_s,
         "load_peak_bytes": load_peak,
-        "peak_bytes": _peak_rss() - baseline,
+        "peak_bytes": rss_bytes() - baseline,
         "log10_first": first / math.log(10),
         "log10_total": (first + total) / math.log(10),
     }
