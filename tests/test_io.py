@@ -228,7 +228,11 @@ def test_unfitted_estimators_round_trip_unfitted(tmp_path):
 
     pipe = make_pipeline(Tokenizer(lowercase=False), LSTMLM(hidden_size=5, vocabulary={"b", "a"}))
     loaded = _round_trip(pipe, tmp_path)
-    assert repr(loaded) == repr(pipe)
+    # Compared as parameters: a set's repr follows its insertion order when
+    # two of its strings' hashes meet, which changes from run to run.
+    assert [type(step) for step in loaded] == [type(step) for step in pipe]
+    for got, want in zip(loaded, pipe):
+        assert got.get_params() == want.get_params()
     assert loaded[-1].vocabulary == {"a", "b"}
     with pytest.raises(NotFittedError):
         check_is_fitted(loaded[-1])
