@@ -371,6 +371,18 @@ class StoredVocabulary(Vocabulary):
         """Decode every token and check them (distinct, no ``<s>``)."""
         return self.index
 
+    def use_stored_encoder(self, arrays, bits):
+        """Take the text encoder from a file's tables (:meth:`TextEncoder.to_arrays`).
+
+        Only their shapes are checked, so a vocabulary that was not checked
+        scores text without decoding its tokens; a checked one should build
+        its own encoder instead (:meth:`text_encoder`).
+        """
+        encoder = TextEncoder.from_arrays(arrays, bits, UNK_ID, lambda: self._reader)
+        if len(encoder.lengths) > len(self):
+            raise ValueError("the text encoder's tables do not fit the vocabulary.")
+        self._text_encoder = encoder
+
     def __len__(self):
         return len(self._ends)
 
@@ -815,12 +827,13 @@ class LanguageModel(BaseEstimator):
         contexts = self._vocabulary.encode([tokens] * n_samples, eos=False)
         state, log_proba = self._generation_start(contexts)
         active = np.ones(n_samples, dtype=bool)
+        classes = self.classes_
         for step in range(max_length):
             rows = np.flatnonzero(active)
             drawn = _draw(log_proba, rng, temperature, top_k, top_p)
             for row, token_id in zip(rows, drawn):
                 if token_id != EOS_ID:
-                    out[row].append(self.classes_[token_id])
+                    out[row].append(classes[token_id])
             active[rows[drawn == EOS_ID]] = False
             if step == max_length - 1 or not active.any():
                 break

@@ -1,5 +1,7 @@
 """An NGramLM in a model file of :func:`sklm.save`: what is stored, and its checks on load."""
 
+from functools import partial
+
 import numpy as np
 
 
@@ -57,12 +59,11 @@ def load_state(model, meta, arrays, *, verify=True):
     every read inside the tables).
     """
     from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
 
     from .._hashing import HashIndex
     from .._parallel import available_threads
     from .._text_encoding import TextEncoder
-    from ..base import UNK_ID, StoredVocabulary
+    from ..base import StoredVocabulary
     from ..io import check_array, check_vocabulary
     from ._tables import BackoffTables
 
@@ -108,12 +109,11 @@ def load_state(model, meta, arrays, *, verify=True):
     previous = base
     for k in range(1, order + 1):
         size = base if k == 1 else None
-        prob = check_array(arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,))
-        if verify:
-            check_array(arrays, f"log_prob_{k}", dtype=np.float64, finite=finite)
-            if prob.size and prob.max() > 1e-6:
-                raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
-        backoff = check_array(arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1)
+        prob = check_array(arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,), finite=finite)
+        if verify and prob.size and prob.max() > 1e-6:
+            raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
+        # (In layout 2 the two appended entries, 0 and unseen, are finite too.)
+        backoff = check_array(arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1, finite=finite)
         if layout == 2 and k < order:
             # Stored with the two entries that queries append (see
             # BackoffTables._backoff_lookup).
@@ -123,8 +123,6 @@ def load_state(model, meta, arrays, *, verify=True):
             backoff = backoff[:-2]
         elif len(backoff) != len(prob) and not (k == order and len(backoff) == 0):
             raise ValueError(f"log_backoff_{k} and log_prob_{k} differ in length.")
-        if verify:
-            check_array({"b": backoff}, "b", dtype=np.float64, finite=finite)
         if k > 1:
             key = check_array(arrays, f"keys_{k}", dtype=np.int64, shape=(len(prob),))
             if verify:
@@ -146,17 +144,10 @@ def load_state(model, meta, arrays, *, verify=True):
                 vocabulary.check()
             list(done)
     if layout == 2 and meta["encoder_bits"] is not None and not verify:
-        # A checked vocabulary builds its encoder from its own tokens
-        # instead (on first use).
-        encoder = TextEncoder.from_arrays(
-            {name: arrays[f"encoder_{name}"] for name in TextEncoder.ARRAYS},
-            meta["encoder_bits"],
-            UNK_ID,
-            partial(getattr, vocabulary, "_reader"),
+        # A checked vocabulary builds its encoder from its own tokens instead.
+        vocabulary.use_stored_encoder(
+            {name: arrays[f"encoder_{name}"] for name in TextEncoder.ARRAYS}, meta["encoder_bits"]
         )
-        if len(encoder.lengths) > n_classes:
-            raise ValueError("the text encoder's tables do not fit the vocabulary.")
-        vocabulary._text_encoder = encoder
     fitted = {}
     for name in ("discounts_", "counts_of_counts_"):
         if name in arrays:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sklm import GRULM, LSTMLM
+from sklm.base import Vocabulary
 from sklm.datasets import TextFiles
 from sklm.neural._stream import Stream
 from sklm.neural.callbacks import Callback
@@ -63,7 +64,8 @@ def test_shards_train_as_partial_fit_on_each_shard_in_turn(files, cls):
     streamed.stream_shard_tokens = 150
     streamed.fit(X)
     # The same cut into shards, fed to partial_fit one after the other.
-    shards = Stream.learn(X, streamed._vocabulary, shard_tokens=150).shards()
+    vocabulary = Vocabulary(list(streamed.classes_))
+    shards = Stream.learn(X, vocabulary, shard_tokens=150).shards()
     sizes = [shard.n_samples for shard in shards]
     assert len(sizes) > 5 and sum(sizes) == len(lines)
     oracle = cls(**PARAMS, lr_schedule=None, vocabulary=list(streamed.classes_))
