@@ -38,3 +38,18 @@ class AddOneBigramLM(LanguageModel):
         nonempty = contexts.lengths > 0
         last[nonempty] = contexts.ids[contexts.offsets[1:][nonempty] - 1]
         return self.log_table_[last]
+
+
+def encoded_counts(vocabulary, samples, order):
+    """N-gram counts of token lists under ``vocabulary`` (none for no samples)."""
+    import numpy as np
+
+    from sklm.base import Encoded
+    from sklm.ngram._counting import count_ngrams
+
+    corpus = (
+        vocabulary.encode(samples, eos=True)
+        if samples
+        else Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64))
+    )
+    return count_ngrams(corpus.ids.astype(np.int32), corpus.offsets, len(vocabulary), order)

@@ -28,19 +28,7 @@ import numpy as np
 
 from .._validation import check_samples_list, iter_corpus
 from ..base import EOS_ID, UNK_ID, Encoded, Vocabulary
-from ._counting import NGramCounts, combine_counts, count_ngrams
-
-
-def merge_counts(a: NGramCounts, b: NGramCounts) -> NGramCounts:
-    """The counts of two corpora (same classes, same order) taken together."""
-    if a.n_classes != b.n_classes or a.order != b.order:
-        raise ValueError(
-            f"cannot merge counts of {a.n_classes} classes, order {a.order} with counts "
-            f"of {b.n_classes} classes, order {b.order}."
-        )
-    same_words = np.arange(a.base)
-    return combine_counts([a, b], [same_words, same_words], a.n_classes)
-
+from ._counting import NGramCounts, count_ngrams
 
 # The partitioned reduce ------------------------------------------------------
 

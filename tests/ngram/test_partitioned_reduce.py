@@ -2,23 +2,15 @@
 
 import numpy as np
 import pytest
+from toy import encoded_counts
 
-from sklm.base import Encoded, Vocabulary
-from sklm.ngram._counting import continuation_counts, count_ngrams
+from sklm.base import Vocabulary
+from sklm.ngram._counting import continuation_counts
 from sklm.ngram._sharding import assemble_counts, reduce_partition, split_counts
 
 
-def _counts(vocabulary, samples, order):
-    corpus = (
-        vocabulary.encode(samples, eos=True)
-        if samples
-        else Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64))
-    )
-    return count_ngrams(corpus.ids.astype(np.int32), corpus.offsets, len(vocabulary), order)
-
-
 def _partitioned(vocabulary, parts, order, n_partitions):
-    split = [split_counts(_counts(vocabulary, part, order), n_partitions) for part in parts]
+    split = [split_counts(encoded_counts(vocabulary, part, order), n_partitions) for part in parts]
     reduced = [reduce_partition(*(pieces[p] for pieces in split)) for p in range(n_partitions)]
     return split, reduced, assemble_counts(len(vocabulary), *reduced)
 
@@ -42,7 +34,7 @@ def test_partitions_reassemble_the_counts_of_the_whole(order, n_partitions):
     words = [f"w{i}" for i in range(9)]
     samples = [list(rng.choice(words, size=rng.integers(0, 9))) for _ in range(80)]
     vocabulary = Vocabulary.learn(samples)
-    whole = _counts(vocabulary, samples, order)
+    whole = encoded_counts(vocabulary, samples, order)
     parts = [samples[:30], [], samples[30:31], samples[31:]]
     _, _, assembled = _partitioned(vocabulary, parts, order, n_partitions)
     for k in range(order):
