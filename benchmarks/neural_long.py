@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/neural_long.py --data PATH/TO/CORPORA [--cell lstm] [--seconds 480]
+        [--epochs N] [--lr-schedule cosine] [--test-curve]
         [--threads 2] [--mixed-precision] [--sample-length 500] [--json results.json]
 
 Protocol C3 (``benchmarks/_corpora.py``): ``tinyshakespeare.txt`` as one
@@ -95,6 +96,13 @@ def main():
     p.add_argument("--data", required=True, help="folder of the public corpora")
     p.add_argument("--cell", choices=sorted(CLASSES), default="lstm")
     p.add_argument("--seconds", type=float, default=480.0, help="training time (max_time)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=10_000,
+        help="max_epochs (default: never reached, --seconds ends training); with "
+        "--lr-schedule cosine the rate reaches zero at whichever of the two ends first",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--mixed-precision", action="store_true", help="train in bfloat16")
@@ -129,7 +137,7 @@ def main():
     train_text, test_text = _corpora.load_c3(args.data)
     lm = CLASSES[args.cell](
         **CONFIG,
-        max_epochs=10_000,
+        max_epochs=args.epochs,
         max_time=args.seconds,
         random_state=args.seed,
         device="cpu",
@@ -170,6 +178,7 @@ def main():
         "validation_fraction": args.validation_fraction if args.early_stopping else None,
         "threads": args.threads,
         "seconds": args.seconds,
+        "max_epochs": args.epochs,
         "train_chars": len(train_text),
         "test_chars": len(test_text),
         "epochs": round(tokens / (len(train_text) + 1), 3),
