@@ -20,10 +20,14 @@ import re
 import stat
 import warnings
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 
 from .._hashing import HashIndex
+from .._parallel import available_threads
 from ..base import BOS, EOS, UNK
 from ..io import check_path
 from ._tables import BackoffTables, word_columns
@@ -438,15 +442,15 @@ class _Section:
         self.context = np.empty(n, dtype=np.int32) if k > 1 else None
         self.word = np.empty(n, dtype=np.int32) if k > 1 else None
         self.blank = None  # filled-in contexts, appended after the file's rows
-        self.missing_rows = []
-        self.missing_words = []
+        self.missing = []  # (rows, their words) of the k-grams whose context is absent
 
 
 class _Reader:
-    def __init__(self, path, encoding):
+    def __init__(self, path, encoding, threads=1):
         self.path = str(path)
         self.encoding = encoding
         self.hasher = _Hasher()
+        self.threads = threads
 
     def error(self, line, message):
         return ARPAFormatError(self.path, line, message)
@@ -537,16 +541,45 @@ class _Reader:
     def section(self, lines, k, n, order, words, previous):
         section = _Section(k, n, lines.line + 1)
         done = 0
-        while done < n:
-            text, n_lines, first = lines.block(n - done)
-            if n_lines == 0:
-                raise self.error(
-                    lines.line,
-                    f"the file ends after {done} of the {n} {k}-grams the header announces "
-                    "(truncated file?)",
-                )
-            self.parse_block(section, text, done, first, order, words, previous)
-            done += n_lines
+        # Above the unigrams a block's rows depend on no other block of its
+        # section, so the blocks are parsed by threads, the next one read
+        # meanwhile (NumPy releases the GIL in its array passes). They are
+        # collected in file order, so that the first error in the file is
+        # the one raised.
+        threads = self.threads if k > 1 else 1
+        pending = deque()
+
+        def collect():
+            while pending:
+                pending.popleft().result()
+
+        with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+            try:
+                while done < n:
+                    try:
+                        text, n_lines, first = lines.block(n - done)
+                    except Exception:
+                        collect()  # an error in an earlier line comes first
+                        raise
+                    if n_lines == 0:
+                        collect()
+                        raise self.error(
+                            lines.line,
+                            f"the file ends after {done} of the {n} {k}-grams the header "
+                            "announces (truncated file?)",
+                        )
+                    args = (section, text, done, first, order, words, previous)
+                    if pool is None:
+                        self.parse_block(*args)
+                    else:
+                        if len(pending) == threads:
+                            pending.popleft().result()
+                        pending.append(pool.submit(self.parse_block, *args))
+                    done += n_lines
+                collect()
+            finally:
+                for future in pending:
+                    future.cancel()
         return section
 
     def parse_block(self, section, text, done, first, order, words, previous):
@@ -632,8 +665,8 @@ class _Reader:
                 i, j = divmod(int(unknown[0]), k)
                 f = field[missing[i]] + 1 + j
                 self.unknown_word(line_of[missing[i]], a, starts[f], ends[f])
-            section.missing_rows.append(done + missing)
-            section.missing_words.append(columns)
+            # One append (atomic), where blocks are parsed by threads.
+            section.missing.append((done + missing, columns))
 
     def unknown_word(self, line, a, start, end):
         raw = bytes(a[start:end])
@@ -710,7 +743,7 @@ def read_arpa(path, encoding="utf-8"):
     """
     path = check_path(path)
     _check_encoding(encoding)
-    reader = _Reader(path, encoding)
+    reader = _Reader(path, encoding, min(available_threads(), 2))
     stream, raw, limit = _open(path)
     with raw, stream:
         lines = _Lines(stream, str(path))
@@ -738,7 +771,7 @@ def _read(reader, lines, limit):
             continue
         section = reader.section(lines, k, declared[k - 1], order, words, previous)
         sections.append(section)
-        if section.missing_rows:
+        if section.missing:
             _fill_contexts(sections, section)
         if k == 1:
             vocabulary = _vocabulary(reader, section, words, escapes)
@@ -797,10 +830,10 @@ def _add_contexts(sections, columns):
 
 def _fill_contexts(sections, section):
     """Give every k-gram whose context the file lacks a blank context (SRILM pruning)."""
-    rows = np.concatenate(section.missing_rows)
-    columns = np.concatenate(section.missing_words)
+    rows = np.concatenate([rows for rows, _ in section.missing])
+    columns = np.concatenate([columns for _, columns in section.missing])
     section.context[rows] = _add_contexts(sections, columns[:, :-1])
-    section.missing_rows, section.missing_words = [], []
+    section.missing = []
 
 
 def _vocabulary(reader, unigrams, words_bytes, escapes):

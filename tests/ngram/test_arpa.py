@@ -601,6 +601,61 @@ def test_large_file_is_read_in_blocks(tmp_path):
     tables_equal(NGramLM.from_arpa(shuffled).tables_, NGramLM.from_arpa(path).tables_)
 
 
+@pytest.fixture(scope="module")
+def multi_block_arpa(tmp_path_factory):
+    """An order-3 ARPA file whose 3-grams take several 2 MiB blocks, some of their
+    contexts removed (filled in as blanks), the 3-gram lines shuffled."""
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(3000)]
+    sentences = [
+        " ".join(rng.choice(words) for _ in range(rng.randint(1, 30))) for _ in range(12_000)
+    ]
+    path = tmp_path_factory.mktemp("blocks") / "lm.arpa"
+    NGramLM(order=3).fit(sentences).to_arpa(path)
+    lines = path.read_text().split("\n")
+    b_start, b_end = lines.index("\\2-grams:") + 1, lines.index("\\3-grams:") - 1
+    start, end = b_end + 2, lines.index("\\end\\") - 1
+    bigrams = [line for i, line in enumerate(lines[b_start:b_end]) if i % 50 != 7]
+    body = lines[start:end]
+    random.Random(1).shuffle(body)
+    header = [
+        f"ngram 2={len(bigrams)}" if line.startswith("ngram 2=") else line
+        for line in lines[:b_start]
+    ]
+    lines = header + bigrams + lines[b_end:start] + body + lines[end:]
+    path.write_text("\n".join(lines))
+    assert len("\n".join(body)) > 3 * (2 << 20)
+    return path, lines, start
+
+
+def test_blocks_read_by_threads_give_the_one_thread_tables(multi_block_arpa, monkeypatch):
+    path, _, _ = multi_block_arpa
+    threaded = NGramLM.from_arpa(path)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the reader then parses one block at a time
+    tables_equal(threaded.tables_, NGramLM.from_arpa(path).tables_)
+
+
+@pytest.mark.parametrize("n_threads", ["1", "2"])
+def test_the_first_error_in_the_file_is_raised_whichever_block_fails_first(
+    multi_block_arpa, tmp_path, monkeypatch, n_threads
+):
+    # Two bad lines in different blocks of the 3-grams: the earlier one is
+    # reported, also when a later block is parsed first.
+    monkeypatch.setenv("OMP_NUM_THREADS", n_threads)
+    _, lines, start = multi_block_arpa
+    lines = list(lines)
+    end = lines.index("\\end\\") - 1
+    per_block = (2 << 20) * (end - start) // len("\n".join(lines[start:end]))
+    early, late = start + 3 * per_block // 2, start + 5 * per_block // 2
+    lines[late] = "x" + lines[late]
+    lines[early] = "y" + lines[early]
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("\n".join(lines))
+    with pytest.raises(ARPAFormatError, match="log10 probability 'y") as error:
+        NGramLM.from_arpa(bad)
+    assert error.value.line == early + 1
+
+
 # mutation fuzz -------------------------------------------------------------------------
 
 
