@@ -14,6 +14,8 @@ short key has; a match is then confirmed word by word, and the rare token
 whose hash meets another token's is looked up in the dict instead.
 """
 
+from itertools import compress
+
 import numpy as np
 
 from ._hashing import HashIndex
@@ -143,6 +145,13 @@ class _Tokens:
         return h
 
 
+def _distinct(values):
+    """Whether no two of the integers ``values`` are equal (one sort; ``np.unique``
+    hashes, several times slower here)."""
+    ordered = np.sort(values)
+    return bool((ordered[1:] != ordered[:-1]).all())
+
+
 def _ascii_bytes(texts):
     """The texts joined by newlines as ASCII bytes, or None if that cannot be split here."""
     joined = "\n".join(texts)
@@ -175,19 +184,37 @@ class TextEncoder:
         self.reader = reader
         self.unknown = unknown
         self.index = None
-        # Tokens that a whitespace split of ASCII text can produce; those read
-        # as unknown need no key (a key not found gives the unknown id).
-        tokens = [
-            t
-            for t, i in reader.items()
-            if i != unknown and t.isascii() and t.split() == [t] and min(t) > " "
-        ]
+        # Tokens that a whitespace split of ASCII text can produce: non-empty,
+        # every byte above 32 (ASCII's whitespace and control characters are
+        # at or below it). Those read as unknown need no key (a key not
+        # found gives the unknown id).
+        # (Iterations in C: a Python loop over a large vocabulary would cost
+        # most of the encoder's build.)
+        n = len(reader)
+        tokens = list(reader)
+        ids = np.fromiter(reader.values(), dtype=np.intp, count=n)
+        wanted = np.fromiter(map(str.isascii, tokens), dtype=bool, count=n)
+        wanted &= ids != unknown
+        if not wanted.all():
+            tokens = list(compress(tokens, wanted))
+            ids = ids[wanted]
         if not tokens:
             return
-        ids = np.array([reader[t] for t in tokens], dtype=np.intp)
-        if ids.min() < 0 or len(np.unique(ids)) != len(ids):
-            return  # not one token per id: keep to the dict
         data = "\n".join(tokens).encode("ascii")
+        lengths = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
+        ends = np.cumsum(lengths + 1) - 1  # the newline after each token
+        low = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**31 else np.intp)
+        np.cumsum(np.frombuffer(data, dtype=np.uint8) <= 32, out=low[1:])
+        keep = (lengths > 0) & (low[ends] == low[ends - lengths])
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            if not len(kept):
+                return
+            tokens = [tokens[j] for j in kept.tolist()]
+            ids = ids[kept]
+            data = "\n".join(tokens).encode("ascii")
+        if ids.min() < 0 or not _distinct(ids):
+            return  # not one token per id: keep to the dict
         packed = _Tokens(data, all_words=True)
         if len(packed.starts) != len(tokens):
             return  # control characters inside a token: no fast path
@@ -197,7 +224,7 @@ class TextEncoder:
         n_rows = max(int(ids.max()), unknown) + 1
         keys = np.arange(n_rows, dtype=np.int64) << 8
         keys[ids] = packed.keys.view(np.int64)
-        if len(np.unique(keys)) != len(keys):
+        if not _distinct(keys):
             return  # two long tokens share a hash: keep to the dict
         self.index = HashIndex(keys)
         self.lengths = np.zeros(n_rows, dtype=np.intp)

@@ -346,15 +346,26 @@ class StoredVocabulary(Vocabulary):
     def tokens(self):
         tokens = self.__dict__.get("_tokens")
         if tokens is None:
+            # One decode of all the bytes, then slices of the one string: a
+            # decode per token costs several times more.
             data = bytes(self._utf8)
-            ends = self._ends.tolist()
+            not_utf8 = ValueError("the stored vocabulary is not UTF-8 text.")
             try:
-                tokens = [
-                    data[a:b].decode("utf-8", "surrogatepass")
-                    for a, b in zip([0, *ends[:-1]], ends)
-                ]
+                text = data.decode("utf-8", "surrogatepass")
             except UnicodeDecodeError:
-                raise ValueError("the stored vocabulary is not UTF-8 text.") from None
+                raise not_utf8 from None
+            ends = np.asarray(self._ends)
+            starts = np.concatenate([[0], ends[:-1]])
+            if len(text) != len(data):
+                # Byte offsets to character offsets: count the first bytes of
+                # characters (not 10xxxxxx); every token must start on one.
+                first = (np.frombuffer(data, np.uint8) & 0xC0) != 0x80
+                if not first[starts[starts < ends]].all():
+                    raise not_utf8
+                count = np.zeros(len(data) + 1, dtype=np.int64)
+                np.cumsum(first, out=count[1:])
+                starts, ends = count[starts], count[ends]
+            tokens = list(map(text.__getitem__, map(slice, starts.tolist(), ends.tolist())))
             self._tokens = tokens
         return tokens
 
@@ -362,7 +373,7 @@ class StoredVocabulary(Vocabulary):
     def index(self):
         index = self.__dict__.get("_index")
         if index is None:
-            index = self._index = {token: i for i, token in enumerate(self.tokens)}
+            index = self._index = dict(zip(self.tokens, range(len(self.tokens))))
             if BOS in index or len(index) != len(self.tokens):
                 raise ValueError("the stored vocabulary holds '<s>' or a repeated token.")
         return index

@@ -728,6 +728,24 @@ def test_unverified_load_refuses_a_vocabulary_not_starting_with_unk(saved):
         sklm.load(saved, verify=False)
 
 
+def test_stored_tokens_of_every_utf8_length_load_as_saved(tmp_path):
+    words = ["a", "caf\u00e9", "\u65e5\u672c", "\U0001f600", "na\u00efve", "x"]
+    lm = NGramLM(order=2).fit([" ".join(words), "a x caf\u00e9"])
+    path = sklm.save(lm, tmp_path / "m.sklm")
+    for verify in (True, False):
+        loaded = sklm.load(path, mmap=True, verify=verify)
+        assert list(loaded.classes_) == list(lm.classes_)
+        _same_scores(lm, loaded)
+    # The start of a token moved into the middle of a character.
+    at = list(lm.classes_).index("\u65e5\u672c")
+    ends = _array_view(path, "classes_ends")
+    ends[at - 1] += 1
+    ends.base.flush()
+    del ends
+    with pytest.raises(ModelFileError, match="not UTF-8 text"):
+        sklm.load(path)
+
+
 def test_verify_must_be_a_bool(saved):
     with pytest.raises(TypeError, match="verify must be a bool"):
         sklm.load(saved, verify="no")

@@ -77,3 +77,15 @@ def test_a_hash_match_with_other_bytes_goes_to_the_dict(word):
     ids, counts = encoder.encode(texts)
     np.testing.assert_array_equal(ids, [2, 3, 0])
     np.testing.assert_array_equal(counts, [3])
+
+
+def test_only_tokens_a_whitespace_split_can_give_are_keyed():
+    # Empty of whitespace and control characters, ASCII: the others cannot
+    # come out of a split of ASCII text, and are left to the dict.
+    tokens = ["<unk>", "</s>", "a b", "x\ty", "\x01ctl", "caf\u00e9", "ok", "\x7fdel", "us\x1f"]
+    vocabulary = Vocabulary(tokens)
+    encoder = vocabulary.text_encoder()
+    np.testing.assert_array_equal(
+        np.flatnonzero(encoder.lengths), [tokens.index("ok"), tokens.index("\x7fdel")]
+    )
+    _check(vocabulary, ["ok \x7fdel a b x y ok", "\x7fdel", "ctl us"])

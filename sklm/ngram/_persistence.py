@@ -101,7 +101,6 @@ def load_state(model, meta, arrays, *, verify=True):
         raise ValueError("unseen_log_backoff is not a finite log weight <= 0.")
     if not isinstance(meta["normalise_rows"], bool):
         raise ValueError("normalise_rows is not a bool.")
-    finite = "no_nan_no_posinf" if verify else False
     # The scans of whole tables, run at the end on the machine's cores.
     checks = []
     base = n_classes + 1
@@ -109,11 +108,11 @@ def load_state(model, meta, arrays, *, verify=True):
     previous = base
     for k in range(1, order + 1):
         size = base if k == 1 else None
-        prob = check_array(arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,), finite=finite)
-        if verify and prob.size and prob.max() > 1e-6:
-            raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
+        prob = check_array(arrays, f"log_prob_{k}", dtype=np.float64, shape=(size,))
         # (In layout 2 the two appended entries, 0 and unseen, are finite too.)
-        backoff = check_array(arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1, finite=finite)
+        backoff = check_array(arrays, f"log_backoff_{k}", dtype=np.float64, ndim=1)
+        if verify:
+            checks.append(partial(_check_values, prob, backoff, k))
         if layout == 2 and k < order:
             # Stored with the two entries that queries append (see
             # BackoffTables._backoff_lookup).
@@ -166,6 +165,16 @@ def load_state(model, meta, arrays, *, verify=True):
     model.tables_ = tables
     model.ngram_counts_ = tables.sizes()
     model._set_vocabulary(vocabulary)
+
+
+def _check_values(prob, backoff, k):
+    """Raise unless order ``k``'s values are log-probabilities and log weights
+    (no NaN, no +inf; -inf is log zero), the probabilities at most 0."""
+    for name, values in ((f"log_prob_{k}", prob), (f"log_backoff_{k}", backoff)):
+        if not np.less(values, np.inf).all():  # False for NaN and +inf
+            raise ValueError(f"the array {name!r} holds NaN or +inf values.")
+    if prob.size and prob.max() > 1e-6:
+        raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
 
 
 def _check_keys(key, k, base, n_classes, n_contexts):
