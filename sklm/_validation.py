@@ -87,13 +87,14 @@ def _split_chunk(raw, name, first_index):
     return chunk
 
 
-def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384):
+def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384, first_index=0):
     """Validate a corpus lazily, yielding chunks of token lists.
 
     The streaming form of :func:`check_corpus`: memory holds one chunk of
     token lists at a time, so a corpus of millions of tokens can be encoded
     without ever existing as Python strings all at once. The errors are those
-    of :func:`check_corpus`.
+    of :func:`check_corpus`; they number the samples from ``first_index``
+    (where ``X`` is a part of a larger corpus).
     """
     _check_container(X, name)
     samples = iter(X)
@@ -102,7 +103,7 @@ def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384):
         raw = list(islice(samples, chunk_size))
         if not raw:
             break
-        yield _split_chunk(raw, name, n_seen)
+        yield _split_chunk(raw, name, first_index + n_seen)
         n_seen += len(raw)
     if n_seen == 0 and not allow_empty:
         raise ValueError(f"{name} is empty; expected at least one sample.")

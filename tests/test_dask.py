@@ -146,6 +146,22 @@ def test_files_missing_or_empty_on_the_workers(client, tmp_path):
             NGramLM().fit(TextFiles([tmp_path / "blank.txt"]))
 
 
+@pytest.mark.parametrize("vocabulary", [None, ["a", "b", "c", "d"]])
+def test_a_bad_sample_is_named_by_its_index_in_x(client, vocabulary):
+    # The workers validate their own parts; the error gives the index in X,
+    # as a fit in one process does, not the index within a worker's part.
+    bad = [list(s.split()) for s in X]
+    bad[len(X) - 2] = ["a", 7]
+    lm = NGramLM(vocabulary=vocabulary)
+    with pytest.raises(TypeError) as alone:
+        lm.fit(bad)
+    with joblib.parallel_backend("dask"):
+        with pytest.raises(TypeError) as clustered:
+            lm.fit(bad)
+    assert f"X[{len(X) - 2}]" in str(alone.value)
+    assert str(clustered.value) == str(alone.value)
+
+
 @pytest.mark.parametrize("n_partitions", [1, 3, 8])
 def test_partitioned_reduce_gives_the_counts_and_continuation_counts_of_one_process(
     client, n_partitions

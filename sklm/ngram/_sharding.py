@@ -218,7 +218,7 @@ def _read_part(shard):
     Kept on the worker until the second pass re-codes it, so that the part
     is read and split once.
     """
-    return Vocabulary.learn_encode(iter_corpus(shard.samples, allow_empty=True))
+    return Vocabulary.learn_encode(shard.chunks())
 
 
 def _type_counts(part):
@@ -246,9 +246,7 @@ def _split_part(part, vocabulary, order, n_partitions):
 
 def _count_and_split(shard, vocabulary, order, n_partitions):
     """Both passes at once, under a fixed vocabulary."""
-    parts = [
-        vocabulary.encode(chunk, eos=True) for chunk in iter_corpus(shard.samples, allow_empty=True)
-    ]
+    parts = [vocabulary.encode(chunk, eos=True) for chunk in shard.chunks()]
     if parts:
         corpus = Encoded.concatenate(parts)
     else:
@@ -292,8 +290,13 @@ class _Shard:
     slowly when it holds many samples.
     """
 
-    def __init__(self, samples):
+    def __init__(self, samples, first=0):
         self.samples = samples
+        self.first = first  # index in X of the first sample, for the errors
+
+    def chunks(self):
+        """The samples validated chunk by chunk (errors name their index in ``X``)."""
+        return iter_corpus(self.samples, allow_empty=True, first_index=self.first)
 
 
 def _shards(X, n_shards):
@@ -309,7 +312,9 @@ def _shards(X, n_shards):
         ]
     samples = check_samples_list(X)
     bounds = np.linspace(0, len(samples), n_shards + 1).astype(int)
-    return [_Shard(samples[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    return [
+        _Shard(samples[lo:hi], first=int(lo)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo
+    ]
 
 
 def dask_count(
