@@ -19,7 +19,7 @@ from itertools import compress
 import numpy as np
 
 from ._hashing import HashIndex
-from ._parallel import CACHE_BLOCK, sample_runs
+from ._parallel import CACHE_BLOCK, run_length, sample_runs
 
 # Bytes of text encoded together: about CACHE_BLOCK tokens of English.
 RUN_BYTES = 6 * CACHE_BLOCK
@@ -302,7 +302,7 @@ class TextEncoder:
         edges[0] = 0
         np.cumsum(text_lengths + 1, out=edges[1:])
         # Runs of texts whose arrays stay in the CPU cache, as in scoring.
-        runs = sample_runs(edges, RUN_BYTES)
+        runs = sample_runs(edges, run_length(RUN_BYTES))
         parts = []
         for first, last in runs:
             part = self._encode_run(texts[first:last], edges[first : last + 1] - edges[first])

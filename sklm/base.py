@@ -609,12 +609,13 @@ class LanguageModel(BaseEstimator):
     def _prepare_shared_scoring(self):
         """Hook: build, before threads share the model, what it builds lazily."""
 
-    def _score_tokens(self, X) -> tuple[np.ndarray, Encoded]:
-        """Per-token log-probabilities of ``X`` with the encoded corpus.
+    def _score_tokens(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Per-token log-probabilities of ``X`` and where each sample starts in them.
 
-        A large input is cut into contiguous parts scored by
-        ``_scoring_threads()`` threads (numpy and torch release the GIL);
-        every position is scored as in one piece.
+        Returns ``(log_probs, offsets)``: sample ``i``'s predictions are
+        ``log_probs[offsets[i]:offsets[i + 1]]``. A large input is cut into
+        contiguous parts scored by ``_scoring_threads()`` threads (numpy and
+        torch release the GIL); every position is scored as in one piece.
         """
         check_is_fitted(self)
         samples, texts = check_texts_or_corpus(X)
@@ -623,7 +624,7 @@ class LanguageModel(BaseEstimator):
 
         def score_part(part):
             corpus = self._encode_checked(part, texts, eos=True)
-            return self._log_prob_tokens(corpus), corpus
+            return self._log_prob_tokens(corpus), corpus.offsets
 
         if sizes.sum() >= MIN_PART:
             # Tens of megabytes of temporary arrays per call: reused from the
@@ -636,10 +637,13 @@ class LanguageModel(BaseEstimator):
         scored = map_threads(score_part, parts)
         if len(scored) == 1:
             return scored[0]
-        return (
-            np.concatenate([log_probs for log_probs, _ in scored]),
-            Encoded.concatenate([corpus for _, corpus in scored]),
+        # The parts' offsets shifted by the predictions before them (the ids
+        # themselves are not needed: no copy of them is made).
+        starts = np.cumsum([0] + [len(log_probs) for log_probs, _ in scored[:-1]])
+        offsets = np.concatenate(
+            [scored[0][1][:1]] + [part[1:] + start for (_, part), start in zip(scored, starts)]
         )
+        return np.concatenate([log_probs for log_probs, _ in scored]), offsets
 
     def score_tokens(self, X):
         """Log-probability of every predicted token of each sample.
@@ -656,8 +660,8 @@ class LanguageModel(BaseEstimator):
             values for ``n`` tokens). Each array sums to that sample's
             :meth:`score_samples`.
         """
-        log_probs, corpus = self._score_tokens(X)
-        return np.split(log_probs, corpus.offsets[1:-1])
+        log_probs, offsets = self._score_tokens(X)
+        return np.split(log_probs, offsets[1:-1])
 
     def score_samples(self, X):
         """Total log-probability of each sample.
@@ -676,8 +680,8 @@ class LanguageModel(BaseEstimator):
             Natural log. ``-inf`` only where the model gives an event
             probability zero (``smoothing="mle"`` on an unseen n-gram).
         """
-        log_probs, corpus = self._score_tokens(X)
-        return segment_sum(log_probs, corpus.offsets)
+        log_probs, offsets = self._score_tokens(X)
+        return segment_sum(log_probs, offsets)
 
     def score(self, X, y=None):
         """Mean log-probability per predicted token (higher is better).

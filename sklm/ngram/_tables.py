@@ -13,7 +13,7 @@ the lower-order distribution as the backoff, so this is exact for them.
 import numpy as np
 
 from .._hashing import HashIndex
-from .._parallel import CACHE_BLOCK, sample_runs
+from .._parallel import CACHE_BLOCK, run_length, sample_runs
 
 
 def _lookup(table, key):
@@ -143,7 +143,7 @@ class BackoffTables:
         # in the CPU cache, where a pass over the whole corpus would stream
         # its arrays through memory a few dozen times.
         if len(offsets) and offsets[0] == 0 and offsets[-1] == len(ids):
-            runs = sample_runs(offsets, CACHE_BLOCK)
+            runs = sample_runs(offsets, run_length(CACHE_BLOCK))
         else:
             runs = [(0, len(offsets) - 1)]
         for first, last in runs:

@@ -183,6 +183,28 @@ def test_threaded_scoring_equals_scoring_in_one_piece(monkeypatch, as_tokens):
     assert threaded_score == lm.set_params(n_threads=1).score(test)
 
 
+def test_threaded_scoring_in_longer_runs_equals_scoring_in_one_piece(monkeypatch):
+    # Runs of a few dozen positions (and bytes of text), so that each part
+    # holds many, and a thread's runs (longer: run_length) cut elsewhere.
+    from sklm import _parallel, _text_encoding
+    from sklm.ngram import _tables
+
+    monkeypatch.setattr(_tables, "CACHE_BLOCK", 40)
+    monkeypatch.setattr(_text_encoding, "RUN_BYTES", 250)
+    monkeypatch.setattr(_parallel, "MIN_PART", 2_000)
+    rng = np.random.default_rng(1)
+    words = np.array("the cat dog sat on a mat log ran bird sang saw zebra".split())
+    test = [" ".join(rng.choice(words, rng.integers(0, 40))) for _ in range(2000)]
+    lm = fit("kneser_ney", 3, n_threads=1)
+    one_piece = lm.score_samples(test)
+    one_piece_tokens = np.concatenate(lm.score_tokens(test))
+    assert _parallel.map_threads(lambda _: _parallel.run_length(40), [0, 1]) == [160, 160]
+    assert _parallel.run_length(40) == 40
+    threaded = lm.set_params(n_threads=2)
+    np.testing.assert_array_equal(threaded.score_samples(test), one_piece)
+    np.testing.assert_array_equal(np.concatenate(threaded.score_tokens(test)), one_piece_tokens)
+
+
 def test_bad_n_threads_set_after_fit_raises_at_score_and_keeps_the_model():
     lm = fit("kneser_ney", 3)
     before = lm.score_samples(TEST)
