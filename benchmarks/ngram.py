@@ -22,7 +22,7 @@ fit
     into a temporary file, counted in chunks whose sorted counts are spilled
     and merged); the two report the same n-gram counts and discounts.
 fit_large
-    The bounded fit (``--memory-limit``) at order 3 on "big" with
+    The bounded fit (``--memory-limit``) at order 3 (``--large-order``) on "big" with
     ``--copies`` copies (100 copies: 80.7M tokens, the corpus of lmplz's
     reference figure; it takes minutes), in a child process.
 score
@@ -288,15 +288,15 @@ def _print_fit(report, loader, results, reference=None):
     }
 
 
-def bench_fit_large(data, n_copies, memory_limit, results):
+def bench_fit_large(data, n_copies, memory_limit, results, order=3):
     print(
-        f'\n== bounded fit on "big" x{n_copies} copies, order 3, '
+        f'\n== bounded fit on "big" x{n_copies} copies, order {order}, '
         f"memory_limit={memory_limit!r} (from a generator of lines) =="
     )
-    reference = LMPLZ_BIG100_ORDER3 if n_copies == 100 else (None, None)
-    if n_copies != 100:
-        print("  (lmplz's reference figure is for 100 copies only)")
-    report = _fit_in_child(data, 3, False, memory_limit, n_copies)
+    reference = LMPLZ_BIG100_ORDER3 if (n_copies, order) == (100, 3) else (None, None)
+    if reference[0] is None:
+        print("  (lmplz's reference figure is for order 3 and 100 copies only)")
+    report = _fit_in_child(data, order, False, memory_limit, n_copies)
     _print_fit(report, None, results, reference)
 
 
@@ -637,6 +637,9 @@ def main(argv=None):
     )
     parser.add_argument("--memory-limit", help="memory_limit of the bounded fits (default: 1GB)")
     parser.add_argument(
+        "--large-order", type=int, default=3, help="order of the fit_large model (default: 3)"
+    )
+    parser.add_argument(
         "--copies", type=int, help="copies of the corpus for fit_large (default: 100, 80.7M tokens)"
     )
     parser.add_argument("--fit-child", type=int, help=argparse.SUPPRESS)
@@ -672,7 +675,9 @@ def main(argv=None):
     if "fit" in only:
         bench_fit(args.data, args.orders, args.profile, results, args.memory_limit or "1GB")
     if "fit_large" in only:
-        bench_fit_large(args.data, args.copies or 100, args.memory_limit or "1GB", results)
+        bench_fit_large(
+            args.data, args.copies or 100, args.memory_limit or "1GB", results, args.large_order
+        )
     if "score" in only:
         bench_score(args.data, args.profile, results)
     if "proba" in only:
