@@ -67,6 +67,28 @@ def test_same_arpa_file(tmp_path):
     assert (tmp_path / "bounded.arpa").read_bytes() == (tmp_path / "whole.arpa").read_bytes()
 
 
+def test_bounded_fit_reads_text_files_as_the_in_memory_fit(tmp_path, monkeypatch):
+    import gzip
+
+    from sklm.datasets import TextFiles
+
+    texts = [" ".join(s) for s in corpus() if s and "<s>" not in s and "</s>" not in s]
+    half = len(texts) // 2
+    (tmp_path / "a.txt").write_text("\n".join(texts[:half]) + "\n\n", encoding="utf-8")
+    with gzip.open(tmp_path / "b.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(texts[half:]))
+    files = TextFiles([tmp_path / "a.txt", tmp_path / "b.txt.gz"])
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        bounded = NGramLM(order=4, memory_limit=1).fit(files)
+        whole = NGramLM(order=4).fit(texts)
+    assert_same_model(bounded, whole)
+    assert list(runs.iterdir()) == []
+
+
 def test_failed_fit_changes_nothing_and_removes_the_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     samples = corpus()
