@@ -8,13 +8,18 @@ bounds, and only then allocates the network and copies the weights in: a file
 that claims ``hidden_size=10**9`` is refused before anything is allocated.
 """
 
-from numbers import Integral
+import json
+from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 
+from ..io import atomic_write
 from ._modules import CELLS, build_module, count_parameters
 
+_FORMAT = "sklm.neural/1"
 _WEIGHTS = "weights/"
 _STATE = ("classes", "config", "history", "device", "n_threads")
 _CONFIG = (
@@ -187,13 +192,55 @@ def _device(name):
     return restore_device(name, where="load")
 
 
+def save_npz(model, path):
+    """Write ``model`` to ``path`` as the ``.npz`` of :meth:`RecurrentLM.save`."""
+    check_is_fitted(model)
+    params = {}
+    for name, value in model.get_params(deep=False).items():
+        if name == "callbacks":
+            value = None  # training-time objects: not part of the fitted model
+        elif name == "optimizer" and isinstance(value, type):
+            if getattr(torch.optim, value.__name__, None) is not value:
+                raise ValueError(
+                    f"save() stores optimizer classes of torch.optim only; got {value!r} "
+                    "(pickle the model instead)."
+                )
+            value = {"torch.optim": value.__name__}
+        elif isinstance(value, (tuple, list)):
+            value = [int(v) for v in value]
+        elif name == "random_state" and not (value is None or isinstance(value, Integral)):
+            value = None  # a RandomState instance does not serialise; its seed is spent
+        elif isinstance(value, Integral) and not isinstance(value, bool):
+            value = int(value)  # NumPy integers are no JSON numbers
+        elif isinstance(value, Real) and not isinstance(value, bool):
+            value = float(value)
+        params[name] = value
+    meta = {
+        "format": _FORMAT,
+        "class": type(model).__name__,
+        "params": params,
+        "classes": [str(t) for t in model.classes_],
+        "config": model.module_.config,
+        "history": model.history_,
+        "device": model.device_,
+        "n_threads": model.n_threads_,
+    }
+    arrays = {f"w/{k}": v.detach().cpu().numpy() for k, v in model.module_.state_dict().items()}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    return path
+
+
 def load_npz(cls, path):
     """Read a ``.npz`` of :meth:`RecurrentLM.save` with the checks of :func:`sklm.load`."""
-    import json
     import zipfile
 
     from ..io import ModelFileError, check_path
-    from ._base import _FORMAT, RecurrentLM
+    from ._base import RecurrentLM
 
     path = check_path(path)
 
