@@ -23,10 +23,12 @@ CACHE_BLOCK = 65_536
 #: How much longer the runs are in a part that threads work on side by side
 #: (:func:`map_threads`). Every numpy call hands the GIL to the other thread
 #: and takes it back, which costs about as much as the call itself on a run
-#: of CACHE_BLOCK; four times longer runs make a quarter of the calls (P1
-#: test x10 scored on two threads: 48 ms to 41 ms; in one thread they cost
-#: 5%, so a lone thread keeps the cache-sized runs).
-SHARED_RUN_SCALE = 4
+#: of CACHE_BLOCK; runs eight times longer make an eighth of the calls (P1
+#: test x10 scored on two threads: 48 ms to 41 ms at four times, 43 ms to
+#: 41 ms from four to eight; in one thread longer runs cost 5%, so a lone
+#: thread keeps the cache-sized runs). They still bound the temporary arrays
+#: of a very large part.
+SHARED_RUN_SCALE = 8
 
 _thread = threading.local()
 
