@@ -215,9 +215,7 @@ class TextEncoder:
             data = "\n".join(tokens).encode("ascii")
         if ids.min() < 0 or not _distinct(ids):
             return  # not one token per id: keep to the dict
-        packed = _Tokens(data, all_words=True)
-        if len(packed.starts) != len(tokens):
-            return  # control characters inside a token: no fast path
+        packed = _Tokens(data, all_words=True)  # one token per kept token: no byte <= 32
         # The key table is indexed by id, so that a lookup gives the id itself.
         # An id without a token gets a key that no text gives: its low byte,
         # a token's first byte (or 0xFF), is 0 there.

@@ -61,6 +61,14 @@ UNK_ID = 0
 EOS_ID = 1
 
 
+def join_offsets(offsets, sizes):
+    """The offsets of parts laid one after the other (each part ``sizes[i]`` positions long)."""
+    starts = np.cumsum([0, *sizes[:-1]])
+    return np.concatenate(
+        [offsets[0][:1]] + [part[1:] + start for part, start in zip(offsets, starts)]
+    )
+
+
 @dataclass(frozen=True)
 class Encoded:
     """A corpus of samples as one flat id array.
@@ -89,11 +97,7 @@ class Encoded:
     def concatenate(cls, parts):
         """One corpus holding the samples of ``parts`` in order."""
         ids = np.concatenate([part.ids for part in parts])
-        starts = np.cumsum([0] + [len(part.ids) for part in parts[:-1]])
-        offsets = np.concatenate(
-            [parts[0].offsets[:1]]
-            + [part.offsets[1:] + start for part, start in zip(parts, starts)]
-        )
+        offsets = join_offsets([part.offsets for part in parts], [len(part.ids) for part in parts])
         return cls(ids, offsets)
 
     def sample_index(self):
@@ -637,13 +641,10 @@ class LanguageModel(BaseEstimator):
         scored = map_threads(score_part, parts)
         if len(scored) == 1:
             return scored[0]
-        # The parts' offsets shifted by the predictions before them (the ids
-        # themselves are not needed: no copy of them is made).
-        starts = np.cumsum([0] + [len(log_probs) for log_probs, _ in scored[:-1]])
-        offsets = np.concatenate(
-            [scored[0][1][:1]] + [part[1:] + start for (_, part), start in zip(scored, starts)]
-        )
-        return np.concatenate([log_probs for log_probs, _ in scored]), offsets
+        # Only the offsets are joined: the parts' ids are not needed again.
+        log_probs = [log_probs for log_probs, _ in scored]
+        offsets = join_offsets([offsets for _, offsets in scored], list(map(len, log_probs)))
+        return np.concatenate(log_probs), offsets
 
     def score_tokens(self, X):
         """Log-probability of every predicted token of each sample.

@@ -170,9 +170,10 @@ def load_state(model, meta, arrays, *, verify=True):
 def _check_values(prob, backoff, k):
     """Raise unless order ``k``'s values are log-probabilities and log weights
     (no NaN, no +inf; -inf is log zero), the probabilities at most 0."""
+    from ..io import check_array
+
     for name, values in ((f"log_prob_{k}", prob), (f"log_backoff_{k}", backoff)):
-        if not np.less(values, np.inf).all():  # False for NaN and +inf
-            raise ValueError(f"the array {name!r} holds NaN or +inf values.")
+        check_array({name: values}, name, dtype=np.float64, finite="no_nan_no_posinf")
     if prob.size and prob.max() > 1e-6:
         raise ValueError(f"log_prob_{k} holds log-probabilities above 0.")
 
