@@ -22,7 +22,6 @@ import warnings
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 
 import numpy as np
 
@@ -546,6 +545,7 @@ class _Reader:
         # meanwhile (NumPy releases the GIL in its array passes). They are
         # collected in file order, so that the first error in the file is
         # the one raised.
+        # (The unigrams keep to one thread: their words are listed in file order.)
         threads = self.threads if k > 1 else 1
         pending = deque()
 
@@ -553,7 +553,7 @@ class _Reader:
             while pending:
                 pending.popleft().result()
 
-        with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        with ThreadPoolExecutor(threads) as pool:
             try:
                 while done < n:
                     try:
@@ -568,13 +568,10 @@ class _Reader:
                             f"the file ends after {done} of the {n} {k}-grams the header "
                             "announces (truncated file?)",
                         )
+                    if len(pending) == threads:
+                        pending.popleft().result()
                     args = (section, text, done, first, order, words, previous)
-                    if pool is None:
-                        self.parse_block(*args)
-                    else:
-                        if len(pending) == threads:
-                            pending.popleft().result()
-                        pending.append(pool.submit(self.parse_block, *args))
+                    pending.append(pool.submit(self.parse_block, *args))
                     done += n_lines
                 collect()
             finally:
