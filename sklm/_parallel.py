@@ -1,7 +1,8 @@
-"""Threads for the numpy-bound work of scoring.
+"""Threads for the work of scoring.
 
-NumPy releases the GIL inside its array operations, so a large corpus cut
-into a few contiguous parts is scored by that many threads at once.
+The compiled loops of scoring and text encoding run without the GIL, and
+NumPy releases it inside its array operations, so a large corpus cut into a
+few contiguous parts is scored by that many threads at once.
 """
 
 import os
@@ -20,14 +21,13 @@ MIN_PART = 200_000
 #: passes stream through memory; each run costs about 0.2 ms of Python calls.
 CACHE_BLOCK = 65_536
 
-#: How much longer the runs are in a part that threads work on side by side
-#: (:func:`map_threads`). Every numpy call hands the GIL to the other thread
-#: and takes it back, which costs about as much as the call itself on a run
-#: of CACHE_BLOCK; runs eight times longer make an eighth of the calls (P1
-#: test x10 scored on two threads: 48 ms to 41 ms at four times, 43 ms to
-#: 41 ms from four to eight; in one thread longer runs cost 5%, so a lone
-#: thread keeps the cache-sized runs). They still bound the temporary arrays
-#: of a very large part.
+#: How much longer the runs of the text encoder are in a part that threads
+#: work on side by side (:func:`map_threads`). Its whole-array numpy passes
+#: hand the GIL to the other thread and take it back at every call, which
+#: costs about as much as the call itself on a cache-sized run; longer runs
+#: make fewer calls (P1 test x10 on two threads, with the compiled scoring:
+#: 22.2 ms at 1, 21.1 ms at 2, 19.5 ms at 8). They still bound the temporary
+#: arrays of a very large part.
 SHARED_RUN_SCALE = 8
 
 _thread = threading.local()

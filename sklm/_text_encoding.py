@@ -16,9 +16,10 @@ whose hash meets another token's is looked up in the dict instead.
 
 from itertools import compress
 
+import numba
 import numpy as np
 
-from ._hashing import HashIndex
+from ._hashing import _KEEP, HashIndex, lookup_into
 from ._parallel import CACHE_BLOCK, run_length, sample_runs
 
 # Bytes of text encoded together: about CACHE_BLOCK tokens of English.
@@ -32,41 +33,47 @@ _END = np.array([0x80 << (8 * n) for n in range(_WORD)] + [0], dtype=np.uint64)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 _LONG = np.uint64(0xFF)
+# The id the compiled encoder gives a token whose hash met another token's.
+_COLLISION = -2
 # Bytes up to 32 are whitespace for str.split(), except 0-8 and 14-27.
 
 
-class _Tokens:
-    """Boundaries and keys of the whitespace-separated tokens of ASCII bytes.
+def _padded(data):
+    """ASCII bytes as uint64 words, zero-padded so that every 8-byte read past
+    a token stays inside the buffer."""
+    n = len(data)
+    buffer = np.zeros(n // _WORD + 3, dtype="<u8")
+    buffer.view(np.uint8)[:n] = np.frombuffer(data, dtype=np.uint8)
+    return buffer
 
-    With ``all_words``, also the 8-byte words of every long token (the
-    vocabulary's, for the confirmation of matches); otherwise only those of
-    the tokens over 16 bytes, which the two words of a match do not cover.
+
+def _bounds(buffer, n):
+    """Where each token of the ``n`` bytes starts and just past where it ends, alternately.
+
+    In whole-array passes: a byte loop would mispredict at both ends of
+    every token.
     """
+    inside = np.zeros(n + 2, dtype=bool)
+    np.greater(buffer.view(np.uint8)[:n], 32, out=inside[1:-1])
+    return np.flatnonzero(inside[1:] != inside[:-1])
 
-    def __init__(self, data, *, all_words=False):
-        n = len(data)
-        # Zero padding: every 8-byte read past a token stays inside the buffer.
-        buffer = np.zeros(n // _WORD + 3, dtype="<u8")
-        buffer.view(np.uint8)[:n] = np.frombuffer(data, dtype=np.uint8)
-        self.buffer = buffer
-        text = buffer.view(np.uint8)[:n]
-        inside = np.zeros(n + 2, dtype=bool)
-        np.greater(text, 32, out=inside[1:-1])
-        # Alternately where a token starts and just past where it ends.
-        bounds = np.flatnonzero(inside[1:] != inside[:-1])
+
+class _Tokens:
+    """Boundaries, keys and 8-byte words of the whitespace-separated tokens of
+    ASCII bytes (a vocabulary's, keyed once)."""
+
+    def __init__(self, data):
+        self.buffer = _padded(data)
+        bounds = _bounds(self.buffer, len(data))
+        self.keys = np.empty(len(bounds) // 2, dtype=np.int64)
+        _token_keys(self.buffer, bounds, self.keys)
         bounds = bounds.reshape(-1, 2)
-        # Contiguous: searched per text and gathered from below.
+        # Contiguous: gathered from below.
         self.starts = np.ascontiguousarray(bounds[:, 0])
         self.lengths = bounds[:, 1] - self.starts
-        word = self._word_at(self.starts)
-        # Clipped: a token of 8 bytes or more keeps its 8 bytes, no end mark.
-        word &= np.take(_MASK, self.lengths, mode="clip")
-        word |= np.take(_END, self.lengths, mode="clip")
-        self.keys = word
         self.long = np.flatnonzero(self.lengths > _WORD)
-        self.long_words = None
-        if len(self.long):
-            self._key_long(all_words)
+        # The words of the long tokens, for the confirmation of a match.
+        self.long_words = self._words(self.long) if len(self.long) else None
 
     def _word_at(self, offset):
         """The 8 bytes from each byte offset, as little-endian uint64."""
@@ -75,36 +82,6 @@ class _Tokens:
         data = self.buffer.view(np.uint8)
         words = np.ndarray((len(data) - _WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
         return words[offset]
-
-    def _key_long(self, all_words):
-        """Key the tokens over 8 bytes by a hash of their words.
-
-        Nearly all of them have at most 16 bytes: their two words are mixed
-        directly. The longer ones get a hash of all their words.
-        """
-        long = self.long
-        length = self.lengths[long]
-        # The first two words of each long token: a match is confirmed on
-        # them (and, over 16 bytes, on the rest of the words).
-        self.first = self.keys[long]
-        second = self._word_at(self.starts[long] + _WORD)
-        second &= np.take(_MASK, length - _WORD, mode="clip")
-        self.second = second
-        h = second * _MIX2
-        h ^= self.first
-        h *= _MIX
-        h ^= h >> np.uint64(29)
-        h *= _MIX2
-        h ^= h >> np.uint64(32)
-        h |= _LONG
-        self.longer = np.flatnonzero(length > 2 * _WORD)
-        if len(self.longer):
-            longer_words = self._words(long[self.longer])
-            h[self.longer] = self._hash_words(*longer_words, length[self.longer])
-            self.long_words = longer_words
-        if all_words:
-            self.long_words = self._words(long)
-        self.keys[long] = h
 
     def _words(self, tokens):
         """The 8-byte words of ``tokens``, one token after the other.
@@ -122,27 +99,6 @@ class _Tokens:
         word = self._word_at(start[token] + offset)
         word &= np.take(_MASK, length[token] - offset, mode="clip")
         return word, first, n_words
-
-    @staticmethod
-    def _hash_words(word, first, n_words, length):
-        """A hash of each token's words, in whole-array passes.
-
-        Each word is mixed with its position and the mixes are summed per
-        token, so the work is one pass over the tokens' bytes however long a
-        token is (a token of megabytes costs what its bytes cost).
-        """
-        position = np.arange(len(word), dtype=np.int64) - np.repeat(first, n_words)
-        h = word ^ (position.astype(np.uint64) * _MIX2)
-        h *= _MIX
-        h ^= h >> np.uint64(29)
-        h *= _MIX2
-        h = np.add.reduceat(h, first)
-        h ^= length.astype(np.uint64)
-        h ^= h >> np.uint64(29)
-        h *= _MIX2
-        h ^= h >> np.uint64(32)
-        h |= _LONG
-        return h
 
 
 def _distinct(values):
@@ -215,13 +171,13 @@ class TextEncoder:
             data = "\n".join(tokens).encode("ascii")
         if ids.min() < 0 or not _distinct(ids):
             return  # not one token per id: keep to the dict
-        packed = _Tokens(data, all_words=True)  # one token per kept token: no byte <= 32
+        packed = _Tokens(data)  # one token per kept token: no byte <= 32
         # The key table is indexed by id, so that a lookup gives the id itself.
         # An id without a token gets a key that no text gives: its low byte,
         # a token's first byte (or 0xFF), is 0 there.
         n_rows = max(int(ids.max()), unknown) + 1
         keys = np.arange(n_rows, dtype=np.int64) << 8
-        keys[ids] = packed.keys.view(np.int64)
+        keys[ids] = packed.keys
         if not _distinct(keys):
             return  # two long tokens share a hash: keep to the dict
         self.index = HashIndex(keys)
@@ -319,69 +275,41 @@ class TextEncoder:
         data = _ascii_bytes(texts)
         if data is None:
             return None
-        tokens = _Tokens(data)
-        found = self.index.lookup(tokens.keys.view(np.int64))
-        if len(tokens.long):
-            self._confirm(tokens, found, data)
-        # found is the id, or -1 for an unknown token: the unknown id there.
-        ids = found
-        ids += (found >> (found.itemsize * 8 - 1)) & (self.unknown + 1)
-        first_token = np.searchsorted(tokens.starts, edges)
-        return ids, np.diff(first_token)
+        buffer = _padded(data)
+        bounds = _bounds(buffer, len(data))
+        long_words = self.packed.long_words
+        if long_words is None:
+            long_words = (np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.intp), None)
+        ids = np.empty(len(bounds) // 2, dtype=np.intp)
+        counts = np.zeros(len(texts), dtype=np.intp)
+        n_collisions = _encode_tokens(
+            buffer,
+            bounds,
+            edges,
+            self.index.keys,
+            self.index.slot_value,
+            int(self.index.shift),
+            self.lengths,
+            self.long_row,
+            long_words[0],
+            long_words[1],
+            self.packed.long_words is not None,
+            self.unknown,
+            ids,
+            counts,
+            np.empty(len(ids), dtype=np.int64),
+            np.empty(len(ids), dtype=np.intp),
+        )
+        if n_collisions:
+            self._by_dict(ids, data)
+        return ids, counts
 
-    def _confirm(self, tokens, found, data):
-        """Check the long tokens' matches byte for byte (a hash can collide).
-
-        Every match is compared on its length and first two words (the whole
-        of a token of at most 16 bytes), the few longer ones on all words.
-        """
-        long = tokens.long
-        match = found[long]
-        rows = np.flatnonzero(match >= 0)
-        if not len(rows):
-            return
-        candidate = match[rows]
-        vocab_row = self.long_row[candidate]
-        if self.packed.long_words is None:
-            # No vocabulary token is long: every match is a hash collision.
-            self._by_dict(tokens, found, data, long[rows])
-            return
-        vocab_words, vocab_first, _ = self.packed.long_words
-        # A short vocabulary token (row -1 here, which reads the last long
-        # token's words) fails on its length: the query's is over 8 bytes.
-        at = vocab_first[vocab_row]
-        same = tokens.lengths[long[rows]] == self.lengths[candidate]
-        same &= vocab_words[at] == tokens.first[rows]
-        same &= vocab_words[at + 1] == tokens.second[rows]
-        if len(tokens.longer):
-            position = np.full(len(long), -1, dtype=np.intp)
-            position[tokens.longer] = np.arange(len(tokens.longer))
-            query = position[rows]
-            check = np.flatnonzero(same & (query >= 0))
-            if len(check):
-                # Every word of each matched pair compared in one pass (equal
-                # lengths have as many words).
-                query_words, query_first, query_n = tokens.long_words
-                query, vocab = query[check], vocab_row[check]
-                n = query_n[query]
-                begin = np.cumsum(n) - n
-                pair = np.repeat(np.arange(len(check)), n)
-                within = np.arange(int(n.sum())) - begin[pair]
-                equal = (
-                    query_words[query_first[query][pair] + within]
-                    == vocab_words[vocab_first[vocab][pair] + within]
-                )
-                same[check] = np.logical_and.reduceat(equal, begin)
-        self._by_dict(tokens, found, data, long[rows[~same]])
-
-    def _by_dict(self, tokens, found, data, wrong):
-        """Look the tokens ``wrong`` up in the dict (after a hash collision)."""
-        if len(wrong):
-            text = data.decode("ascii")
-            for i in wrong.tolist():
-                start = int(tokens.starts[i])
-                token = text[start : start + int(tokens.lengths[i])]
-                found[i] = self._row_of(token)
+    def _by_dict(self, ids, data):
+        """Look up in the dict the tokens whose hash met another token's (marked -2)."""
+        tokens = data.decode("ascii").split()
+        for i in np.flatnonzero(ids == _COLLISION).tolist():
+            row = self._row_of(tokens[i])
+            ids[i] = row if row >= 0 else self.unknown
 
     def _row_of(self, token):
         """Row of ``token`` in the key table (its id), -1 if it is not there."""
@@ -395,3 +323,130 @@ class _StoredWords:
 
     def __init__(self, long_words):
         self.long_words = long_words
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _word_at(buffer, offset):
+    """The 8 bytes from byte ``offset`` of ``buffer`` (uint64 words), little-endian."""
+    q = offset >> 3
+    r = np.uint64((offset & 7) * 8)
+    # Shifted in two steps, so that r = 0 (a shift by 64) gives 0 without a
+    # branch, which would mispredict on most tokens.
+    return (buffer[q] >> r) | ((buffer[q + 1] << np.uint64(1)) << (np.uint64(63) - r))
+
+
+@numba.njit(nogil=True, cache=True)
+def _token_key(buffer, start, length):
+    """The key of the token of ``length`` bytes at byte ``start`` (see the module's doc).
+
+    A token over 16 bytes is keyed by a hash of all its words: each word
+    mixed with its position, the mixes summed, so the work is one pass over
+    its bytes however long it is.
+    """
+    first = _word_at(buffer, start)
+    if length <= _WORD:
+        return (first & _MASK[length]) | _END[length]
+    if length <= 2 * _WORD:
+        second = _word_at(buffer, start + _WORD) & _MASK[min(length - _WORD, _WORD)]
+        h = second * _MIX2
+        h ^= first
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        h ^= h >> np.uint64(32)
+        return h | _LONG
+    total = np.uint64(0)
+    for w in range((length + _WORD - 1) // _WORD):
+        at = w * _WORD
+        word = _word_at(buffer, start + at) & _MASK[min(length - at, _WORD)]
+        h = word ^ (np.uint64(w) * _MIX2)
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        total += h
+    h = total ^ np.uint64(length)
+    h ^= h >> np.uint64(29)
+    h *= _MIX2
+    h ^= h >> np.uint64(32)
+    return h | _LONG
+
+
+@numba.njit(nogil=True, cache=True)
+def _token_keys(buffer, bounds, keys):
+    """:func:`_token_key` of every token, ``bounds`` as :func:`_bounds` gives them."""
+    for i in range(len(keys)):
+        start = bounds[2 * i]
+        keys[i] = np.int64(_token_key(buffer, start, bounds[2 * i + 1] - start))
+
+
+@numba.njit(nogil=True, cache=True)
+def _encode_tokens(
+    buffer,
+    bounds,
+    edges,
+    keys,
+    slot_value,
+    shift,
+    lengths,
+    long_row,
+    vocabulary_words,
+    vocabulary_first,
+    has_long,
+    unknown,
+    ids,
+    counts,
+    query,
+    todo,
+):
+    """Ids of the tokens of ASCII bytes (``buffer``, uint64 words).
+
+    Token ``i`` spans bytes ``bounds[2 * i]`` to ``bounds[2 * i + 1]``. Keys
+    each token (:func:`_token_key`) and looks the keys up in the hash of
+    the vocabulary's keys; the match of a long token is confirmed on its
+    length and every 8-byte word. Text ``j`` starts at byte ``edges[j]``;
+    ``counts[j]`` receives its number of tokens. A token whose hash met
+    another token's gets ``_COLLISION`` (the caller asks the dict). ``query``
+    and ``todo`` are scratch of ``len(ids)``. Returns the number of
+    collisions. Compiled without the GIL.
+    """
+    n_texts = len(counts)
+    current = 0
+    n_long = 0
+    for i in range(len(ids)):
+        start = bounds[2 * i]
+        length = bounds[2 * i + 1] - start
+        query[i] = np.int64(_token_key(buffer, start, length))
+        todo[n_long] = i  # a list of the long tokens, without a branch
+        n_long += length > _WORD
+        while current + 1 < n_texts and edges[current + 1] <= start:
+            current += 1
+        counts[current] += 1
+    long_tokens = todo[:n_long].copy()
+    lookup_into(keys, slot_value, shift, query, ids, todo, _KEEP)
+    n_collisions = 0
+    for i in long_tokens:
+        found = ids[i]
+        if found < 0:
+            continue
+        # A hash: the match must have the token's bytes.
+        start = bounds[2 * i]
+        length = bounds[2 * i + 1] - start
+        row = long_row[found]
+        same = has_long and row >= 0 and lengths[found] == length
+        if same:
+            at = vocabulary_first[row]
+            for w in range((length + _WORD - 1) // _WORD):
+                word = _word_at(buffer, start + w * _WORD)
+                word &= _MASK[min(length - w * _WORD, _WORD)]
+                if vocabulary_words[at + w] != word:
+                    same = False
+                    break
+        if not same:
+            ids[i] = _COLLISION
+            n_collisions += 1
+    for i in range(len(ids)):
+        # -1 (absent) reads as the unknown id.
+        found = ids[i]
+        unseen = _KEEP[np.int64(found == -1)]
+        ids[i] = (found & ~unseen) | (unknown & unseen)
+    return n_collisions

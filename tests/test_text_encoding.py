@@ -89,3 +89,48 @@ def test_only_tokens_a_whitespace_split_can_give_are_keyed():
         np.flatnonzero(encoder.lengths), [tokens.index("ok"), tokens.index("\x7fdel")]
     )
     _check(vocabulary, ["ok \x7fdel a b x y ok", "\x7fdel", "ctl us"])
+
+
+M64 = (1 << 64) - 1
+
+
+def _mix_tail(h):
+    h ^= h >> 29
+    h = (h * 0xC4CEB9FE1A85EC53) & M64
+    h ^= h >> 32
+    return h | 0xFF
+
+
+def _slow_key(token):
+    """The key a token is stored under in model files, from its definition."""
+    data = token.encode("ascii")
+    words = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
+    if len(data) < 8:
+        return words[0] | (0x80 << (8 * len(data)))
+    if len(data) == 8:
+        return words[0]
+    if len(data) <= 16:
+        h = (words[1] * 0xC4CEB9FE1A85EC53) & M64
+        h ^= words[0]
+        h = (h * 0xFF51AFD7ED558CCD) & M64
+        return _mix_tail(h)
+    total = 0
+    for position, word in enumerate(words):
+        h = word ^ ((position * 0xC4CEB9FE1A85EC53) & M64)
+        h = (h * 0xFF51AFD7ED558CCD) & M64
+        h ^= h >> 29
+        h = (h * 0xC4CEB9FE1A85EC53) & M64
+        total = (total + h) & M64
+    return _mix_tail(total ^ len(data))
+
+
+def test_token_keys_are_the_stored_format_at_every_length():
+    # Keys are saved with a model's text encoder: the compiled keys must stay
+    # the ones files hold, which this plain definition spells out.
+    from sklm._text_encoding import _Tokens
+
+    rng = np.random.default_rng(5)
+    tokens = _random_tokens(rng, 400, max_length=70) + ["x" * n for n in range(1, 41)]
+    packed = _Tokens("\n".join(tokens).encode("ascii"))
+    expected = np.array([_slow_key(t) for t in tokens], dtype=np.uint64).view(np.int64)
+    np.testing.assert_array_equal(packed.keys, expected)

@@ -1,4 +1,4 @@
-"""Backoff-form n-gram tables and the one vectorized query over them.
+"""Backoff-form n-gram tables and the one compiled query over them.
 
 Every :class:`~sklm.NGramLM`, whatever its smoothing, and every model read
 from an ARPA file is held as ARPA holds it: per order, the stored n-grams with
@@ -10,10 +10,18 @@ Interpolated models store interpolated probabilities and use the weight of
 the lower-order distribution as the backoff, so this is exact for them.
 """
 
+import numba
 import numpy as np
 
-from .._hashing import HashIndex
-from .._parallel import CACHE_BLOCK, run_length, sample_runs
+from .._hashing import _KEEP, HashIndex, lookup_into
+from .._parallel import CACHE_BLOCK, sample_runs
+
+#: Positions scored together. The compiled passes over a run read each of its
+#: arrays a few times: a run of a million positions keeps their 32 MB of
+#: scratch bounded on any corpus, where cache-sized runs would cost more in
+#: calls than they save (P1 test x10, 824,300 positions: 12.8 ms in runs of
+#: CACHE_BLOCK, 10.3 ms in runs of 16 times that, 10.0 ms in one run).
+SCORE_RUN = 16 * CACHE_BLOCK
 
 
 def _lookup(table, key):
@@ -139,21 +147,45 @@ class BackoffTables:
         offsets = np.asarray(offsets, dtype=np.intp)
         result = np.empty(len(ids))
         lengths = np.ones(len(ids), dtype=np.int64) if return_lengths else None
-        # Runs of whole samples small enough for every pass over them to stay
-        # in the CPU cache, where a pass over the whole corpus would stream
-        # its arrays through memory a few dozen times.
+        # Runs of whole samples (SCORE_RUN), which bound the scratch arrays.
         if len(offsets) and offsets[0] == 0 and offsets[-1] == len(ids):
-            runs = sample_runs(offsets, run_length(CACHE_BLOCK))
+            runs = sample_runs(offsets, SCORE_RUN)
         else:
             runs = [(0, len(offsets) - 1)]
+        if len(runs) > 1:
+            scratch = _Scratch(max(offsets[last] - offsets[first] for first, last in runs))
+        else:
+            scratch = _Scratch(len(ids))
+        orders = [self._order_arrays(k) for k in range(2, self.order + 1)]
+        unigram = self._float_table(0)
         for first, last in runs:
             lo, hi = (offsets[first], offsets[last]) if len(runs) > 1 else (0, len(ids))
-            self._score_run(
-                ids[lo:hi],
-                offsets[first:last] - lo,
-                result[lo:hi],
-                None if lengths is None else lengths[lo:hi],
-            )
+            starts = offsets[first:last] - lo
+            n = hi - lo
+            if len(starts) and starts[-1] >= n:
+                starts = starts[starts < n]  # empty samples at the end (no </s>)
+            run_ids, run_result = ids[lo:hi], result[lo:hi]
+            # mode="clip" (ids are in range): the fast path of np.take with out=.
+            np.take(unigram, run_ids, out=run_result, mode="clip")
+            run_lengths = scratch.no_lengths if lengths is None else lengths[lo:hi]
+            # previous[p] is the index of the (k-1)-gram ending at position p.
+            previous = run_ids
+            for k, arrays in enumerate(orders, start=2):
+                current = scratch.index(k, n)
+                _score_order(
+                    run_ids,
+                    starts,
+                    previous,
+                    k,
+                    self.order,
+                    self.n_classes,
+                    *arrays,
+                    run_result.view(np.int64),
+                    current,
+                    run_lengths,
+                    *scratch.buffers(n),
+                )
+                previous = current
         return (result, lengths) if return_lengths else result
 
     def _float_table(self, i):
@@ -161,63 +193,20 @@ class BackoffTables:
         table = self.log_prob[i]
         return table if table.dtype == np.float64 else table.astype(np.float64)
 
-    def _score_run(self, ids, starts, result, lengths):
-        """:meth:`score_corpus` of one run of samples, into ``result`` (and ``lengths``)."""
-        n = len(ids)
-        if len(starts) and starts[-1] >= n:
-            starts = starts[starts < n]  # empty samples at the end (no </s>)
-        # mode="clip" (ids are in range): the fast path of np.take with out=.
-        np.take(self._float_table(0), ids, out=result, mode="clip")
-        # Whole-array passes (no compressing to subsets). previous[p] is the
-        # index of the (k-1)-gram ending at position p: -1 when it is not
-        # stored, -2 when it reaches back past <s>.
-        previous = ids
-        context = np.empty(n, dtype=np.intp)
-        key = np.empty(n, dtype=np.int64)
-        miss = np.empty(n, dtype=np.intp)
-        bits = result.view(np.int64)
-        for k in range(2, self.order + 1):
-            context[1:] = previous[:-1]
-            # The first token of a sample has only <s> before it.
-            context[starts] = self.n_classes if k == 2 else -2
-            backoff = self._backoff_lookup(k)
-            if k == 2:
-                # Every context is a word or <s>: np.take's fast path.
-                result += np.take(backoff, context, mode="clip")
-            else:
-                # Plain indexing: np.take is several times slower on negative
-                # indices, which mark contexts not stored or past <s>.
-                result += backoff[context]
-            # Negative contexts give negative keys, which no table holds.
-            np.multiply(context, self.base, out=key)
-            key += ids
-            stored = context >= 0 if k > 2 else None
-            if stored is not None and 2 * np.count_nonzero(stored) <= n:
-                # Most contexts are not stored (the higher orders): look up
-                # only the keys that can match.
-                stored = np.flatnonzero(stored)
-                index = np.full(n, -1, dtype=np.intp)
-                index[stored] = self._find(k, key[stored])
-            else:
-                index = self._find(k, key)
-            table = self._float_table(k - 1)
-            if len(table):
-                # The longest match overwrites: a branch-free select on the
-                # bits (np.where mispredicts on these irregular hits, at
-                # about twice the cost). miss is -1 where index is -1.
-                np.right_shift(index, miss.itemsize * 8 - 1, out=miss)
-                found = table[index].view(np.int64)
-                bits ^= found
-                bits &= miss
-                bits ^= found
-            if lengths is not None:
-                lengths[index >= 0] = k
-            if k < self.order:
-                # The k-grams ending on the first k - 2 tokens of a sample
-                # reach back past <s>.
-                short = (starts[:, None] + np.arange(k - 2)).ravel()
-                index[short[short < n]] = -2
-            previous = index
+    def _order_arrays(self, k):
+        """What :func:`_score_order` reads of order ``k``."""
+        index = self._hash(k)
+        keys, log_prob = index.keys, self._float_table(k - 1)
+        if len(keys) == 0:
+            # Read (and ignored: every slot is empty) where a key would be.
+            keys, log_prob = np.zeros(1, dtype=np.int64), np.zeros(1)
+        return (
+            self._backoff_lookup(k),
+            keys,
+            index.slot_value,
+            int(index.shift),
+            log_prob.view(np.int64),
+        )
 
     # contexts ------------------------------------------------------------------
 
@@ -328,3 +317,90 @@ def word_columns(tables, k, rows):
             key = tables.keys[j - 1].take(prefix)
     columns[:, 0] = prefix
     return columns
+
+
+class _Scratch:
+    """The working arrays of :func:`_score_order`, allocated once per corpus."""
+
+    def __init__(self, length):
+        self.key = np.empty(length, dtype=np.int64)
+        self.todo = np.empty(length, dtype=np.intp)
+        self.indexes = [np.empty(length, dtype=np.intp), np.empty(length, dtype=np.intp)]
+        self.no_lengths = np.zeros(0, dtype=np.int64)
+
+    def index(self, k, n):
+        """The array receiving order ``k``'s indexes (the two alternate)."""
+        return self.indexes[k % 2][:n]
+
+    def buffers(self, n):
+        return self.key[:n], self.todo[:n], _KEEP
+
+
+@numba.njit(nogil=True, cache=True)
+def _score_order(
+    ids,
+    starts,
+    previous,
+    k,
+    order,
+    n_classes,
+    log_backoff,
+    keys,
+    slot_value,
+    shift,
+    log_prob_bits,
+    result_bits,
+    current,
+    lengths,
+    key,
+    todo,
+    keep,
+):
+    """Order ``k`` of :meth:`BackoffTables.score_corpus`, over one run of samples.
+
+    ``result_bits`` (the float64 results as int64) holds, per position, the
+    log-probability given by the orders below ``k``. The backoff weight of
+    the (k-1)-gram context is added to it, and a stored k-gram overwrites it
+    (the longest match wins): a value is its longest match's probability
+    plus the weights of the longer contexts, added from the lowest.
+    ``previous[p]`` is the index of the (k-1)-gram ending at ``p`` (for k = 2
+    the word itself); ``current`` receives that of the k-gram: -1 when it is
+    not stored, -2 when it reaches back past ``<s>``. ``log_backoff`` ends
+    with the weights of those two (0 and ``unseen_log_backoff``).
+
+    The overwrite is a mask read from ``keep`` (see :func:`lookup_into`), not
+    a branch. Compiled without the GIL, so threads score their parts side by
+    side.
+    """
+    n = len(ids)
+    base = n_classes + 1
+    result = result_bits.view(np.float64)
+    first = n_classes if k == 2 else -2  # <s>, or past it
+    n_weights = len(log_backoff)
+    # The contexts first, in key (a test per position of whether a sample
+    # starts there would mispredict at every start).
+    if n:
+        key[0] = first
+    key[1:] = previous[:-1]
+    for s in starts:
+        key[s] = first
+    for p in range(n):
+        c = key[p]
+        # -1 and -2 read the last two weights.
+        result[p] += log_backoff[c + (n_weights & (c >> 63))]
+        key[p] = c * base + ids[p]
+    lookup_into(keys, slot_value, shift, key, current, todo, keep)
+    with_lengths = len(lengths) > 0
+    for p in range(n):
+        found = current[p]
+        kept = keep[(found >> 63) & 1]
+        at = found & ~kept
+        result_bits[p] = (result_bits[p] & kept) | (log_prob_bits[at] & ~kept)
+        if with_lengths:
+            lengths[p] = (lengths[p] & kept) | (k & ~kept)
+    if k < order:
+        # The k-grams ending on the first k - 2 tokens of a sample reach back
+        # past <s>.
+        for s in starts:
+            for j in range(s, min(s + k - 2, n)):
+                current[j] = -2

@@ -185,11 +185,11 @@ def test_threaded_scoring_equals_scoring_in_one_piece(monkeypatch, as_tokens):
 
 def test_threaded_scoring_in_longer_runs_equals_scoring_in_one_piece(monkeypatch):
     # Runs of a few dozen positions (and bytes of text), so that each part
-    # holds many, and a thread's runs (longer: run_length) cut elsewhere.
+    # holds many, and a thread's runs of text (longer: run_length) cut elsewhere.
     from sklm import _parallel, _text_encoding
     from sklm.ngram import _tables
 
-    monkeypatch.setattr(_tables, "CACHE_BLOCK", 40)
+    monkeypatch.setattr(_tables, "SCORE_RUN", 40)
     monkeypatch.setattr(_text_encoding, "RUN_BYTES", 250)
     monkeypatch.setattr(_parallel, "MIN_PART", 2_000)
     rng = np.random.default_rng(1)

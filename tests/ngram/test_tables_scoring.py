@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sklm import NGramLM
-from sklm._parallel import CACHE_BLOCK
+from sklm.ngram import _tables
 
 WORDS = "the a cat dog sat on mat log saw ran bird big small red".split()
 
@@ -82,15 +82,19 @@ def test_score_corpus_equals_the_oracle(order, smoothing):
     assert lengths.min() >= 1 and lengths.max() <= order
 
 
-def test_runs_of_samples_score_as_one_pass():
-    # Several cache-sized runs, one sample longer than a run by itself: the
-    # same values, bit for bit, as each sample scored alone.
+RUN = 5_000  # positions per run in these tests (SCORE_RUN is a million)
+
+
+def test_runs_of_samples_score_as_one_pass(monkeypatch):
+    # Several runs, one sample longer than a run by itself: the same values,
+    # bit for bit, as each sample scored alone.
+    monkeypatch.setattr(_tables, "SCORE_RUN", RUN)
     rng = np.random.default_rng(7)
     lm = _fitted(3, "kneser_ney", _corpus(rng, 400, 8))
-    texts = _corpus(rng, 2 * CACHE_BLOCK // 8, 8)
-    texts.insert(100, " ".join(rng.choice(WORDS, CACHE_BLOCK + 10)))
+    texts = _corpus(rng, 2 * RUN // 8, 8)
+    texts.insert(100, " ".join(rng.choice(WORDS, RUN + 10)))
     corpus = lm._vocabulary.encode_texts(texts)
-    assert len(corpus.ids) > 3 * CACHE_BLOCK
+    assert len(corpus.ids) > 3 * RUN
     tables = lm.tables_
     got, lengths = tables.score_corpus(corpus.ids, corpus.offsets, return_lengths=True)
     for i in [0, 99, 100, 101, len(texts) // 2, len(texts) - 1]:
@@ -106,13 +110,14 @@ def test_runs_of_samples_score_as_one_pass():
     np.testing.assert_array_equal(got[start:end].view(np.int64), expected.view(np.int64))
 
 
-def test_empty_samples_without_eos_anywhere_in_the_runs():
+def test_empty_samples_without_eos_anywhere_in_the_runs(monkeypatch):
     # score_corpus takes any flat corpus: samples without </s> may be empty,
     # also where a run ends.
+    monkeypatch.setattr(_tables, "SCORE_RUN", RUN)
     rng = np.random.default_rng(3)
     lm = _fitted(3, "kneser_ney", _corpus(rng, 200, 6))
     tables = lm.tables_
-    lengths = rng.integers(0, 4, 3 * CACHE_BLOCK // 2)
+    lengths = rng.integers(0, 4, 3 * RUN // 2)
     lengths[-5:] = 0
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     ids = rng.integers(0, tables.n_classes, offsets[-1])
