@@ -6,63 +6,15 @@ search costs about 16 dependent memory reads per query where this costs one
 or two.
 """
 
-import numba
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-@numba.njit(nogil=True, cache=True)
-def probe(keys, slot_value, shift, key):
-    """Index of ``key`` in ``keys`` through the slots of a :class:`HashIndex`, -1 if absent.
-
-    The compiled form of :meth:`HashIndex.lookup` for one key, for loops that
-    look up as they go (scoring, text encoding). ``shift`` is ``64 - bits``.
-    """
-    if len(keys) == 0:
-        return -1
-    slot = (np.uint64(key) * _GOLDEN) >> np.uint64(shift)
-    while True:
-        value = slot_value[slot]
-        if value < 0:
-            return -1
-        if keys[value] == key:
-            return value
-        slot += np.uint64(1)
 
 
 #: ``_KEEP[1]`` is -1 and ``_KEEP[0]`` 0: masks read from memory stay plain
 #: ANDs for the compiler, which turns a mask it can see through (a compare's
 #: result) into a branch, and that branch mispredicts on every other key here.
 _KEEP = np.array([0, -1], dtype=np.int64)
-
-
-@numba.njit(nogil=True, cache=True)
-def lookup_into(keys, slot_value, shift, query, found, todo, keep):
-    """Index in ``keys`` of each ``query`` key (-1 where absent), into ``found``.
-
-    The compiled form of :meth:`HashIndex.lookup`, in three passes that do
-    not branch on the data (``keep`` is :data:`_KEEP`; ``todo`` is scratch of
-    ``len(query)``): every key's home slot is read, then checked, and only the
-    keys whose home slot holds another key probe on.
-    """
-    if len(keys) == 0:
-        found[:] = -1
-        return
-    rotate = np.uint64(shift)
-    for i in range(len(query)):
-        found[i] = slot_value[(np.uint64(query[i]) * _GOLDEN) >> rotate]
-    n_todo = 0
-    for i in range(len(query)):
-        value = found[i]
-        empty = value >> 63
-        differ = np.int64(keys[value & ~empty] != query[i])
-        todo[n_todo] = i
-        n_todo += differ & (empty + 1)  # a filled slot holding another key
-        found[i] = value | keep[differ | (empty & 1)]
-    for j in range(n_todo):
-        i = todo[j]
-        found[i] = probe(keys, slot_value, shift, query[i])
 
 
 class HashIndex:
@@ -189,5 +141,7 @@ class HashIndex:
         keys = np.ascontiguousarray(keys, dtype=np.int64)
         found = np.empty(len(keys), dtype=np.intp)
         todo = np.empty(len(keys), dtype=np.intp)
+        from ._compiled import lookup_into
+
         lookup_into(self.keys, self.slot_value, int(self.shift), keys, found, todo, _KEEP)
         return found

@@ -16,10 +16,9 @@ whose hash meets another token's is looked up in the dict instead.
 
 from itertools import compress
 
-import numba
 import numpy as np
 
-from ._hashing import _KEEP, HashIndex, lookup_into
+from ._hashing import HashIndex
 from ._parallel import CACHE_BLOCK, run_length, sample_runs
 
 # Bytes of text encoded together: about CACHE_BLOCK tokens of English.
@@ -63,10 +62,12 @@ class _Tokens:
     ASCII bytes (a vocabulary's, keyed once)."""
 
     def __init__(self, data):
+        from ._compiled import token_keys
+
         self.buffer = _padded(data)
         bounds = _bounds(self.buffer, len(data))
         self.keys = np.empty(len(bounds) // 2, dtype=np.int64)
-        _token_keys(self.buffer, bounds, self.keys)
+        token_keys(self.buffer, bounds, self.keys)
         bounds = bounds.reshape(-1, 2)
         # Contiguous: gathered from below.
         self.starts = np.ascontiguousarray(bounds[:, 0])
@@ -272,6 +273,8 @@ class TextEncoder:
 
     def _encode_run(self, texts, edges):
         """:meth:`encode` of a few texts, ``edges`` their offsets in the joined bytes."""
+        from ._compiled import encode_tokens
+
         data = _ascii_bytes(texts)
         if data is None:
             return None
@@ -282,7 +285,7 @@ class TextEncoder:
             long_words = (np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.intp), None)
         ids = np.empty(len(bounds) // 2, dtype=np.intp)
         counts = np.zeros(len(texts), dtype=np.intp)
-        n_collisions = _encode_tokens(
+        n_collisions = encode_tokens(
             buffer,
             bounds,
             edges,
@@ -323,130 +326,3 @@ class _StoredWords:
 
     def __init__(self, long_words):
         self.long_words = long_words
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _word_at(buffer, offset):
-    """The 8 bytes from byte ``offset`` of ``buffer`` (uint64 words), little-endian."""
-    q = offset >> 3
-    r = np.uint64((offset & 7) * 8)
-    # Shifted in two steps, so that r = 0 (a shift by 64) gives 0 without a
-    # branch, which would mispredict on most tokens.
-    return (buffer[q] >> r) | ((buffer[q + 1] << np.uint64(1)) << (np.uint64(63) - r))
-
-
-@numba.njit(nogil=True, cache=True)
-def _token_key(buffer, start, length):
-    """The key of the token of ``length`` bytes at byte ``start`` (see the module's doc).
-
-    A token over 16 bytes is keyed by a hash of all its words: each word
-    mixed with its position, the mixes summed, so the work is one pass over
-    its bytes however long it is.
-    """
-    first = _word_at(buffer, start)
-    if length <= _WORD:
-        return (first & _MASK[length]) | _END[length]
-    if length <= 2 * _WORD:
-        second = _word_at(buffer, start + _WORD) & _MASK[min(length - _WORD, _WORD)]
-        h = second * _MIX2
-        h ^= first
-        h *= _MIX
-        h ^= h >> np.uint64(29)
-        h *= _MIX2
-        h ^= h >> np.uint64(32)
-        return h | _LONG
-    total = np.uint64(0)
-    for w in range((length + _WORD - 1) // _WORD):
-        at = w * _WORD
-        word = _word_at(buffer, start + at) & _MASK[min(length - at, _WORD)]
-        h = word ^ (np.uint64(w) * _MIX2)
-        h *= _MIX
-        h ^= h >> np.uint64(29)
-        h *= _MIX2
-        total += h
-    h = total ^ np.uint64(length)
-    h ^= h >> np.uint64(29)
-    h *= _MIX2
-    h ^= h >> np.uint64(32)
-    return h | _LONG
-
-
-@numba.njit(nogil=True, cache=True)
-def _token_keys(buffer, bounds, keys):
-    """:func:`_token_key` of every token, ``bounds`` as :func:`_bounds` gives them."""
-    for i in range(len(keys)):
-        start = bounds[2 * i]
-        keys[i] = np.int64(_token_key(buffer, start, bounds[2 * i + 1] - start))
-
-
-@numba.njit(nogil=True, cache=True)
-def _encode_tokens(
-    buffer,
-    bounds,
-    edges,
-    keys,
-    slot_value,
-    shift,
-    lengths,
-    long_row,
-    vocabulary_words,
-    vocabulary_first,
-    has_long,
-    unknown,
-    ids,
-    counts,
-    query,
-    todo,
-):
-    """Ids of the tokens of ASCII bytes (``buffer``, uint64 words).
-
-    Token ``i`` spans bytes ``bounds[2 * i]`` to ``bounds[2 * i + 1]``. Keys
-    each token (:func:`_token_key`) and looks the keys up in the hash of
-    the vocabulary's keys; the match of a long token is confirmed on its
-    length and every 8-byte word. Text ``j`` starts at byte ``edges[j]``;
-    ``counts[j]`` receives its number of tokens. A token whose hash met
-    another token's gets ``_COLLISION`` (the caller asks the dict). ``query``
-    and ``todo`` are scratch of ``len(ids)``. Returns the number of
-    collisions. Compiled without the GIL.
-    """
-    n_texts = len(counts)
-    current = 0
-    n_long = 0
-    for i in range(len(ids)):
-        start = bounds[2 * i]
-        length = bounds[2 * i + 1] - start
-        query[i] = np.int64(_token_key(buffer, start, length))
-        todo[n_long] = i  # a list of the long tokens, without a branch
-        n_long += length > _WORD
-        while current + 1 < n_texts and edges[current + 1] <= start:
-            current += 1
-        counts[current] += 1
-    long_tokens = todo[:n_long].copy()
-    lookup_into(keys, slot_value, shift, query, ids, todo, _KEEP)
-    n_collisions = 0
-    for i in long_tokens:
-        found = ids[i]
-        if found < 0:
-            continue
-        # A hash: the match must have the token's bytes.
-        start = bounds[2 * i]
-        length = bounds[2 * i + 1] - start
-        row = long_row[found]
-        same = has_long and row >= 0 and lengths[found] == length
-        if same:
-            at = vocabulary_first[row]
-            for w in range((length + _WORD - 1) // _WORD):
-                word = _word_at(buffer, start + w * _WORD)
-                word &= _MASK[min(length - w * _WORD, _WORD)]
-                if vocabulary_words[at + w] != word:
-                    same = False
-                    break
-        if not same:
-            ids[i] = _COLLISION
-            n_collisions += 1
-    for i in range(len(ids)):
-        # -1 (absent) reads as the unknown id.
-        found = ids[i]
-        unseen = _KEEP[np.int64(found == -1)]
-        ids[i] = (found & ~unseen) | (unknown & unseen)
-    return n_collisions

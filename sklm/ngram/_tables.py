@@ -10,10 +10,9 @@ Interpolated models store interpolated probabilities and use the weight of
 the lower-order distribution as the backoff, so this is exact for them.
 """
 
-import numba
 import numpy as np
 
-from .._hashing import _KEEP, HashIndex, lookup_into
+from .._hashing import _KEEP, HashIndex
 from .._parallel import CACHE_BLOCK, sample_runs
 
 #: Positions scored together. The compiled passes over a run read each of its
@@ -143,6 +142,8 @@ class BackoffTables:
         of the longest stored n-gram that gave each probability (KenLM's
         ``ngram_length``), as a second array.
         """
+        from ._compiled import score_order
+
         ids = np.asarray(ids, dtype=np.intp)
         offsets = np.asarray(offsets, dtype=np.intp)
         result = np.empty(len(ids))
@@ -172,7 +173,7 @@ class BackoffTables:
             previous = run_ids
             for k, arrays in enumerate(orders, start=2):
                 current = scratch.index(k, n)
-                _score_order(
+                score_order(
                     run_ids,
                     starts,
                     previous,
@@ -194,7 +195,7 @@ class BackoffTables:
         return table if table.dtype == np.float64 else table.astype(np.float64)
 
     def _order_arrays(self, k):
-        """What :func:`_score_order` reads of order ``k``."""
+        """What :func:`~sklm.ngram._compiled.score_order` reads of order ``k``."""
         index = self._hash(k)
         keys, log_prob = index.keys, self._float_table(k - 1)
         if len(keys) == 0:
@@ -320,7 +321,7 @@ def word_columns(tables, k, rows):
 
 
 class _Scratch:
-    """The working arrays of :func:`_score_order`, allocated once per corpus."""
+    """The working arrays of the compiled scoring loop, allocated once per corpus."""
 
     def __init__(self, length):
         self.key = np.empty(length, dtype=np.int64)
@@ -334,73 +335,3 @@ class _Scratch:
 
     def buffers(self, n):
         return self.key[:n], self.todo[:n], _KEEP
-
-
-@numba.njit(nogil=True, cache=True)
-def _score_order(
-    ids,
-    starts,
-    previous,
-    k,
-    order,
-    n_classes,
-    log_backoff,
-    keys,
-    slot_value,
-    shift,
-    log_prob_bits,
-    result_bits,
-    current,
-    lengths,
-    key,
-    todo,
-    keep,
-):
-    """Order ``k`` of :meth:`BackoffTables.score_corpus`, over one run of samples.
-
-    ``result_bits`` (the float64 results as int64) holds, per position, the
-    log-probability given by the orders below ``k``. The backoff weight of
-    the (k-1)-gram context is added to it, and a stored k-gram overwrites it
-    (the longest match wins): a value is its longest match's probability
-    plus the weights of the longer contexts, added from the lowest.
-    ``previous[p]`` is the index of the (k-1)-gram ending at ``p`` (for k = 2
-    the word itself); ``current`` receives that of the k-gram: -1 when it is
-    not stored, -2 when it reaches back past ``<s>``. ``log_backoff`` ends
-    with the weights of those two (0 and ``unseen_log_backoff``).
-
-    The overwrite is a mask read from ``keep`` (see :func:`lookup_into`), not
-    a branch. Compiled without the GIL, so threads score their parts side by
-    side.
-    """
-    n = len(ids)
-    base = n_classes + 1
-    result = result_bits.view(np.float64)
-    first = n_classes if k == 2 else -2  # <s>, or past it
-    n_weights = len(log_backoff)
-    # The contexts first, in key (a test per position of whether a sample
-    # starts there would mispredict at every start).
-    if n:
-        key[0] = first
-    key[1:] = previous[:-1]
-    for s in starts:
-        key[s] = first
-    for p in range(n):
-        c = key[p]
-        # -1 and -2 read the last two weights.
-        result[p] += log_backoff[c + (n_weights & (c >> 63))]
-        key[p] = c * base + ids[p]
-    lookup_into(keys, slot_value, shift, key, current, todo, keep)
-    with_lengths = len(lengths) > 0
-    for p in range(n):
-        found = current[p]
-        kept = keep[(found >> 63) & 1]
-        at = found & ~kept
-        result_bits[p] = (result_bits[p] & kept) | (log_prob_bits[at] & ~kept)
-        if with_lengths:
-            lengths[p] = (lengths[p] & kept) | (k & ~kept)
-    if k < order:
-        # The k-grams ending on the first k - 2 tokens of a sample reach back
-        # past <s>.
-        for s in starts:
-            for j in range(s, min(s + k - 2, n)):
-                current[j] = -2

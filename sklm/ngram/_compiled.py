@@ -1,0 +1,76 @@
+"""The compiled loop of n-gram scoring (see :mod:`sklm._compiled`), imported on first use."""
+
+import numba
+import numpy as np
+
+from .._compiled import lookup_into
+
+
+@numba.njit(nogil=True, cache=True)
+def score_order(
+    ids,
+    starts,
+    previous,
+    k,
+    order,
+    n_classes,
+    log_backoff,
+    keys,
+    slot_value,
+    shift,
+    log_prob_bits,
+    result_bits,
+    current,
+    lengths,
+    key,
+    todo,
+    keep,
+):
+    """Order ``k`` of ``BackoffTables.score_corpus``, over one run of samples.
+
+    ``result_bits`` (the float64 results as int64) holds, per position, the
+    log-probability given by the orders below ``k``. The backoff weight of
+    the (k-1)-gram context is added to it, and a stored k-gram overwrites it
+    (the longest match wins): a value is its longest match's probability
+    plus the weights of the longer contexts, added from the lowest.
+    ``previous[p]`` is the index of the (k-1)-gram ending at ``p`` (for k = 2
+    the word itself); ``current`` receives that of the k-gram: -1 when it is
+    not stored, -2 when it reaches back past ``<s>``. ``log_backoff`` ends
+    with the weights of those two (0 and ``unseen_log_backoff``).
+
+    The overwrite is a mask read from ``keep`` (see ``sklm._compiled.lookup_into``), not
+    a branch. Compiled without the GIL, so threads score their parts side by
+    side.
+    """
+    n = len(ids)
+    base = n_classes + 1
+    result = result_bits.view(np.float64)
+    first = n_classes if k == 2 else -2  # <s>, or past it
+    n_weights = len(log_backoff)
+    # The contexts first, in key (a test per position of whether a sample
+    # starts there would mispredict at every start).
+    if n:
+        key[0] = first
+    key[1:] = previous[:-1]
+    for s in starts:
+        key[s] = first
+    for p in range(n):
+        c = key[p]
+        # -1 and -2 read the last two weights.
+        result[p] += log_backoff[c + (n_weights & (c >> 63))]
+        key[p] = c * base + ids[p]
+    lookup_into(keys, slot_value, shift, key, current, todo, keep)
+    with_lengths = len(lengths) > 0
+    for p in range(n):
+        found = current[p]
+        kept = keep[(found >> 63) & 1]
+        at = found & ~kept
+        result_bits[p] = (result_bits[p] & kept) | (log_prob_bits[at] & ~kept)
+        if with_lengths:
+            lengths[p] = (lengths[p] & kept) | (k & ~kept)
+    if k < order:
+        # The k-grams ending on the first k - 2 tokens of a sample reach back
+        # past <s>.
+        for s in starts:
+            for j in range(s, min(s + k - 2, n)):
+                current[j] = -2
