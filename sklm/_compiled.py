@@ -80,11 +80,12 @@ def word_at(buffer, offset):
 
 @numba.njit(nogil=True, cache=True)
 def token_key(buffer, start, length):
-    """The key of the token of ``length`` bytes at byte ``start`` (see the module's doc).
+    """The key of the token of ``length`` bytes at byte ``start``.
 
-    A token over 16 bytes is keyed by a hash of all its words: each word
-    mixed with its position, the mixes summed, so the work is one pass over
-    its bytes however long it is.
+    The key ``_text_encoding._Tokens`` gives it in whole-array passes (the
+    format of ``_text_encoding``'s doc, which model files store). A token
+    over 16 bytes is keyed by a hash of all its words: each word mixed with
+    its position, the mixes summed, one pass over its bytes however long.
     """
     first = word_at(buffer, start)
     if length <= _WORD:
@@ -115,14 +116,6 @@ def token_key(buffer, start, length):
 
 
 @numba.njit(nogil=True, cache=True)
-def token_keys(buffer, bounds, keys):
-    """:func:`token_key` of every token, ``bounds`` as ``_text_encoding._bounds`` gives them."""
-    for i in range(len(keys)):
-        start = bounds[2 * i]
-        keys[i] = np.int64(token_key(buffer, start, bounds[2 * i + 1] - start))
-
-
-@numba.njit(nogil=True, cache=True)
 def encode_tokens(
     buffer,
     bounds,
@@ -144,7 +137,8 @@ def encode_tokens(
     """Ids of the tokens of ASCII bytes (``buffer``, uint64 words).
 
     Token ``i`` spans bytes ``bounds[2 * i]`` to ``bounds[2 * i + 1]``. Keys
-    each token (:func:`token_key`) and looks the keys up in the hash of
+    each token (:func:`token_key`, as ``_text_encoding._Tokens`` keys the
+    vocabulary) and looks the keys up in the hash of
     the vocabulary's keys; the match of a long token is confirmed on its
     length and every 8-byte word. Text ``j`` starts at byte ``edges[j]``;
     ``counts[j]`` receives its number of tokens. A token whose hash met

@@ -8,6 +8,8 @@ or two.
 
 import numpy as np
 
+from ._parallel import use_compiled
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -136,12 +138,55 @@ class HashIndex:
         home >>= self.shift
         return home.view(np.int64)
 
-    def lookup(self, keys):
-        """Index of each key in the table, -1 where absent."""
+    def lookup(self, keys, *, compiled=None):
+        """Index of each key in the table, -1 where absent.
+
+        ``compiled`` chooses the compiled loop (True) or the NumPy passes
+        (False); None follows :func:`~sklm._parallel.use_compiled` on the
+        number of keys.
+        """
         keys = np.ascontiguousarray(keys, dtype=np.int64)
-        found = np.empty(len(keys), dtype=np.intp)
-        todo = np.empty(len(keys), dtype=np.intp)
+        if compiled is None:
+            compiled = use_compiled(len(keys))
+        if not compiled:
+            return self._lookup_arrays(keys)
         from ._compiled import lookup_into
 
+        found = np.empty(len(keys), dtype=np.intp)
+        todo = np.empty(len(keys), dtype=np.intp)
         lookup_into(self.keys, self.slot_value, int(self.shift), keys, found, todo, _KEEP)
         return found
+
+    def _probe(self, slot, keys):
+        """Read ``slot``: the table index there, whether it holds ``keys``,
+        and whether the search goes on (a filled slot without the key)."""
+        value = np.take(self.slot_value, slot).astype(np.intp, copy=False)
+        # An empty slot's -1 reads the largest key, which cannot be the key
+        # sought: that key would have been met before any empty slot. (Plain
+        # indexing: np.take is several times slower on negative indices.)
+        hit = self.keys[value] == keys
+        more = np.greater_equal(value, 0) > hit
+        return value, hit, more
+
+    def _lookup_arrays(self, keys):
+        """:meth:`lookup` in whole-array NumPy passes."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.intp)
+        slot = self._home(keys)
+        value, hit, more = self._probe(slot, keys)
+        # value is already -1 on empty slots; only the probing ones are not.
+        probing = np.flatnonzero(more)
+        if len(probing):
+            value[probing] = -1
+            # The few keys still probing travel with their slots, each step
+            # on arrays of their own size.
+            slot = slot[probing]
+            keys = keys[probing]
+            while len(probing):
+                slot += 1
+                found, hit, more = self._probe(slot, keys)
+                value[probing[hit]] = found[hit]
+                probing = probing[more]
+                slot = slot[more]
+                keys = keys[more]
+        return value

@@ -6,6 +6,7 @@ few contiguous parts is scored by that many threads at once.
 """
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
@@ -31,6 +32,18 @@ CACHE_BLOCK = 65_536
 SHARED_RUN_SCALE = 8
 
 _thread = threading.local()
+
+
+def use_compiled(size):
+    """Whether a call on ``size`` positions, keys or bytes runs the compiled loops.
+
+    A large call (``MIN_PART`` or more) loads them (:mod:`sklm._compiled`:
+    Numba and LLVM, about 0.3 s once per process, a few seconds the very
+    first time, when they are compiled and cached); a smaller one runs the
+    NumPy passes until they are loaded, so that a model loaded to answer a
+    few queries does not wait for Numba. Both give the same results.
+    """
+    return size >= MIN_PART or "sklm._compiled" in sys.modules
 
 
 def run_length(length):

@@ -2,10 +2,12 @@
 
 Splitting a list of texts on whitespace and looking every token up in a dict
 costs a Python object and a dict probe per token, more than the n-gram
-lookup that follows. For ASCII texts this module does the same in whole-array
-passes over the bytes of the joined texts: it finds the token boundaries,
-packs each token into one int64 key and looks the keys up in a hash of the
-vocabulary's keys.
+lookup that follows. For ASCII texts this module does the same over the
+bytes of the joined texts: it finds the token boundaries, packs each token
+into one int64 key and looks the keys up in a hash of the vocabulary's keys.
+A large call does so in a loop compiled by Numba (``sklm._compiled``); a
+small one, until those loops are loaded, in whole-array NumPy passes, which
+key the tokens the same way.
 
 A token of at most 8 bytes is its own key (its bytes, then a 0x80 end mark,
 which no ASCII byte equals), so it matches exactly. A longer token is keyed
@@ -19,7 +21,7 @@ from itertools import compress
 import numpy as np
 
 from ._hashing import HashIndex
-from ._parallel import CACHE_BLOCK, run_length, sample_runs
+from ._parallel import CACHE_BLOCK, run_length, sample_runs, use_compiled
 
 # Bytes of text encoded together: about CACHE_BLOCK tokens of English.
 RUN_BYTES = 6 * CACHE_BLOCK
@@ -58,23 +60,29 @@ def _bounds(buffer, n):
 
 
 class _Tokens:
-    """Boundaries, keys and 8-byte words of the whitespace-separated tokens of
-    ASCII bytes (a vocabulary's, keyed once)."""
+    """Boundaries and keys of the whitespace-separated tokens of ASCII bytes.
 
-    def __init__(self, data):
-        from ._compiled import token_keys
+    With ``all_words``, also the 8-byte words of every long token (the
+    vocabulary's, for the confirmation of matches); otherwise only those of
+    the tokens over 16 bytes, which the two words of a match do not cover.
+    """
 
+    def __init__(self, data, *, all_words=False):
         self.buffer = _padded(data)
-        bounds = _bounds(self.buffer, len(data))
-        self.keys = np.empty(len(bounds) // 2, dtype=np.int64)
-        token_keys(self.buffer, bounds, self.keys)
-        bounds = bounds.reshape(-1, 2)
-        # Contiguous: gathered from below.
+        # Alternately where a token starts and just past where it ends.
+        bounds = _bounds(self.buffer, len(data)).reshape(-1, 2)
+        # Contiguous: searched per text and gathered from below.
         self.starts = np.ascontiguousarray(bounds[:, 0])
         self.lengths = bounds[:, 1] - self.starts
+        word = self._word_at(self.starts)
+        # Clipped: a token of 8 bytes or more keeps its 8 bytes, no end mark.
+        word &= np.take(_MASK, self.lengths, mode="clip")
+        word |= np.take(_END, self.lengths, mode="clip")
+        self.keys = word
         self.long = np.flatnonzero(self.lengths > _WORD)
-        # The words of the long tokens, for the confirmation of a match.
-        self.long_words = self._words(self.long) if len(self.long) else None
+        self.long_words = None
+        if len(self.long):
+            self._key_long(all_words)
 
     def _word_at(self, offset):
         """The 8 bytes from each byte offset, as little-endian uint64."""
@@ -83,6 +91,36 @@ class _Tokens:
         data = self.buffer.view(np.uint8)
         words = np.ndarray((len(data) - _WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
         return words[offset]
+
+    def _key_long(self, all_words):
+        """Key the tokens over 8 bytes by a hash of their words.
+
+        Nearly all of them have at most 16 bytes: their two words are mixed
+        directly. The longer ones get a hash of all their words.
+        """
+        long = self.long
+        length = self.lengths[long]
+        # The first two words of each long token: a match is confirmed on
+        # them (and, over 16 bytes, on the rest of the words).
+        self.first = self.keys[long]
+        second = self._word_at(self.starts[long] + _WORD)
+        second &= np.take(_MASK, length - _WORD, mode="clip")
+        self.second = second
+        h = second * _MIX2
+        h ^= self.first
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        h ^= h >> np.uint64(32)
+        h |= _LONG
+        self.longer = np.flatnonzero(length > 2 * _WORD)
+        if len(self.longer):
+            longer_words = self._words(long[self.longer])
+            h[self.longer] = self._hash_words(*longer_words, length[self.longer])
+            self.long_words = longer_words
+        if all_words:
+            self.long_words = self._words(long)
+        self.keys[long] = h
 
     def _words(self, tokens):
         """The 8-byte words of ``tokens``, one token after the other.
@@ -100,6 +138,27 @@ class _Tokens:
         word = self._word_at(start[token] + offset)
         word &= np.take(_MASK, length[token] - offset, mode="clip")
         return word, first, n_words
+
+    @staticmethod
+    def _hash_words(word, first, n_words, length):
+        """A hash of each token's words, in whole-array passes.
+
+        Each word is mixed with its position and the mixes are summed per
+        token, so the work is one pass over the tokens' bytes however long a
+        token is (a token of megabytes costs what its bytes cost).
+        """
+        position = np.arange(len(word), dtype=np.int64) - np.repeat(first, n_words)
+        h = word ^ (position.astype(np.uint64) * _MIX2)
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        h = np.add.reduceat(h, first)
+        h ^= length.astype(np.uint64)
+        h ^= h >> np.uint64(29)
+        h *= _MIX2
+        h ^= h >> np.uint64(32)
+        h |= _LONG
+        return h
 
 
 def _distinct(values):
@@ -172,13 +231,13 @@ class TextEncoder:
             data = "\n".join(tokens).encode("ascii")
         if ids.min() < 0 or not _distinct(ids):
             return  # not one token per id: keep to the dict
-        packed = _Tokens(data)  # one token per kept token: no byte <= 32
+        packed = _Tokens(data, all_words=True)  # one token per kept token: no byte <= 32
         # The key table is indexed by id, so that a lookup gives the id itself.
         # An id without a token gets a key that no text gives: its low byte,
         # a token's first byte (or 0xFF), is 0 there.
         n_rows = max(int(ids.max()), unknown) + 1
         keys = np.arange(n_rows, dtype=np.int64) << 8
-        keys[ids] = packed.keys
+        keys[ids] = packed.keys.view(np.int64)
         if not _distinct(keys):
             return  # two long tokens share a hash: keep to the dict
         self.index = HashIndex(keys)
@@ -243,11 +302,13 @@ class TextEncoder:
         encoder.packed = _StoredWords((words, first, n_words) if len(first) else None)
         return encoder
 
-    def encode(self, texts):
+    def encode(self, texts, *, compiled=None):
         """Ids of the tokens of ``texts`` and the number of tokens of each text.
 
         Returns None when the texts need the general path (non-ASCII text,
-        control characters).
+        control characters). ``compiled`` chooses the compiled loop (True) or
+        the NumPy passes (False); None follows :func:`~sklm._parallel.use_compiled`
+        on the texts' size. Both give the same ids.
         """
         if self.index is None:
             return None
@@ -258,9 +319,12 @@ class TextEncoder:
         np.cumsum(text_lengths + 1, out=edges[1:])
         # Runs of texts whose arrays stay in the CPU cache, as in scoring.
         runs = sample_runs(edges, run_length(RUN_BYTES))
+        if compiled is None:
+            compiled = use_compiled(edges[-1])
+        encode_run = self._encode_run_compiled if compiled else self._encode_run
         parts = []
         for first, last in runs:
-            part = self._encode_run(texts[first:last], edges[first : last + 1] - edges[first])
+            part = encode_run(texts[first:last], edges[first : last + 1] - edges[first])
             if part is None:
                 return None
             parts.append(part)
@@ -273,6 +337,21 @@ class TextEncoder:
 
     def _encode_run(self, texts, edges):
         """:meth:`encode` of a few texts, ``edges`` their offsets in the joined bytes."""
+        data = _ascii_bytes(texts)
+        if data is None:
+            return None
+        tokens = _Tokens(data)
+        found = self.index.lookup(tokens.keys.view(np.int64), compiled=False)
+        if len(tokens.long):
+            self._confirm(tokens, found, data)
+        # found is the id, or -1 for an unknown token: the unknown id there.
+        ids = found
+        ids += (found >> (found.itemsize * 8 - 1)) & (self.unknown + 1)
+        first_token = np.searchsorted(tokens.starts, edges)
+        return ids, np.diff(first_token)
+
+    def _encode_run_compiled(self, texts, edges):
+        """:meth:`_encode_run` in one compiled loop over the tokens."""
         from ._compiled import encode_tokens
 
         data = _ascii_bytes(texts)
@@ -304,15 +383,69 @@ class TextEncoder:
             np.empty(len(ids), dtype=np.intp),
         )
         if n_collisions:
-            self._by_dict(ids, data)
+            self._collisions_by_dict(ids, data)
         return ids, counts
 
-    def _by_dict(self, ids, data):
-        """Look up in the dict the tokens whose hash met another token's (marked -2)."""
+    def _collisions_by_dict(self, ids, data):
+        """Look up in the dict the tokens the compiled loop marked as collisions."""
         tokens = data.decode("ascii").split()
         for i in np.flatnonzero(ids == _COLLISION).tolist():
             row = self._row_of(tokens[i])
             ids[i] = row if row >= 0 else self.unknown
+
+    def _confirm(self, tokens, found, data):
+        """Check the long tokens' matches byte for byte (a hash can collide).
+
+        Every match is compared on its length and first two words (the whole
+        of a token of at most 16 bytes), the few longer ones on all words.
+        """
+        long = tokens.long
+        match = found[long]
+        rows = np.flatnonzero(match >= 0)
+        if not len(rows):
+            return
+        candidate = match[rows]
+        vocab_row = self.long_row[candidate]
+        if self.packed.long_words is None:
+            # No vocabulary token is long: every match is a hash collision.
+            self._by_dict(tokens, found, data, long[rows])
+            return
+        vocab_words, vocab_first, _ = self.packed.long_words
+        # A short vocabulary token (row -1 here, which reads the last long
+        # token's words) fails on its length: the query's is over 8 bytes.
+        at = vocab_first[vocab_row]
+        same = tokens.lengths[long[rows]] == self.lengths[candidate]
+        same &= vocab_words[at] == tokens.first[rows]
+        same &= vocab_words[at + 1] == tokens.second[rows]
+        if len(tokens.longer):
+            position = np.full(len(long), -1, dtype=np.intp)
+            position[tokens.longer] = np.arange(len(tokens.longer))
+            query = position[rows]
+            check = np.flatnonzero(same & (query >= 0))
+            if len(check):
+                # Every word of each matched pair compared in one pass (equal
+                # lengths have as many words).
+                query_words, query_first, query_n = tokens.long_words
+                query, vocab = query[check], vocab_row[check]
+                n = query_n[query]
+                begin = np.cumsum(n) - n
+                pair = np.repeat(np.arange(len(check)), n)
+                within = np.arange(int(n.sum())) - begin[pair]
+                equal = (
+                    query_words[query_first[query][pair] + within]
+                    == vocab_words[vocab_first[vocab][pair] + within]
+                )
+                same[check] = np.logical_and.reduceat(equal, begin)
+        self._by_dict(tokens, found, data, long[rows[~same]])
+
+    def _by_dict(self, tokens, found, data, wrong):
+        """Look the tokens ``wrong`` up in the dict (after a hash collision)."""
+        if len(wrong):
+            text = data.decode("ascii")
+            for i in wrong.tolist():
+                start = int(tokens.starts[i])
+                token = text[start : start + int(tokens.lengths[i])]
+                found[i] = self._row_of(token)
 
     def _row_of(self, token):
         """Row of ``token`` in the key table (its id), -1 if it is not there."""

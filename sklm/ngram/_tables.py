@@ -13,7 +13,7 @@ the lower-order distribution as the backoff, so this is exact for them.
 import numpy as np
 
 from .._hashing import _KEEP, HashIndex
-from .._parallel import CACHE_BLOCK, sample_runs
+from .._parallel import CACHE_BLOCK, sample_runs, use_compiled
 
 #: Positions scored together. The compiled passes over a run read each of its
 #: arrays a few times: a run of a million positions keeps their 32 MB of
@@ -133,61 +133,106 @@ class BackoffTables:
             )
         return extended
 
-    def score_corpus(self, ids, offsets, *, return_lengths=False):
+    def score_corpus(self, ids, offsets, *, return_lengths=False, compiled=None):
         """Log-probability of every position of a flat corpus (each sample from ``<s>``).
 
         ``ids`` holds the samples one after the other, each ending with
         ``</s>``, so every position is one prediction; ``offsets[i]`` is
         where sample ``i`` starts. With ``return_lengths``, also the length
         of the longest stored n-gram that gave each probability (KenLM's
-        ``ngram_length``), as a second array.
+        ``ngram_length``), as a second array. ``compiled`` chooses the
+        compiled loop (True) or the NumPy passes (False); None follows
+        :func:`~sklm._parallel.use_compiled` on the corpus' size. Both give
+        the same values, bit for bit.
         """
-        from ._compiled import score_order
-
         ids = np.asarray(ids, dtype=np.intp)
         offsets = np.asarray(offsets, dtype=np.intp)
         result = np.empty(len(ids))
         lengths = np.ones(len(ids), dtype=np.int64) if return_lengths else None
-        # Runs of whole samples (SCORE_RUN), which bound the scratch arrays.
+        if compiled is None:
+            compiled = use_compiled(len(ids))
+        # Runs of whole samples: cache-sized for the NumPy passes, which read
+        # their arrays a few dozen times; SCORE_RUN for the compiled loop.
         if len(offsets) and offsets[0] == 0 and offsets[-1] == len(ids):
-            runs = sample_runs(offsets, SCORE_RUN)
+            runs = sample_runs(offsets, SCORE_RUN if compiled else CACHE_BLOCK)
         else:
             runs = [(0, len(offsets) - 1)]
-        if len(runs) > 1:
-            scratch = _Scratch(max(offsets[last] - offsets[first] for first, last in runs))
+        bounds = [
+            (offsets[first], offsets[last]) if len(runs) > 1 else (0, len(ids))
+            for first, last in runs
+        ]
+        if compiled:
+            score_run = _CompiledRuns(self, max((hi - lo for lo, hi in bounds), default=0))
         else:
-            scratch = _Scratch(len(ids))
-        orders = [self._order_arrays(k) for k in range(2, self.order + 1)]
-        unigram = self._float_table(0)
-        for first, last in runs:
-            lo, hi = (offsets[first], offsets[last]) if len(runs) > 1 else (0, len(ids))
+            score_run = self._score_run
+        for (first, last), (lo, hi) in zip(runs, bounds):
             starts = offsets[first:last] - lo
-            n = hi - lo
-            if len(starts) and starts[-1] >= n:
-                starts = starts[starts < n]  # empty samples at the end (no </s>)
-            run_ids, run_result = ids[lo:hi], result[lo:hi]
-            # mode="clip" (ids are in range): the fast path of np.take with out=.
-            np.take(unigram, run_ids, out=run_result, mode="clip")
-            run_lengths = scratch.no_lengths if lengths is None else lengths[lo:hi]
-            # previous[p] is the index of the (k-1)-gram ending at position p.
-            previous = run_ids
-            for k, arrays in enumerate(orders, start=2):
-                current = scratch.index(k, n)
-                score_order(
-                    run_ids,
-                    starts,
-                    previous,
-                    k,
-                    self.order,
-                    self.n_classes,
-                    *arrays,
-                    run_result.view(np.int64),
-                    current,
-                    run_lengths,
-                    *scratch.buffers(n),
-                )
-                previous = current
+            if len(starts) and starts[-1] >= hi - lo:
+                starts = starts[starts < hi - lo]  # empty samples at the end (no </s>)
+            score_run(
+                ids[lo:hi],
+                starts,
+                result[lo:hi],
+                None if lengths is None else lengths[lo:hi],
+            )
         return (result, lengths) if return_lengths else result
+
+    def _score_run(self, ids, starts, result, lengths):
+        """:meth:`score_corpus` of one run of samples, into ``result`` (and ``lengths``),
+        in whole-array NumPy passes."""
+        n = len(ids)
+        # mode="clip" (ids are in range): the fast path of np.take with out=.
+        np.take(self._float_table(0), ids, out=result, mode="clip")
+        # Whole-array passes (no compressing to subsets). previous[p] is the
+        # index of the (k-1)-gram ending at position p: -1 when it is not
+        # stored, -2 when it reaches back past <s>.
+        previous = ids
+        context = np.empty(n, dtype=np.intp)
+        key = np.empty(n, dtype=np.int64)
+        miss = np.empty(n, dtype=np.intp)
+        bits = result.view(np.int64)
+        for k in range(2, self.order + 1):
+            context[1:] = previous[:-1]
+            # The first token of a sample has only <s> before it.
+            context[starts] = self.n_classes if k == 2 else -2
+            backoff = self._backoff_lookup(k)
+            if k == 2:
+                # Every context is a word or <s>: np.take's fast path.
+                result += np.take(backoff, context, mode="clip")
+            else:
+                # Plain indexing: np.take is several times slower on negative
+                # indices, which mark contexts not stored or past <s>.
+                result += backoff[context]
+            # Negative contexts give negative keys, which no table holds.
+            np.multiply(context, self.base, out=key)
+            key += ids
+            stored = context >= 0 if k > 2 else None
+            if stored is not None and 2 * np.count_nonzero(stored) <= n:
+                # Most contexts are not stored (the higher orders): look up
+                # only the keys that can match.
+                stored = np.flatnonzero(stored)
+                index = np.full(n, -1, dtype=np.intp)
+                index[stored] = self._hash(k).lookup(key[stored], compiled=False)
+            else:
+                index = self._hash(k).lookup(key, compiled=False)
+            table = self._float_table(k - 1)
+            if len(table):
+                # The longest match overwrites: a branch-free select on the
+                # bits (np.where mispredicts on these irregular hits, at
+                # about twice the cost). miss is -1 where index is -1.
+                np.right_shift(index, miss.itemsize * 8 - 1, out=miss)
+                found = table[index].view(np.int64)
+                bits ^= found
+                bits &= miss
+                bits ^= found
+            if lengths is not None:
+                lengths[index >= 0] = k
+            if k < self.order:
+                # The k-grams ending on the first k - 2 tokens of a sample
+                # reach back past <s>.
+                short = (starts[:, None] + np.arange(k - 2)).ravel()
+                index[short[short < n]] = -2
+            previous = index
 
     def _float_table(self, i):
         """``log_prob[i]`` as float64 (which it is unless a caller gave other floats)."""
@@ -320,18 +365,47 @@ def word_columns(tables, k, rows):
     return columns
 
 
-class _Scratch:
-    """The working arrays of the compiled scoring loop, allocated once per corpus."""
+class _CompiledRuns:
+    """:meth:`BackoffTables.score_corpus` run by run in the compiled loop.
 
-    def __init__(self, length):
-        self.key = np.empty(length, dtype=np.int64)
-        self.todo = np.empty(length, dtype=np.intp)
-        self.indexes = [np.empty(length, dtype=np.intp), np.empty(length, dtype=np.intp)]
+    Gathers what the loop reads of each order once per corpus, and its
+    working arrays, as long as the longest run.
+    """
+
+    def __init__(self, tables, longest):
+        from ._compiled import score_order
+
+        self.score_order = score_order
+        self.tables = tables
+        self.orders = [tables._order_arrays(k) for k in range(2, tables.order + 1)]
+        self.unigram = tables._float_table(0)
+        self.key = np.empty(longest, dtype=np.int64)
+        self.todo = np.empty(longest, dtype=np.intp)
+        self.indexes = [np.empty(longest, dtype=np.intp), np.empty(longest, dtype=np.intp)]
         self.no_lengths = np.zeros(0, dtype=np.int64)
 
-    def index(self, k, n):
-        """The array receiving order ``k``'s indexes (the two alternate)."""
-        return self.indexes[k % 2][:n]
-
-    def buffers(self, n):
-        return self.key[:n], self.todo[:n], _KEEP
+    def __call__(self, ids, starts, result, lengths):
+        n = len(ids)
+        tables = self.tables
+        # mode="clip" (ids are in range): the fast path of np.take with out=.
+        np.take(self.unigram, ids, out=result, mode="clip")
+        # previous[p] is the index of the (k-1)-gram ending at position p.
+        previous = ids
+        for k, arrays in enumerate(self.orders, start=2):
+            current = self.indexes[k % 2][:n]  # the two alternate
+            self.score_order(
+                ids,
+                starts,
+                previous,
+                k,
+                tables.order,
+                tables.n_classes,
+                *arrays,
+                result.view(np.int64),
+                current,
+                self.no_lengths if lengths is None else lengths,
+                self.key[:n],
+                self.todo[:n],
+                _KEEP,
+            )
+            previous = current

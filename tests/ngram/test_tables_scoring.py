@@ -61,6 +61,11 @@ def _fitted(order, smoothing, train):
         return NGramLM(order=order, smoothing=smoothing).fit(train)
 
 
+# Both ways of scoring: the compiled loop and the NumPy passes.
+WAYS = pytest.mark.parametrize("compiled", [True, False])
+
+
+@WAYS
 @pytest.mark.parametrize(
     "order, smoothing",
     # stupid_backoff needs an order of 2 or more.
@@ -71,12 +76,14 @@ def _fitted(order, smoothing, train):
         if (o, s) != (1, "stupid_backoff")
     ],
 )
-def test_score_corpus_equals_the_oracle(order, smoothing):
+def test_score_corpus_equals_the_oracle(order, smoothing, compiled):
     rng = np.random.default_rng(order)
     lm = _fitted(order, smoothing, _corpus(rng, 300, 6))
     corpus = lm._vocabulary.encode_texts(_corpus(rng, 200, 5) + ["", "zebra", "the the"])
     tables = lm.tables_
-    got, lengths = tables.score_corpus(corpus.ids, corpus.offsets, return_lengths=True)
+    got, lengths = tables.score_corpus(
+        corpus.ids, corpus.offsets, return_lengths=True, compiled=compiled
+    )
     expected = _oracle(tables, corpus.ids, corpus.offsets)
     np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))
     assert lengths.min() >= 1 and lengths.max() <= order
@@ -85,10 +92,12 @@ def test_score_corpus_equals_the_oracle(order, smoothing):
 RUN = 5_000  # positions per run in these tests (SCORE_RUN is a million)
 
 
-def test_runs_of_samples_score_as_one_pass(monkeypatch):
+@WAYS
+def test_runs_of_samples_score_as_one_pass(monkeypatch, compiled):
     # Several runs, one sample longer than a run by itself: the same values,
     # bit for bit, as each sample scored alone.
     monkeypatch.setattr(_tables, "SCORE_RUN", RUN)
+    monkeypatch.setattr(_tables, "CACHE_BLOCK", RUN)
     rng = np.random.default_rng(7)
     lm = _fitted(3, "kneser_ney", _corpus(rng, 400, 8))
     texts = _corpus(rng, 2 * RUN // 8, 8)
@@ -96,11 +105,13 @@ def test_runs_of_samples_score_as_one_pass(monkeypatch):
     corpus = lm._vocabulary.encode_texts(texts)
     assert len(corpus.ids) > 3 * RUN
     tables = lm.tables_
-    got, lengths = tables.score_corpus(corpus.ids, corpus.offsets, return_lengths=True)
+    got, lengths = tables.score_corpus(
+        corpus.ids, corpus.offsets, return_lengths=True, compiled=compiled
+    )
     for i in [0, 99, 100, 101, len(texts) // 2, len(texts) - 1]:
         start, end = corpus.offsets[i], corpus.offsets[i + 1]
         alone, alone_lengths = tables.score_corpus(
-            corpus.ids[start:end], [0, end - start], return_lengths=True
+            corpus.ids[start:end], [0, end - start], return_lengths=True, compiled=compiled
         )
         np.testing.assert_array_equal(got[start:end].view(np.int64), alone.view(np.int64))
         np.testing.assert_array_equal(lengths[start:end], alone_lengths)
@@ -110,10 +121,12 @@ def test_runs_of_samples_score_as_one_pass(monkeypatch):
     np.testing.assert_array_equal(got[start:end].view(np.int64), expected.view(np.int64))
 
 
-def test_empty_samples_without_eos_anywhere_in_the_runs(monkeypatch):
+@WAYS
+def test_empty_samples_without_eos_anywhere_in_the_runs(monkeypatch, compiled):
     # score_corpus takes any flat corpus: samples without </s> may be empty,
     # also where a run ends.
     monkeypatch.setattr(_tables, "SCORE_RUN", RUN)
+    monkeypatch.setattr(_tables, "CACHE_BLOCK", RUN)
     rng = np.random.default_rng(3)
     lm = _fitted(3, "kneser_ney", _corpus(rng, 200, 6))
     tables = lm.tables_
@@ -121,6 +134,22 @@ def test_empty_samples_without_eos_anywhere_in_the_runs(monkeypatch):
     lengths[-5:] = 0
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     ids = rng.integers(0, tables.n_classes, offsets[-1])
-    got = tables.score_corpus(ids, offsets)
-    pieces = [tables.score_corpus(ids[a:b], [0, b - a]) for a, b in zip(offsets[:-1], offsets[1:])]
+    got = tables.score_corpus(ids, offsets, compiled=compiled)
+    pieces = [
+        tables.score_corpus(ids[a:b], [0, b - a], compiled=compiled)
+        for a, b in zip(offsets[:-1], offsets[1:])
+    ]
     np.testing.assert_array_equal(got.view(np.int64), np.concatenate(pieces).view(np.int64))
+
+
+def test_the_two_ways_agree_bit_for_bit_on_a_large_corpus():
+    # Past the size where a call loads the compiled loop on its own.
+    rng = np.random.default_rng(11)
+    lm = _fitted(4, "kneser_ney", _corpus(rng, 2000, 9))
+    corpus = lm._vocabulary.encode_texts(_corpus(rng, 30_000, 8))
+    assert len(corpus.ids) > 200_000
+    tables = lm.tables_
+    compiled = tables.score_corpus(corpus.ids, corpus.offsets, return_lengths=True, compiled=True)
+    arrays = tables.score_corpus(corpus.ids, corpus.offsets, return_lengths=True, compiled=False)
+    np.testing.assert_array_equal(compiled[0].view(np.int64), arrays[0].view(np.int64))
+    np.testing.assert_array_equal(compiled[1], arrays[1])
