@@ -14,7 +14,8 @@ def score_order(
     k,
     order,
     n_classes,
-    log_backoff,
+    log_backoff_bits,
+    special_bits,
     keys,
     slot_value,
     shift,
@@ -35,8 +36,10 @@ def score_order(
     plus the weights of the longer contexts, added from the lowest.
     ``previous[p]`` is the index of the (k-1)-gram ending at ``p`` (for k = 2
     the word itself); ``current`` receives that of the k-gram: -1 when it is
-    not stored, -2 when it reaches back past ``<s>``. ``log_backoff`` ends
-    with the weights of those two (0 and ``unseen_log_backoff``).
+    not stored, -2 when it reaches back past ``<s>``. The weights are read as
+    int64 bits: ``log_backoff_bits`` those of table ``k - 1`` (never empty),
+    ``special_bits`` those of a context not stored (``unseen_log_backoff``)
+    and of one past ``<s>`` (0).
 
     The overwrite is a mask read from ``keep`` (see ``sklm._compiled.lookup_into``), not
     a branch. Compiled without the GIL, so threads score their parts side by
@@ -46,7 +49,6 @@ def score_order(
     base = n_classes + 1
     result = result_bits.view(np.float64)
     first = n_classes if k == 2 else -2  # <s>, or past it
-    n_weights = len(log_backoff)
     # The contexts first, in key (a test per position of whether a sample
     # starts there would mispredict at every start).
     if n:
@@ -54,11 +56,18 @@ def score_order(
     key[1:] = previous[:-1]
     for s in starts:
         key[s] = first
+    # The weight of each context, as bits in todo (scratch until the lookup):
+    # a stored one's, or special[0] for -1 and special[1] for -2.
     for p in range(n):
         c = key[p]
-        # -1 and -2 read the last two weights.
-        result[p] += log_backoff[c + (n_weights & (c >> 63))]
+        negative = keep[(c >> 63) & 1]
+        todo[p] = (log_backoff_bits[c & ~negative] & ~negative) | (
+            special_bits[(-c - 1) & 1] & negative
+        )
         key[p] = c * base + ids[p]
+    weights = todo.view(np.float64)
+    for p in range(n):
+        result[p] += weights[p]
     lookup_into(keys, slot_value, shift, key, current, todo, keep)
     with_lengths = len(lengths) > 0
     for p in range(n):

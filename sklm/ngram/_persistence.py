@@ -10,7 +10,7 @@ def save_state(model):
 
     Besides the tables, the file holds what a query builds on first use
     (the hash index of every order, the backoff weights with the two
-    entries of :meth:`BackoffTables._backoff_lookup`, the text encoder's
+    entries of :meth:`BackoffTables.extended_backoff`, the text encoder's
     tables), so that a mapped model answers its first query at once.
     """
     from ..base import StoredVocabulary
@@ -32,7 +32,7 @@ def save_state(model):
             arrays[f"slots_{k}"] = tables._hash(k).slot_value
         arrays[f"log_prob_{k}"] = tables.log_prob[k - 1]
         if k < tables.order:
-            arrays[f"log_backoff_{k}"] = tables._backoff_lookup(k + 1)
+            arrays[f"log_backoff_{k}"] = tables.extended_backoff(k + 1)
         else:
             arrays[f"log_backoff_{k}"] = tables.log_backoff[k - 1]
     encoder = model._vocabulary.text_encoder().to_arrays()
@@ -115,7 +115,7 @@ def load_state(model, meta, arrays, *, verify=True):
             checks.append(partial(_check_values, prob, backoff, k))
         if layout == 2 and k < order:
             # Stored with the two entries that queries append (see
-            # BackoffTables._backoff_lookup).
+            # BackoffTables.extended_backoff).
             if len(backoff) != len(prob) + 2 or backoff[-2] != 0.0 or backoff[-1] != unseen:
                 raise ValueError(f"log_backoff_{k} does not end with its two fixed entries.")
             extended[k + 1] = backoff

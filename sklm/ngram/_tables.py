@@ -103,7 +103,6 @@ class BackoffTables:
         """Build every lookup structure now (before threads share the tables)."""
         for k in range(2, self.order + 1):
             self._hash(k)
-            self._backoff_lookup(k)
 
     @property
     def order(self):
@@ -119,19 +118,34 @@ class BackoffTables:
 
     # whole corpora -----------------------------------------------------------
 
-    def _backoff_lookup(self, k):
-        """Log backoff weights of table ``k - 1`` with two entries appended.
+    def extended_backoff(self, k):
+        """Log backoff weights of table ``k - 1`` with 0 and ``unseen_log_backoff`` appended.
 
-        Index -2 (a context reaching back past ``<s>``) reads 0 and index -1
-        (a context not stored) reads ``unseen_log_backoff``, so one gather
-        serves every position.
+        The layout of model files (see :mod:`sklm.ngram._persistence`): the
+        weights of a context past ``<s>`` and of one not stored, after those
+        of the stored contexts. A loaded model holds it already; otherwise it
+        is made for the caller (a copy, not kept: scoring reads the weights
+        without it).
         """
         extended = self._extended.get(k)
         if extended is None:
-            extended = self._extended[k] = np.concatenate(
-                [self.log_backoff[k - 2], [0.0, self.unseen_log_backoff]]
-            )
+            extended = np.concatenate([self.log_backoff[k - 2], [0.0, self.unseen_log_backoff]])
         return extended
+
+    def _context_weights_of(self, k, context):
+        """Log backoff weight of each context index of table ``k - 1``.
+
+        -1 (a context not stored) has ``unseen_log_backoff``, -2 (one that
+        reaches back past ``<s>``) 0.
+        """
+        table = self.log_backoff[k - 2]
+        if len(table):
+            weights = np.take(table, context, mode="clip")
+        else:
+            weights = np.empty(len(context))
+        weights[context == -1] = self.unseen_log_backoff
+        weights[context == -2] = 0.0
+        return weights
 
     def score_corpus(self, ids, offsets, *, return_lengths=False, compiled=None):
         """Log-probability of every position of a flat corpus (each sample from ``<s>``).
@@ -195,14 +209,11 @@ class BackoffTables:
             context[1:] = previous[:-1]
             # The first token of a sample has only <s> before it.
             context[starts] = self.n_classes if k == 2 else -2
-            backoff = self._backoff_lookup(k)
             if k == 2:
                 # Every context is a word or <s>: np.take's fast path.
-                result += np.take(backoff, context, mode="clip")
+                result += np.take(self.log_backoff[0], context, mode="clip")
             else:
-                # Plain indexing: np.take is several times slower on negative
-                # indices, which mark contexts not stored or past <s>.
-                result += backoff[context]
+                result += self._context_weights_of(k, context)
             # Negative contexts give negative keys, which no table holds.
             np.multiply(context, self.base, out=key)
             key += ids
@@ -246,8 +257,13 @@ class BackoffTables:
         if len(keys) == 0:
             # Read (and ignored: every slot is empty) where a key would be.
             keys, log_prob = np.zeros(1, dtype=np.int64), np.zeros(1)
+        log_backoff = np.asarray(self.log_backoff[k - 2], dtype=np.float64)
+        if len(log_backoff) == 0:
+            log_backoff = np.zeros(1)  # read and ignored, as above
+        special = np.array([self.unseen_log_backoff, 0.0])
         return (
-            self._backoff_lookup(k),
+            log_backoff.view(np.int64),
+            special.view(np.int64),
             keys,
             index.slot_value,
             int(index.shift),
