@@ -132,7 +132,7 @@ class BackoffTables:
             extended = np.concatenate([self.log_backoff[k - 2], [0.0, self.unseen_log_backoff]])
         return extended
 
-    def _context_weights_of(self, k, context):
+    def _weights_at(self, k, context):
         """Log backoff weight of each context index of table ``k - 1``.
 
         -1 (a context not stored) has ``unseen_log_backoff``, -2 (one that
@@ -213,7 +213,7 @@ class BackoffTables:
                 # Every context is a word or <s>: np.take's fast path.
                 result += np.take(self.log_backoff[0], context, mode="clip")
             else:
-                result += self._context_weights_of(k, context)
+                result += self._weights_at(k, context)
             # Negative contexts give negative keys, which no table holds.
             np.multiply(context, self.base, out=key)
             key += ids
