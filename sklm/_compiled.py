@@ -14,10 +14,29 @@ import numpy as np
 from ._hashing import _GOLDEN, _KEEP
 from ._text_encoding import _COLLISION, _END, _LONG, _MASK, _MIX, _MIX2, _WORD
 
+
+def compiled(**options):
+    """``numba.njit(nogil=True, cache=True, **options)``, uncached where it cannot be.
+
+    Numba caches next to the module, else in the user's cache folder; where
+    neither can be written (a read-only install and home), it refuses
+    ``cache=True`` outright, and the function is then compiled in each
+    process instead.
+    """
+
+    def decorate(function):
+        try:
+            return numba.njit(nogil=True, cache=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(nogil=True, **options)(function)
+
+    return decorate
+
+
 # hash lookups --------------------------------------------------------------
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled()
 def probe(keys, slot_value, shift, key):
     """Index of ``key`` in ``keys`` through the slots of a ``HashIndex``, -1 if absent.
 
@@ -37,7 +56,7 @@ def probe(keys, slot_value, shift, key):
         slot += np.uint64(1)
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled()
 def lookup_into(keys, slot_value, shift, query, found, todo, keep):
     """Index in ``keys`` of each ``query`` key (-1 where absent), into ``found``.
 
@@ -68,7 +87,7 @@ def lookup_into(keys, slot_value, shift, query, found, todo, keep):
 # text encoding -------------------------------------------------------------
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@compiled(inline="always")
 def word_at(buffer, offset):
     """The 8 bytes from byte ``offset`` of ``buffer`` (uint64 words), little-endian."""
     q = offset >> 3
@@ -78,7 +97,7 @@ def word_at(buffer, offset):
     return (buffer[q] >> r) | ((buffer[q + 1] << np.uint64(1)) << (np.uint64(63) - r))
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled()
 def token_key(buffer, start, length):
     """The key of the token of ``length`` bytes at byte ``start``.
 
@@ -115,7 +134,7 @@ def token_key(buffer, start, length):
     return h | _LONG
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled()
 def encode_tokens(
     buffer,
     bounds,

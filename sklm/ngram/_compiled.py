@@ -1,12 +1,11 @@
 """The compiled loop of n-gram scoring (see :mod:`sklm._compiled`), imported on first use."""
 
-import numba
 import numpy as np
 
-from .._compiled import lookup_into
+from .._compiled import compiled, lookup_into
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled()
 def score_order(
     ids,
     starts,
