@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sklm._text_encoding import RUN_BYTES, TextEncoder
 from sklm.base import Vocabulary
@@ -146,3 +148,26 @@ def test_token_keys_are_the_stored_format_at_every_length():
     packed = _Tokens("\n".join(tokens).encode("ascii"), all_words=True)
     expected = np.array([_slow_key(t) for t in tokens], dtype=np.uint64).view(np.int64)
     np.testing.assert_array_equal(packed.keys.view(np.int64), expected)
+
+
+# Whitespace str.split() cuts at, and printable ASCII with DEL, in tokens of
+# every length class (up to 8 bytes, 9 to 16, longer).
+_SPACES = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f"])
+_TOKENS = st.text(alphabet=st.sampled_from(list("abcxyz0189<>/.-'\x7f")), min_size=1, max_size=24)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    known=st.lists(_TOKENS, min_size=1, max_size=12, unique=True),
+    texts=st.lists(
+        st.lists(st.tuples(_TOKENS, _SPACES), max_size=8).map(
+            lambda pairs: "".join(t + s for t, s in pairs)
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_both_ways_of_the_encoder_give_the_ids_of_a_split(known, texts):
+    vocabulary = Vocabulary(["<unk>", "</s>", *known])
+    # Some tokens of the texts known, others not (one byte away, longer).
+    _check(vocabulary, texts + [" ".join(known), " ".join(t + "a" for t in known)])
