@@ -11,7 +11,7 @@ Compiled code is cached next to the module (``cache=True``).
 import numba
 import numpy as np
 
-from ._hashing import _GOLDEN, _KEEP
+from ._hashing import _GOLDEN
 from ._text_encoding import _COLLISION, _END, _LONG, _MASK, _MIX, _MIX2, _WORD
 
 
@@ -44,8 +44,6 @@ def probe(keys, slot_value, shift, key):
     for the few keys that :func:`lookup_into` cannot settle at once.
     ``shift`` is ``64 - bits``.
     """
-    if len(keys) == 0:
-        return -1
     slot = (np.uint64(key) * _GOLDEN) >> np.uint64(shift)
     while True:
         value = slot_value[slot]
@@ -61,7 +59,7 @@ def lookup_into(keys, slot_value, shift, query, found, todo, keep):
     """Index in ``keys`` of each ``query`` key (-1 where absent), into ``found``.
 
     The compiled form of ``HashIndex.lookup``, in three passes that do
-    not branch on the data (``keep`` is :data:`_KEEP`; ``todo`` is scratch of
+    not branch on the data (``keep`` is ``_hashing._KEEP``; ``todo`` is scratch of
     ``len(query)``): every key's home slot is read, then checked, and only the
     keys whose home slot holds another key probe on.
     """
@@ -152,6 +150,7 @@ def encode_tokens(
     counts,
     query,
     todo,
+    keep,
 ):
     """Ids of the tokens of ASCII bytes (``buffer``, uint64 words).
 
@@ -162,8 +161,10 @@ def encode_tokens(
     length and every 8-byte word. Text ``j`` starts at byte ``edges[j]``;
     ``counts[j]`` receives its number of tokens. A token whose hash met
     another token's gets ``_COLLISION`` (the caller asks the dict). ``query``
-    and ``todo`` are scratch of ``len(ids)``. Returns the number of
-    collisions. Compiled without the GIL.
+    and ``todo`` are scratch of ``len(ids)``; ``keep`` is ``_KEEP``, an
+    argument so that the compiler cannot see through its masks (see
+    :func:`lookup_into`). Returns the number of collisions. Compiled without
+    the GIL.
     """
     n_texts = len(counts)
     current = 0
@@ -178,7 +179,7 @@ def encode_tokens(
             current += 1
         counts[current] += 1
     long_tokens = todo[:n_long].copy()
-    lookup_into(keys, slot_value, shift, query, ids, todo, _KEEP)
+    lookup_into(keys, slot_value, shift, query, ids, todo, keep)
     n_collisions = 0
     for i in long_tokens:
         found = ids[i]
@@ -203,6 +204,6 @@ def encode_tokens(
     for i in range(len(ids)):
         # -1 (absent) reads as the unknown id.
         found = ids[i]
-        unseen = _KEEP[np.int64(found == -1)]
+        unseen = keep[np.int64(found == -1)]
         ids[i] = (found & ~unseen) | (unknown & unseen)
     return n_collisions

@@ -20,7 +20,7 @@ from itertools import compress
 
 import numpy as np
 
-from ._hashing import HashIndex
+from ._hashing import _KEEP, HashIndex
 from ._parallel import CACHE_BLOCK, run_length, sample_runs, use_compiled
 
 # Bytes of text encoded together: about CACHE_BLOCK tokens of English.
@@ -381,17 +381,14 @@ class TextEncoder:
             counts,
             np.empty(len(ids), dtype=np.int64),
             np.empty(len(ids), dtype=np.intp),
+            _KEEP,
         )
         if n_collisions:
-            self._collisions_by_dict(ids, data)
+            wrong = np.flatnonzero(ids == _COLLISION)
+            starts = bounds[2 * wrong]
+            self._by_dict(ids, data, wrong, starts, bounds[2 * wrong + 1] - starts)
+            ids[wrong[ids[wrong] < 0]] = self.unknown
         return ids, counts
-
-    def _collisions_by_dict(self, ids, data):
-        """Look up in the dict the tokens the compiled loop marked as collisions."""
-        tokens = data.decode("ascii").split()
-        for i in np.flatnonzero(ids == _COLLISION).tolist():
-            row = self._row_of(tokens[i])
-            ids[i] = row if row >= 0 else self.unknown
 
     def _confirm(self, tokens, found, data):
         """Check the long tokens' matches byte for byte (a hash can collide).
@@ -408,7 +405,8 @@ class TextEncoder:
         vocab_row = self.long_row[candidate]
         if self.packed.long_words is None:
             # No vocabulary token is long: every match is a hash collision.
-            self._by_dict(tokens, found, data, long[rows])
+            wrong = long[rows]
+            self._by_dict(found, data, wrong, tokens.starts[wrong], tokens.lengths[wrong])
             return
         vocab_words, vocab_first, _ = self.packed.long_words
         # A short vocabulary token (row -1 here, which reads the last long
@@ -436,16 +434,19 @@ class TextEncoder:
                     == vocab_words[vocab_first[vocab][pair] + within]
                 )
                 same[check] = np.logical_and.reduceat(equal, begin)
-        self._by_dict(tokens, found, data, long[rows[~same]])
+        wrong = long[rows[~same]]
+        self._by_dict(found, data, wrong, tokens.starts[wrong], tokens.lengths[wrong])
 
-    def _by_dict(self, tokens, found, data, wrong):
-        """Look the tokens ``wrong`` up in the dict (after a hash collision)."""
+    def _by_dict(self, found, data, wrong, starts, lengths):
+        """Look the tokens ``wrong`` up in the dict (after a hash collision).
+
+        Token ``wrong[j]`` is ``lengths[j]`` bytes of ``data`` from
+        ``starts[j]``; ``found`` receives its row, -1 if it is not there.
+        """
         if len(wrong):
             text = data.decode("ascii")
-            for i in wrong.tolist():
-                start = int(tokens.starts[i])
-                token = text[start : start + int(tokens.lengths[i])]
-                found[i] = self._row_of(token)
+            for i, start, length in zip(wrong.tolist(), starts.tolist(), lengths.tolist()):
+                found[i] = self._row_of(text[start : start + length])
 
     def _row_of(self, token):
         """Row of ``token`` in the key table (its id), -1 if it is not there."""

@@ -91,6 +91,24 @@ def test_a_hash_match_with_other_bytes_goes_to_the_dict(word):
         np.testing.assert_array_equal(counts, [3])
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_hash_match_of_a_token_the_dict_lacks_is_unknown(compiled):
+    # The key of "abcdefghijk" given to its row: "abcdefghijz", which the
+    # vocabulary lacks, then finds that row, fails the byte check and is
+    # not in the dict either: <unk>, as a dict lookup gives it.
+    from sklm._hashing import HashIndex
+    from sklm._text_encoding import _Tokens
+
+    vocabulary = Vocabulary(["<unk>", "</s>", "abcdefghijk", "other"])
+    encoder = TextEncoder(vocabulary._reader, 0)
+    keys = encoder.index.keys.copy()
+    keys[2] = _Tokens(b"abcdefghijz").keys.view(np.int64)[0]
+    encoder.index = HashIndex(keys)
+    ids, counts = encoder.encode(["abcdefghijz other"], compiled=compiled)
+    np.testing.assert_array_equal(ids, [0, 3])
+    np.testing.assert_array_equal(counts, [2])
+
+
 def test_only_tokens_a_whitespace_split_can_give_are_keyed():
     # Empty of whitespace and control characters, ASCII: the others cannot
     # come out of a split of ASCII text, and are left to the dict.
