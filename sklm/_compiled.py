@@ -11,8 +11,8 @@ Compiled code is cached next to the module (``cache=True``).
 import numba
 import numpy as np
 
-from ._hashing import _GOLDEN
-from ._text_encoding import _COLLISION, _END, _LONG, _MASK, _MIX, _MIX2, _WORD
+from ._hashing import GOLDEN
+from ._text_encoding import COLLISION, END, LONG, MASK, MIX, MIX2, WORD
 
 
 def compiled(**options):
@@ -44,7 +44,7 @@ def probe(keys, slot_value, shift, key):
     for the few keys that :func:`lookup_into` cannot settle at once.
     ``shift`` is ``64 - bits``.
     """
-    slot = (np.uint64(key) * _GOLDEN) >> np.uint64(shift)
+    slot = (np.uint64(key) * GOLDEN) >> np.uint64(shift)
     while True:
         value = slot_value[slot]
         if value < 0:
@@ -59,7 +59,7 @@ def lookup_into(keys, slot_value, shift, query, found, todo, keep):
     """Index in ``keys`` of each ``query`` key (-1 where absent), into ``found``.
 
     The compiled form of ``HashIndex.lookup``, in three passes that do
-    not branch on the data (``keep`` is ``_hashing._KEEP``; ``todo`` is scratch of
+    not branch on the data (``keep`` is ``_hashing.KEEP``; ``todo`` is scratch of
     ``len(query)``): every key's home slot is read, then checked, and only the
     keys whose home slot holds another key probe on.
     """
@@ -68,7 +68,7 @@ def lookup_into(keys, slot_value, shift, query, found, todo, keep):
         return
     rotate = np.uint64(shift)
     for i in range(len(query)):
-        found[i] = slot_value[(np.uint64(query[i]) * _GOLDEN) >> rotate]
+        found[i] = slot_value[(np.uint64(query[i]) * GOLDEN) >> rotate]
     n_todo = 0
     for i in range(len(query)):
         value = found[i]
@@ -105,31 +105,31 @@ def token_key(buffer, start, length):
     its position, the mixes summed, one pass over its bytes however long.
     """
     first = word_at(buffer, start)
-    if length <= _WORD:
-        return (first & _MASK[length]) | _END[length]
-    if length <= 2 * _WORD:
-        second = word_at(buffer, start + _WORD) & _MASK[min(length - _WORD, _WORD)]
-        h = second * _MIX2
+    if length <= WORD:
+        return (first & MASK[length]) | END[length]
+    if length <= 2 * WORD:
+        second = word_at(buffer, start + WORD) & MASK[min(length - WORD, WORD)]
+        h = second * MIX2
         h ^= first
-        h *= _MIX
+        h *= MIX
         h ^= h >> np.uint64(29)
-        h *= _MIX2
+        h *= MIX2
         h ^= h >> np.uint64(32)
-        return h | _LONG
+        return h | LONG
     total = np.uint64(0)
-    for w in range((length + _WORD - 1) // _WORD):
-        at = w * _WORD
-        word = word_at(buffer, start + at) & _MASK[min(length - at, _WORD)]
-        h = word ^ (np.uint64(w) * _MIX2)
-        h *= _MIX
+    for w in range((length + WORD - 1) // WORD):
+        at = w * WORD
+        word = word_at(buffer, start + at) & MASK[min(length - at, WORD)]
+        h = word ^ (np.uint64(w) * MIX2)
+        h *= MIX
         h ^= h >> np.uint64(29)
-        h *= _MIX2
+        h *= MIX2
         total += h
     h = total ^ np.uint64(length)
     h ^= h >> np.uint64(29)
-    h *= _MIX2
+    h *= MIX2
     h ^= h >> np.uint64(32)
-    return h | _LONG
+    return h | LONG
 
 
 @compiled()
@@ -160,8 +160,8 @@ def encode_tokens(
     the vocabulary's keys; the match of a long token is confirmed on its
     length and every 8-byte word. Text ``j`` starts at byte ``edges[j]``;
     ``counts[j]`` receives its number of tokens. A token whose hash met
-    another token's gets ``_COLLISION`` (the caller asks the dict). ``query``
-    and ``todo`` are scratch of ``len(ids)``; ``keep`` is ``_KEEP``, an
+    another token's gets ``COLLISION`` (the caller asks the dict). ``query``
+    and ``todo`` are scratch of ``len(ids)``; ``keep`` is ``KEEP``, an
     argument so that the compiler cannot see through its masks (see
     :func:`lookup_into`). Returns the number of collisions. Compiled without
     the GIL.
@@ -174,7 +174,7 @@ def encode_tokens(
         length = bounds[2 * i + 1] - start
         query[i] = np.int64(token_key(buffer, start, length))
         todo[n_long] = i  # a list of the long tokens, without a branch
-        n_long += length > _WORD
+        n_long += length > WORD
         while current + 1 < n_texts and edges[current + 1] <= start:
             current += 1
         counts[current] += 1
@@ -192,14 +192,14 @@ def encode_tokens(
         same = has_long and row >= 0 and lengths[found] == length
         if same:
             at = vocabulary_first[row]
-            for w in range((length + _WORD - 1) // _WORD):
-                word = word_at(buffer, start + w * _WORD)
-                word &= _MASK[min(length - w * _WORD, _WORD)]
+            for w in range((length + WORD - 1) // WORD):
+                word = word_at(buffer, start + w * WORD)
+                word &= MASK[min(length - w * WORD, WORD)]
                 if vocabulary_words[at + w] != word:
                     same = False
                     break
         if not same:
-            ids[i] = _COLLISION
+            ids[i] = COLLISION
             n_collisions += 1
     for i in range(len(ids)):
         # -1 (absent) reads as the unknown id.

@@ -10,13 +10,14 @@ import numpy as np
 
 from ._parallel import use_compiled
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Fibonacci hashing's multiplier (2**64 over the golden ratio).
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-#: ``_KEEP[1]`` is -1 and ``_KEEP[0]`` 0: masks read from memory stay plain
+#: ``KEEP[1]`` is -1 and ``KEEP[0]`` 0: masks read from memory stay plain
 #: ANDs for the compiler, which turns a mask it can see through (a compare's
 #: result) into a branch, and that branch mispredicts on every other key here.
-_KEEP = np.array([0, -1], dtype=np.int64)
+KEEP = np.array([0, -1], dtype=np.int64)
 
 
 class HashIndex:
@@ -134,7 +135,7 @@ class HashIndex:
 
     def _home(self, keys):
         # Fibonacci hashing on the key's bits (wrapping uint64 arithmetic).
-        home = np.asarray(keys, dtype=np.int64).view(np.uint64) * _GOLDEN
+        home = np.asarray(keys, dtype=np.int64).view(np.uint64) * GOLDEN
         home >>= self.shift
         return home.view(np.int64)
 
@@ -154,7 +155,7 @@ class HashIndex:
 
         found = np.empty(len(keys), dtype=np.intp)
         todo = np.empty(len(keys), dtype=np.intp)
-        lookup_into(self.keys, self.slot_value, int(self.shift), keys, found, todo, _KEEP)
+        lookup_into(self.keys, self.slot_value, int(self.shift), keys, found, todo, KEEP)
         return found
 
     def _probe(self, slot, keys):

@@ -20,22 +20,22 @@ from itertools import compress
 
 import numpy as np
 
-from ._hashing import _KEEP, HashIndex
+from ._hashing import KEEP, HashIndex
 from ._parallel import CACHE_BLOCK, run_length, sample_runs, use_compiled
 
 # Bytes of text encoded together: about CACHE_BLOCK tokens of English.
 RUN_BYTES = 6 * CACHE_BLOCK
 
-_WORD = 8
+WORD = 8
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Bytes of token i of length L: the low L bytes of the word at its start.
-_MASK = np.array([(1 << (8 * n)) - 1 for n in range(_WORD)] + [int(_ALL)], dtype=np.uint64)
-_END = np.array([0x80 << (8 * n) for n in range(_WORD)] + [0], dtype=np.uint64)
-_MIX = np.uint64(0xFF51AFD7ED558CCD)
-_MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
-_LONG = np.uint64(0xFF)
+MASK = np.array([(1 << (8 * n)) - 1 for n in range(WORD)] + [int(_ALL)], dtype=np.uint64)
+END = np.array([0x80 << (8 * n) for n in range(WORD)] + [0], dtype=np.uint64)
+MIX = np.uint64(0xFF51AFD7ED558CCD)
+MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+LONG = np.uint64(0xFF)
 # The id the compiled encoder gives a token whose hash met another token's.
-_COLLISION = -2
+COLLISION = -2
 # Bytes up to 32 are whitespace for str.split(), except 0-8 and 14-27.
 
 
@@ -43,7 +43,7 @@ def _padded(data):
     """ASCII bytes as uint64 words, zero-padded so that every 8-byte read past
     a token stays inside the buffer."""
     n = len(data)
-    buffer = np.zeros(n // _WORD + 3, dtype="<u8")
+    buffer = np.zeros(n // WORD + 3, dtype="<u8")
     buffer.view(np.uint8)[:n] = np.frombuffer(data, dtype=np.uint8)
     return buffer
 
@@ -76,10 +76,10 @@ class _Tokens:
         self.lengths = bounds[:, 1] - self.starts
         word = self._word_at(self.starts)
         # Clipped: a token of 8 bytes or more keeps its 8 bytes, no end mark.
-        word &= np.take(_MASK, self.lengths, mode="clip")
-        word |= np.take(_END, self.lengths, mode="clip")
+        word &= np.take(MASK, self.lengths, mode="clip")
+        word |= np.take(END, self.lengths, mode="clip")
         self.keys = word
-        self.long = np.flatnonzero(self.lengths > _WORD)
+        self.long = np.flatnonzero(self.lengths > WORD)
         self.long_words = None
         if len(self.long):
             self._key_long(all_words)
@@ -89,7 +89,7 @@ class _Tokens:
         # The buffer read as one (unaligned) uint64 at every byte offset: one
         # gather reads them all.
         data = self.buffer.view(np.uint8)
-        words = np.ndarray((len(data) - _WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
+        words = np.ndarray((len(data) - WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
         return words[offset]
 
     def _key_long(self, all_words):
@@ -103,17 +103,17 @@ class _Tokens:
         # The first two words of each long token: a match is confirmed on
         # them (and, over 16 bytes, on the rest of the words).
         self.first = self.keys[long]
-        second = self._word_at(self.starts[long] + _WORD)
-        second &= np.take(_MASK, length - _WORD, mode="clip")
+        second = self._word_at(self.starts[long] + WORD)
+        second &= np.take(MASK, length - WORD, mode="clip")
         self.second = second
-        h = second * _MIX2
+        h = second * MIX2
         h ^= self.first
-        h *= _MIX
+        h *= MIX
         h ^= h >> np.uint64(29)
-        h *= _MIX2
+        h *= MIX2
         h ^= h >> np.uint64(32)
-        h |= _LONG
-        self.longer = np.flatnonzero(length > 2 * _WORD)
+        h |= LONG
+        self.longer = np.flatnonzero(length > 2 * WORD)
         if len(self.longer):
             longer_words = self._words(long[self.longer])
             h[self.longer] = self._hash_words(*longer_words, length[self.longer])
@@ -131,12 +131,12 @@ class _Tokens:
         """
         start = self.starts[tokens]
         length = self.lengths[tokens]
-        n_words = (length + _WORD - 1) // _WORD
+        n_words = (length + WORD - 1) // WORD
         first = np.cumsum(n_words) - n_words
         token = np.repeat(np.arange(len(start)), n_words)
-        offset = (np.arange(int(n_words.sum()), dtype=np.int64) - first[token]) * _WORD
+        offset = (np.arange(int(n_words.sum()), dtype=np.int64) - first[token]) * WORD
         word = self._word_at(start[token] + offset)
-        word &= np.take(_MASK, length[token] - offset, mode="clip")
+        word &= np.take(MASK, length[token] - offset, mode="clip")
         return word, first, n_words
 
     @staticmethod
@@ -148,16 +148,16 @@ class _Tokens:
         token is (a token of megabytes costs what its bytes cost).
         """
         position = np.arange(len(word), dtype=np.int64) - np.repeat(first, n_words)
-        h = word ^ (position.astype(np.uint64) * _MIX2)
-        h *= _MIX
+        h = word ^ (position.astype(np.uint64) * MIX2)
+        h *= MIX
         h ^= h >> np.uint64(29)
-        h *= _MIX2
+        h *= MIX2
         h = np.add.reduceat(h, first)
         h ^= length.astype(np.uint64)
         h ^= h >> np.uint64(29)
-        h *= _MIX2
+        h *= MIX2
         h ^= h >> np.uint64(32)
-        h |= _LONG
+        h |= LONG
         return h
 
 
@@ -381,10 +381,10 @@ class TextEncoder:
             counts,
             np.empty(len(ids), dtype=np.int64),
             np.empty(len(ids), dtype=np.intp),
-            _KEEP,
+            KEEP,
         )
         if n_collisions:
-            wrong = np.flatnonzero(ids == _COLLISION)
+            wrong = np.flatnonzero(ids == COLLISION)
             starts = bounds[2 * wrong]
             self._by_dict(ids, data, wrong, starts, bounds[2 * wrong + 1] - starts)
             ids[wrong[ids[wrong] < 0]] = self.unknown

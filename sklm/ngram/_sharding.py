@@ -26,13 +26,12 @@ from itertools import chain
 
 import numpy as np
 
+from .._hashing import GOLDEN
 from .._validation import check_samples_list, iter_corpus
 from ..base import EOS_ID, UNK_ID, Encoded, Vocabulary
 from ._counting import NGramCounts, count_ngrams
 
 # The partitioned reduce ------------------------------------------------------
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _mix(values):
@@ -70,7 +69,7 @@ def split_counts(counts, n_partitions):
         grams[:, -1] = last
         partition = hashes[counts.suffix[k - 1]] % modulus
         if k < counts.order:
-            hashes = _mix(hashes[context] * _GOLDEN + last.astype(np.uint64))
+            hashes = _mix(hashes[context] * GOLDEN + last.astype(np.uint64))
         _cut(pieces, partition, grams, counts.counts[k - 1])
         words = grams
     return pieces

@@ -12,7 +12,7 @@ the lower-order distribution as the backoff, so this is exact for them.
 
 import numpy as np
 
-from .._hashing import _KEEP, HashIndex
+from .._hashing import KEEP, HashIndex
 from .._parallel import CACHE_BLOCK, sample_runs, use_compiled
 
 #: Positions scored together. The compiled passes over a run read each of its
@@ -147,7 +147,7 @@ class BackoffTables:
         weights[context == -2] = 0.0
         return weights
 
-    def score_corpus(self, ids, offsets, *, return_lengths=False, compiled=None):
+    def score_corpus(self, ids, offsets, *, return_lengths=False, compiled=None, run=None):
         """Log-probability of every position of a flat corpus (each sample from ``<s>``).
 
         ``ids`` holds the samples one after the other, each ending with
@@ -157,7 +157,9 @@ class BackoffTables:
         ``ngram_length``), as a second array. ``compiled`` chooses the
         compiled loop (True) or the NumPy passes (False); None follows
         :func:`~sklm._parallel.use_compiled` on the corpus' size. Both give
-        the same values, bit for bit.
+        the same values, bit for bit. ``run`` is the number of positions
+        scored together (default: ``SCORE_RUN`` compiled, ``CACHE_BLOCK``
+        otherwise); it changes no value.
         """
         ids = np.asarray(ids, dtype=np.intp)
         offsets = np.asarray(offsets, dtype=np.intp)
@@ -168,7 +170,9 @@ class BackoffTables:
         # Runs of whole samples: cache-sized for the NumPy passes, which read
         # their arrays a few dozen times; SCORE_RUN for the compiled loop.
         if len(offsets) and offsets[0] == 0 and offsets[-1] == len(ids):
-            runs = sample_runs(offsets, SCORE_RUN if compiled else CACHE_BLOCK)
+            if run is None:
+                run = SCORE_RUN if compiled else CACHE_BLOCK
+            runs = sample_runs(offsets, run)
         else:
             runs = [(0, len(offsets) - 1)]
         bounds = [
@@ -422,6 +426,6 @@ class _CompiledRuns:
                 self.no_lengths if lengths is None else lengths,
                 self.key[:n],
                 self.todo[:n],
-                _KEEP,
+                KEEP,
             )
             previous = current

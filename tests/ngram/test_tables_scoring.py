@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sklm import NGramLM
-from sklm.ngram import _tables
 
 WORDS = "the a cat dog sat on mat log saw ran bird big small red".split()
 
@@ -89,15 +88,13 @@ def test_score_corpus_equals_the_oracle(order, smoothing, compiled):
     assert lengths.min() >= 1 and lengths.max() <= order
 
 
-RUN = 5_000  # positions per run in these tests (SCORE_RUN is a million)
+RUN = 5_000  # positions per run in these tests (SCORE_RUN is a million, CACHE_BLOCK 65,536)
 
 
 @WAYS
-def test_runs_of_samples_score_as_one_pass(monkeypatch, compiled):
+def test_runs_of_samples_score_as_one_pass(compiled):
     # Several runs, one sample longer than a run by itself: the same values,
     # bit for bit, as each sample scored alone.
-    monkeypatch.setattr(_tables, "SCORE_RUN", RUN)
-    monkeypatch.setattr(_tables, "CACHE_BLOCK", RUN)
     rng = np.random.default_rng(7)
     lm = _fitted(3, "kneser_ney", _corpus(rng, 400, 8))
     texts = _corpus(rng, 2 * RUN // 8, 8)
@@ -106,7 +103,7 @@ def test_runs_of_samples_score_as_one_pass(monkeypatch, compiled):
     assert len(corpus.ids) > 3 * RUN
     tables = lm.tables_
     got, lengths = tables.score_corpus(
-        corpus.ids, corpus.offsets, return_lengths=True, compiled=compiled
+        corpus.ids, corpus.offsets, return_lengths=True, compiled=compiled, run=RUN
     )
     for i in [0, 99, 100, 101, len(texts) // 2, len(texts) - 1]:
         start, end = corpus.offsets[i], corpus.offsets[i + 1]
@@ -122,11 +119,9 @@ def test_runs_of_samples_score_as_one_pass(monkeypatch, compiled):
 
 
 @WAYS
-def test_empty_samples_without_eos_anywhere_in_the_runs(monkeypatch, compiled):
+def test_empty_samples_without_eos_anywhere_in_the_runs(compiled):
     # score_corpus takes any flat corpus: samples without </s> may be empty,
     # also where a run ends.
-    monkeypatch.setattr(_tables, "SCORE_RUN", RUN)
-    monkeypatch.setattr(_tables, "CACHE_BLOCK", RUN)
     rng = np.random.default_rng(3)
     lm = _fitted(3, "kneser_ney", _corpus(rng, 200, 6))
     tables = lm.tables_
@@ -134,7 +129,7 @@ def test_empty_samples_without_eos_anywhere_in_the_runs(monkeypatch, compiled):
     lengths[-5:] = 0
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     ids = rng.integers(0, tables.n_classes, offsets[-1])
-    got = tables.score_corpus(ids, offsets, compiled=compiled)
+    got = tables.score_corpus(ids, offsets, compiled=compiled, run=RUN)
     pieces = [
         tables.score_corpus(ids[a:b], [0, b - a], compiled=compiled)
         for a, b in zip(offsets[:-1], offsets[1:])
