@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._allocator import release_free_memory
+from .._parallel import use_compiled
 
 
 @dataclass
@@ -55,12 +56,14 @@ class NGramCounts:
     def base(self):
         return self.n_classes + 1
 
-    def context(self, k):
+    def context(self, k, allocate=None):
         """Index in table ``k - 1`` of the first ``k - 1`` words of each k-gram.
 
-        Sorted, as the keys are; int32 where table ``k - 1`` allows it.
+        Sorted, as the keys are; int32 where table ``k - 1`` allows it. The
+        array comes from ``allocate(n, dtype)`` if given (see
+        :func:`~sklm.ngram._smoothing.estimate`), else from NumPy.
         """
-        return _prefix(self.keys[k - 1], self.base, len(self.keys[k - 2]))
+        return _prefix(self.keys[k - 1], self.base, len(self.keys[k - 2]), allocate)
 
     def word(self, k):
         """Last word of each k-gram."""
@@ -76,9 +79,10 @@ class NGramCounts:
             self.bos_initial[k - 2] = None
 
 
-def _prefix(keys, base, n_prefixes):
-    """``keys // base``, int32 where ``n_prefixes`` allows it."""
-    out = np.empty(len(keys), dtype=np.int32 if n_prefixes < 2**31 else np.int64)
+def _prefix(keys, base, n_prefixes, allocate=None):
+    """``keys // base``, int32 where ``n_prefixes`` allows it, in ``allocate``'s array if given."""
+    dtype = np.int32 if n_prefixes < 2**31 else np.int64
+    out = np.empty(len(keys), dtype=dtype) if allocate is None else allocate(len(keys), dtype)
     # Divided into the narrower type directly: no int64 copy of the order.
     return np.floor_divide(keys, base, out=out, casting="unsafe")
 
@@ -221,15 +225,22 @@ def count_ngrams(ids, offsets, n_classes, order, *, part_size=_PART):
     return NGramCounts(n_classes, keys, counts, suffix, bos_initial)
 
 
-def continuation_counts(counts, k):
+def continuation_counts(counts, k, out=None, block=None):
     """Kneser-Ney adjusted counts of order ``k``, KenLM's rules.
 
     The highest order keeps raw counts. A lower-order n-gram counts the
     distinct words seen immediately to its left (``<s>`` is one such word),
     except n-grams that begin with ``<s>``: nothing can precede them, so they
     keep their raw counts. The unigram ``<s>`` gets 0 (it is never predicted).
+
+    If ``out`` is given (zeros, one per entry of order ``k``, of the counts'
+    dtype), the counts are made in it ``block`` entries at a time (all at
+    once if None), with no temporary the size of the order; the highest order
+    of ``k >= 2`` still returns the raw counts themselves.
     """
     raw = counts.counts[k - 1]
+    if out is not None:
+        return _continuation_counts_into(counts, k, out, block or max(len(raw), 1))
     if k == counts.order:
         # Read only by every caller: no copy (the highest order is the largest).
         adjusted = raw if k > 1 else raw.copy()
@@ -245,11 +256,61 @@ def continuation_counts(counts, k):
     return adjusted
 
 
-def counts_of_counts(values, largest=4):
-    """``n_1 .. n_largest``: how many of ``values`` equal 1, 2, ... ``largest``."""
+def _continuation_counts_into(counts, k, out, block):
+    """:func:`continuation_counts` made in ``out`` (zeros), ``block`` entries at a time."""
+    raw = counts.counts[k - 1]
+    if k == counts.order:
+        if k > 1:
+            return raw
+        out[:] = raw
+    else:
+        if counts.continuation is not None:
+            given = counts.continuation[k - 1]
+            for start in range(0, len(out), block):
+                out[start : start + block] = given[start : start + block]
+        else:
+            _add_counts(counts.suffix[k], out)
+        initial = counts.bos_initial[k - 1]
+        for start in range(0, len(out), block):
+            part = slice(start, start + block)
+            np.copyto(out[part], raw[part], where=initial[part])
+    if k == 1:
+        out[counts.n_classes] = 0
+    return out
+
+
+def _add_counts(index, out):
+    """``out[i] += 1`` for each ``i`` of ``index``, without a copy of either.
+
+    ``np.bincount`` would copy ``index`` to intp and count into a new int64
+    array, and a blocked one would pay for its full-length result at every
+    block, since the indexes are in no order. A large call runs a compiled
+    loop; a small one, ``np.add.at`` (its intp copy of ``index`` bounded by
+    ``MIN_PART``), so that small fits do not load Numba.
+    """
+    if use_compiled(len(index)):
+        from ._compiled import add_counts
+
+        add_counts(index, out)
+    else:
+        np.add.at(out, index, 1)
+
+
+def counts_of_counts(values, largest=4, block=None):
+    """``n_1 .. n_largest``: how many of ``values`` equal 1, 2, ... ``largest``.
+
+    Counted ``block`` values at a time if given (the same numbers, with no
+    temporary the size of ``values``), else in one pass.
+    """
     values = np.asarray(values)
-    clipped = np.minimum(values, largest + 1)
-    return np.bincount(clipped, minlength=largest + 2)[1 : largest + 1].astype(np.int64)
+    if block is None:
+        clipped = np.minimum(values, largest + 1)
+        return np.bincount(clipped, minlength=largest + 2)[1 : largest + 1].astype(np.int64)
+    n = np.zeros(largest + 2, dtype=np.int64)
+    for start in range(0, len(values), block):
+        clipped = np.minimum(values[start : start + block], largest + 1)
+        n += np.bincount(clipped, minlength=largest + 2)
+    return n[1 : largest + 1]
 
 
 def combine_counts(parts, word_maps, n_classes):

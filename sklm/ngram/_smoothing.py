@@ -29,22 +29,29 @@ from ._tables import BackoffTables
 _BLOCK = 1 << 20
 
 
-def _sum_by(index, values, size, dtype=np.float64):
+def _blocks(n, block):
+    """Slices of ``block`` entries (the last one shorter) that cover ``range(n)``."""
+    return (slice(start, start + block) for start in range(0, n, block))
+
+
+def _sum_by(index, values, size, dtype=np.float64, out=None, block=_BLOCK):
     """Sum of ``values`` (ones if None) per entry of the sorted ``index``.
 
     An integer ``dtype`` holds sums of integer values exactly, at half the
-    size of float64 for int32.
+    size of float64 for int32. ``out``, if given, receives the sums: zeros
+    of ``size`` entries of ``dtype``.
 
-    Summed a block at a time, each block ending where the index changes, so
-    that every sum is made of the same additions in the same order as one
-    ``bincount`` over the whole array, without its intp copy of ``index``
-    and float64 copy of ``values``.
+    Summed ``block`` entries at a time, each block ending where the index
+    changes, so that every sum is made of the same additions in the same
+    order as one ``bincount`` over the whole array, without its intp copy of
+    ``index`` and float64 copy of ``values``.
     """
-    out = np.zeros(size, dtype=dtype)
+    if out is None:
+        out = np.zeros(size, dtype=dtype)
     n = len(index)
     start = 0
     while start < n:
-        stop = min(start + _BLOCK, n)
+        stop = min(start + block, n)
         if stop < n:
             # Close the block after the last run it reaches into.
             stop += int(np.searchsorted(index[stop:], index[stop - 1], side="right"))
@@ -62,21 +69,19 @@ def _divide(num, den):
     return out
 
 
-def _divide_gathered(values, by, index):
+def _divide_gathered(values, by, index, block=_BLOCK):
     """``values /= by[index]`` in place."""
-    for start in range(0, len(values), _BLOCK):
-        block = slice(start, start + _BLOCK)
-        values[block] /= by[index[block]]
+    for part in _blocks(len(values), block):
+        values[part] /= by[index[part]]
     return values
 
 
-def _add_gathered_product(values, a, a_index, b, b_index):
+def _add_gathered_product(values, a, a_index, b, b_index, block=_BLOCK):
     """``values += a[a_index] * b[b_index]`` in place."""
-    for start in range(0, len(values), _BLOCK):
-        block = slice(start, start + _BLOCK)
-        product = a[a_index[block]]
-        product *= b[b_index[block]]
-        values[block] += product
+    for part in _blocks(len(values), block):
+        product = a[a_index[part]]
+        product *= b[b_index[part]]
+        values[part] += product
     return values
 
 
@@ -86,9 +91,15 @@ class Smoothing:
     interpolated = True
     unseen_log_backoff = 0.0
 
-    def prepare(self, counts):
-        """Look at the whole count set once; return extra fitted attributes."""
+    def prepare(self, counts, allocate=None, block=_BLOCK):
+        """Look at the whole count set once; return extra fitted attributes.
+
+        ``allocate`` and ``block`` are :func:`estimate`'s; a strategy that
+        has no use for them makes its arrays with NumPy.
+        """
         self.counts = counts
+        self.allocate = allocate
+        self.block = block
         return {}
 
     def raw(self, k):
@@ -110,9 +121,9 @@ class Smoothing:
     def _unigram_counts(self):
         return self.raw(1)[: self.counts.n_classes].astype(np.float64)
 
-    def _context_totals(self, k, context, values=None):
+    def _context_totals(self, k, context, values=None, out=None):
         # ``context`` is sorted: it comes from the sorted keys of order k.
-        return _sum_by(context, values, len(self.counts.keys[k - 2]))
+        return _sum_by(context, values, len(self.counts.keys[k - 2]), out=out, block=self.block)
 
 
 class MaximumLikelihood(Smoothing):
@@ -205,8 +216,8 @@ class AbsoluteDiscounting(Smoothing):
     def __init__(self, discount=None):
         self.discount = discount
 
-    def prepare(self, counts):
-        super().prepare(counts)
+    def prepare(self, counts, allocate=None, block=_BLOCK):
+        super().prepare(counts, allocate, block)
         discounts = np.empty(counts.order)
         for k in range(1, counts.order + 1):
             raw = self.raw(k)[: counts.n_classes] if k == 1 else self.raw(k)
@@ -271,14 +282,21 @@ class KneserNey(Smoothing):
 
     FALLBACK = (0.5, 1.0, 1.5)
 
-    def prepare(self, counts):
-        super().prepare(counts)
+    def prepare(self, counts, allocate=None, block=_BLOCK):
+        super().prepare(counts, allocate, block)
         order = counts.order
         discounts = np.empty((order, 3))
         of_counts = np.empty((order, 4), dtype=np.int64)
+        scratch = None
+        if allocate is not None and order > 2:
+            # Only their counts of counts are wanted here: the adjusted counts
+            # of the middle orders are made one after another in one array.
+            middle = [counts.counts[k - 1] for k in range(2, order)]
+            scratch = allocate(max(map(len, middle)), np.result_type(*middle))
+            del middle
         for k in range(1, order + 1):
-            adjusted = continuation_counts(counts, k)
-            n = counts_of_counts(adjusted, largest=4)
+            adjusted = self._adjusted(k, scratch)
+            n = counts_of_counts(adjusted, largest=4, block=None if allocate is None else block)
             of_counts[k - 1] = n
             estimate = None
             if n[0] and n[1] and n[2]:
@@ -296,8 +314,30 @@ class KneserNey(Smoothing):
                     _fallback_warning("kneser_ney", k, detail)
                 estimate = np.array(self.FALLBACK)
             discounts[k - 1] = estimate
+        del adjusted, scratch
         self.discounts = discounts
         return {"discounts_": discounts, "counts_of_counts_": of_counts}
+
+    def _adjusted(self, k, scratch=None):
+        """The adjusted counts of order ``k`` (:func:`continuation_counts`).
+
+        With an allocator, those of an order ``1 < k < order`` are made in
+        ``scratch`` if given, else in an array of their own from it.
+        """
+        counts = self.counts
+        if self.allocate is None:
+            return continuation_counts(counts, k)
+        raw = counts.counts[k - 1]
+        if k == counts.order and k > 1:
+            return raw
+        if k == 1:
+            out = np.zeros(len(raw), dtype=raw.dtype)  # V + 1 entries
+        elif scratch is not None:
+            out = scratch[: len(raw)]
+            out.fill(0)
+        else:
+            out = self.allocate(len(raw), raw.dtype)
+        return continuation_counts(counts, k, out, self.block)
 
     def _own_and_discount(self, k, adjusted):
         """``a - D(a)`` and ``D(a)`` (``D(0) = 0``)."""
@@ -306,27 +346,42 @@ class KneserNey(Smoothing):
         return adjusted - discount, discount
 
     def unigram(self):
-        adjusted = continuation_counts(self.counts, 1)[: self.counts.n_classes]
+        adjusted = self._adjusted(1)[: self.counts.n_classes]
         own, discount = self._own_and_discount(1, adjusted)
         total = float(adjusted.sum())
         own /= total
         return own, discount.sum() / total
 
     def ngram(self, k, context):
-        adjusted = continuation_counts(self.counts, k)
+        adjusted = self._adjusted(k)
+        n_contexts = len(self.counts.keys[k - 2])
+        new, block = self.allocate, self.block
         # Sums of counts: exact as integers, and smaller than float64.
-        total = _sum_by(context, adjusted, len(self.counts.keys[k - 2]), adjusted.dtype)
+        total = _sum_by(
+            context,
+            adjusted,
+            n_contexts,
+            adjusted.dtype,
+            out=None if new is None else new(n_contexts, adjusted.dtype),
+            block=block,
+        )
         by_count = np.concatenate([[0.0], self.discounts[k - 1]])
-        discount = np.empty(len(adjusted))
-        for start in range(0, len(adjusted), _BLOCK):
-            block = slice(start, start + _BLOCK)
-            discount[block] = by_count[np.minimum(adjusted[block], 3)]
-        gamma = self._context_totals(k, context, discount)
-        np.divide(gamma, total, out=gamma, where=total != 0)
+        discount = np.empty(len(adjusted)) if new is None else new(len(adjusted), np.float64)
+        for part in _blocks(len(adjusted), block):
+            discount[part] = by_count[np.minimum(adjusted[part], 3)]
+        gamma = self._context_totals(
+            k, context, discount, out=None if new is None else new(n_contexts, np.float64)
+        )
+        if new is None:
+            np.divide(gamma, total, out=gamma, where=total != 0)
+        else:
+            # Without a mask of every context.
+            for part in _blocks(n_contexts, block):
+                np.divide(gamma[part], total[part], out=gamma[part], where=total[part] != 0)
         # a - D(a), in the discount's own memory
         own = np.subtract(adjusted, discount, out=discount)
         del adjusted
-        return _divide_gathered(own, total, context), gamma
+        return _divide_gathered(own, total, context, block), gamma
 
 
 def make_smoothing(model):
@@ -345,7 +400,7 @@ def make_smoothing(model):
     return StupidBackoff(model.backoff)
 
 
-def estimate(counts, smoothing, prune=None):
+def estimate(counts, smoothing, prune=None, *, allocate=None, block=_BLOCK):
     """Build the backoff tables of ``smoothing`` on ``counts`` (consumed).
 
     The counts of each order are released as soon as no later order needs
@@ -361,13 +416,26 @@ def estimate(counts, smoothing, prune=None):
     The n-grams kept keep their contexts and suffixes, whose counts are at
     least theirs.
 
+    ``allocate``, if given, is called as ``allocate(n, dtype)`` and returns a
+    1-D array of ``n`` zeros of ``dtype``: a file-backed one, in a fit whose
+    memory is bounded (the counts may then be read-only mapped arrays too).
+    Every array of the length of an order ``k >= 2`` that Kneser-Ney
+    estimation makes then comes from it: the context indexes, the adjusted
+    counts, the per-context sums, and the probabilities and backoff weights
+    that become the tables. They are computed ``block`` entries at a time,
+    so that no temporary the size of an order is made in memory; the
+    numbers are the same, bit for bit. The other strategies, and ``prune``,
+    still make some of their arrays with NumPy. Without ``allocate``,
+    ``block`` sizes only the passes that are blocked anyway; it changes no
+    value.
+
     Returns
     -------
     tables : BackoffTables
     fitted : dict
         Extra fitted attributes of the strategy (e.g. ``discounts_``).
     """
-    fitted = smoothing.prepare(counts)
+    fitted = smoothing.prepare(counts, allocate, block)
     n_classes = counts.n_classes
     keep = [None] * counts.order
     own, gamma = smoothing.unigram()
@@ -377,7 +445,7 @@ def estimate(counts, smoothing, prune=None):
     log_prob = [previous]
     log_backoff = []
     for k in range(2, counts.order + 1):
-        context = counts.context(k)
+        context = counts.context(k, allocate)
         own, gamma = smoothing.ngram(k, context)
         kept = None
         if prune is not None and prune[k - 1] > 0:
@@ -388,14 +456,23 @@ def estimate(counts, smoothing, prune=None):
                 del pruned
             keep[k - 1] = kept
         if smoothing.interpolated:
-            _add_gathered_product(own, previous, counts.suffix[k - 1], gamma, context)
+            _add_gathered_product(own, previous, counts.suffix[k - 1], gamma, context, block)
         has_children = np.zeros(len(gamma), dtype=bool)
-        # A context whose children are all pruned is one no more.
-        has_children[context if kept is None else context[kept]] = True
+        if allocate is None or kept is not None:
+            # A context whose children are all pruned is one no more.
+            has_children[context if kept is None else context[kept]] = True
+        else:
+            # Without an intp copy of every index.
+            for part in _blocks(len(context), block):
+                has_children[context[part]] = True
         del context, kept
         with np.errstate(divide="ignore"):
             backoff = np.log(gamma, out=gamma)
-        backoff[~has_children] = smoothing.unseen_log_backoff
+        if allocate is None:
+            backoff[~has_children] = smoothing.unseen_log_backoff
+        else:
+            for part in _blocks(len(backoff), block):
+                backoff[part][~has_children[part]] = smoothing.unseen_log_backoff
         log_backoff.append(backoff)
         del gamma, backoff, has_children
         # The probabilities of order k - 1 have served: log them in place,
