@@ -1,12 +1,13 @@
 """Counting within a memory budget: sorted runs spilled to disk, then merged.
 
 A corpus larger than the budget is counted a chunk at a time; each chunk's
-counts (sorted tables, one per order) go to a temporary folder as ``.npy``
-files and leave memory. The runs are then merged two at a time, each read
-back as a memory map, so that a merge holds its output and its sort, while
-the pages of its inputs are the kernel's to drop. The result is exactly the
-counts of the whole corpus (:func:`~sklm.ngram._counting.combine_counts`
-adds counts exactly), so the model is the in-memory fit's, bit for bit.
+counts (sorted tables, one per order) go to a temporary folder as raw files
+and leave memory. The runs are then merged all at once, order by order, a
+slab at a time, into files mapped back as the merged counts (see
+:mod:`sklm._mapped`), so that neither the merge nor its result needs the
+memory of the whole model. The result is exactly the counts of the whole
+corpus (counts are added exactly), so the model is the in-memory fit's, bit
+for bit.
 """
 
 import re
@@ -130,7 +131,10 @@ class SpilledIds:
 
 
 class SpilledRuns:
-    """Counts of chunks of a corpus, all in the same ids, kept on disk until merged."""
+    """Counts of chunks of a corpus, all in the same ids, kept on disk until merged.
+
+    Each run is a folder of raw arrays, one file per field and order.
+    """
 
     _FIELDS = ("keys", "counts", "suffix", "bos_initial")
 
@@ -139,6 +143,7 @@ class SpilledRuns:
         self.n_classes = n_classes
         self.order = order
         self._runs = []
+        self._dtypes = {}
         self._n_written = 0
 
     def __len__(self):
@@ -146,9 +151,6 @@ class SpilledRuns:
 
     def add(self, counts):
         """Write ``counts`` (an ``NGramCounts``) as one run; the caller drops it."""
-        self._runs.append(self._save(counts))
-
-    def _save(self, counts):
         run = self._folder / f"run{self._n_written}"
         run.mkdir()
         self._n_written += 1
@@ -156,101 +158,155 @@ class SpilledRuns:
             for k, array in enumerate(getattr(counts, field), start=1):
                 # The dense unigram keys and the unigrams' suffix need no file.
                 if array is not None and not (field == "keys" and k == 1):
-                    np.save(run / f"{field}{k}.npy", array)
-        return run
+                    array.tofile(run / f"{field}{k}.bin")
+                    self._dtypes[field, k] = array.dtype
+        self._runs.append(run)
 
-    def _load(self, run, k, field):
-        """One array of order ``k`` of a run, read into memory."""
-        if field == "keys" and k == 1:
-            return np.arange(self.n_classes + 1, dtype=np.int64)
-        if field == "suffix" and k == 1:
-            return None
-        return np.load(run / f"{field}{k}.npy")
+    def merge(self, out, slab=None):
+        """The counts of all the runs, in files of ``out`` (a ``MappedFolder``).
 
-    def merge(self):
-        """The counts of all the runs, in memory.
-
-        Runs are merged in rounds, two neighbours at a time, every
-        intermediate result spilled again; a merge reads its two runs one
-        order at a time.
+        One pass per order over every run at once, in slabs of about
+        ``slab`` entries (default :data:`MERGE_SLAB`; it changes no value).
+        The merged keys of order ``k`` are those of the runs with each
+        prefix (an index in the run's own table of order ``k - 1``)
+        replaced by its index in the merged table, which keeps every run
+        sorted. A slab takes from each run its entries up to the smallest of
+        the runs' last keys read, so that no later slab holds a smaller key;
+        the merged entries are appended to files, and so is where each
+        run's entries went (read back, in order, to remap the next order's
+        prefixes and suffixes). Memory holds one slab and the unigram
+        tables; every array returned is mapped from a file.
         """
         runs = self._runs
         if not runs:
             raise ValueError("no counts to merge")
-        while len(runs) > 1:
-            merged = []
-            for i in range(0, len(runs) - 1, 2):
-                counts = self._merge_pair(*runs[i : i + 2])
-                if len(runs) == 2:
-                    self._runs = []
-                    return counts
-                merged.append(self._save(counts))
-                del counts
-                release_free_memory()
-                for run in runs[i : i + 2]:
-                    shutil.rmtree(run, ignore_errors=True)
-            if len(runs) % 2:
-                merged.append(runs[-1])
-            runs = self._runs = merged
-        orders = range(1, self.order + 1)
-        fields = {name: [self._load(runs[0], k, name) for k in orders] for name in self._FIELDS}
+        base = self.n_classes + 1
+        total = np.zeros(base, dtype=np.int64)
+        for run in runs:
+            total += self._read(out, run, 1, "counts")
+        count_type = np.int32 if int(total.sum()) < 2**31 else np.int64
+        fields = {
+            "keys": [np.arange(base, dtype=np.int64)],
+            "counts": [total.astype(count_type)],
+            "suffix": [None],
+            "bos_initial": [np.array(self._read(out, runs[0], 1, "bos_initial"))],
+        }
+        del total
+        # maps[r]: index in the merged table of order k - 1 of each entry of
+        # run r's table (None for unigrams: the word ids are shared).
+        maps = [None] * len(runs)
+        for k in range(2, self.order + 1):
+            index_type = np.int32 if len(fields["keys"][-1]) < 2**31 else np.int64
+            merged = _merge_order(
+                out,
+                k,
+                [{name: self._read(out, run, k, name) for name in self._FIELDS} for run in runs],
+                maps,
+                base,
+                count_type,
+                index_type,
+                MERGE_SLAB if slab is None else slab,
+            )
+            for name in self._FIELDS:
+                fields[name].append(merged[name])
+            old_maps = [out.path(f"map{k - 1}_{r}.bin") for r in range(len(runs))]
+            maps = merged["maps"]
+            for path in old_maps:
+                path.unlink(missing_ok=True)
+            for run in runs:
+                for name in self._FIELDS:
+                    (run / f"{name}{k}.bin").unlink(missing_ok=True)
+            release_free_memory()
+        for r in range(len(runs)):
+            out.path(f"map{self.order}_{r}.bin").unlink(missing_ok=True)
+        for run in runs:
+            shutil.rmtree(run, ignore_errors=True)
         self._runs = []
         return NGramCounts(self.n_classes, **fields)
 
-    def _merge_pair(self, run_a, run_b):
-        # Each array of the two runs is read when it is needed and dropped
-        # once scattered into the merged order: the merge holds its output,
-        # the maps of one order and the two runs' copies of one array.
-        base = self.n_classes + 1
-        fields = {name: [] for name in self._FIELDS}
-        maps = None
-        for k in range(1, self.order + 1):
-            if k == 1:
-                table, where = self._load(run_a, 1, "keys"), (None, None)
-                total = self._load(run_a, 1, "counts").astype(np.int64)
-                total += self._load(run_b, 1, "counts")
-                count_type = np.int32 if int(total.sum()) < 2**31 else np.int64
-                fields["keys"].append(table)
-                fields["counts"].append(total.astype(count_type))
-                fields["suffix"].append(None)
-                fields["bos_initial"].append(self._load(run_a, 1, "bos_initial"))
-                del total
-                maps = where
-                continue
-            pair = []
-            for run, prefix_map in zip((run_a, run_b), maps):
-                keys = self._load(run, k, "keys")
-                if k > 2:
-                    # Prefixes into the merged table of order k - 1: the maps
-                    # are increasing, so the keys stay sorted.
-                    keys = _remap_prefixes(keys, prefix_map, base)
-                pair.append(keys)
-            table, *where = sorted_union(*pair)
-            del pair, keys
-            fields["keys"].append(table)
-            index_type = np.int32 if len(fields["keys"][-2]) < 2**31 else np.int64
-            for name, dtype in (
-                ("counts", count_type),
-                ("suffix", index_type),
-                ("bos_initial", bool),
-            ):
-                merged = np.zeros(len(table), dtype=dtype)
-                for run, positions, prefix_map in zip((run_a, run_b), where, maps):
-                    values = self._load(run, k, name)
-                    if name == "suffix" and k > 2:
-                        values = prefix_map[values]
-                    if name == "counts":
-                        merged[positions] += values
-                    else:
-                        # An n-gram found in both runs has the same suffix
-                        # and first word.
-                        merged[positions] = values
-                    del values
-                fields[name].append(merged)
-                del merged
-            maps = where
-            release_free_memory()
-        return NGramCounts(self.n_classes, **fields)
+    def _read(self, out, run, k, field):
+        if field == "keys" and k == 1:
+            return np.arange(self.n_classes + 1, dtype=np.int64)
+        return out.map_file(run / f"{field}{k}.bin", self._dtypes[field, k])
+
+
+#: Entries merged together (about 60 bytes each while merged).
+MERGE_SLAB = 1 << 22
+
+
+def _merge_order(out, k, runs, maps, base, count_type, index_type, slab):
+    """Merge order ``k`` of ``runs`` (dicts of arrays) into files of ``out``.
+
+    ``maps[r]`` maps run ``r``'s table of order ``k - 1`` to the merged one
+    (None: the identity). Returns the merged arrays and the new maps.
+    """
+    names = ("keys", "counts", "suffix", "bos_initial")
+    dtypes = (np.int64, count_type, index_type, bool)
+    writers = {name: out.writer(f"{name}{k}.bin", dtype) for name, dtype in zip(names, dtypes)}
+    sizes = [len(run["keys"]) for run in runs]
+    map_type = np.int32 if sum(sizes) < 2**31 else np.int64
+    map_writers = [out.writer(f"map{k}_{r}.bin", map_type) for r in range(len(runs))]
+    cursors = [0] * len(runs)
+    n_merged = 0
+    while True:
+        active = [r for r in range(len(runs)) if cursors[r] < sizes[r]]
+        if not active:
+            break
+        step = max(1, slab // len(active))
+        windows = {}
+        for r in active:
+            window = np.array(runs[r]["keys"][cursors[r] : cursors[r] + step])
+            if maps[r] is not None:
+                window = _remap_prefixes(window, maps[r], base)
+            windows[r] = window
+        bound = min(int(window[-1]) for window in windows.values())
+        pieces = []
+        for r in active:
+            window = windows[r]
+            taken = int(np.searchsorted(window, bound, side="right"))
+            lo, hi = cursors[r], cursors[r] + taken
+            suffix = runs[r]["suffix"][lo:hi]
+            if maps[r] is not None:
+                suffix = maps[r][suffix]
+            pieces.append(
+                (r, window[:taken], runs[r]["counts"][lo:hi], suffix, runs[r]["bos_initial"][lo:hi])
+            )
+            cursors[r] = hi
+        del windows
+        keys = np.concatenate([p[1] for p in pieces])
+        # Each piece is sorted: a stable sort merges such runs in few passes.
+        perm = np.argsort(keys, kind="stable")
+        ordered = keys[perm]
+        new = np.empty(len(ordered), dtype=bool)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        writers["keys"].write(ordered[starts])
+        del ordered
+        counts = np.concatenate([p[2] for p in pieces])[perm]
+        writers["counts"].write(np.add.reduceat(counts, starts, dtype=np.int64))
+        del counts
+        first = perm[starts]
+        # An n-gram found in several runs has the same suffix and first word.
+        writers["suffix"].write(np.concatenate([p[3] for p in pieces])[first])
+        writers["bos_initial"].write(np.concatenate([p[4] for p in pieces])[first])
+        del first
+        group = np.cumsum(new, dtype=np.int64)
+        group += n_merged - 1
+        where = np.empty(len(keys), dtype=np.int64)
+        where[perm] = group
+        del group, perm, new, keys
+        at = 0
+        for r, piece_keys, *_ in pieces:
+            map_writers[r].write(where[at : at + len(piece_keys)])
+            at += len(piece_keys)
+        n_merged += len(starts)
+        del where, pieces, starts
+    for writer in (*writers.values(), *map_writers):
+        writer.close()
+    merged = {name: out.read(f"{name}{k}.bin", dtype) for name, dtype in zip(names, dtypes)}
+    merged["maps"] = [out.read(f"map{k}_{r}.bin", map_type) for r in range(len(runs))]
+    return merged
 
 
 def _remap_prefixes(keys, prefix_map, base):
@@ -259,28 +315,3 @@ def _remap_prefixes(keys, prefix_map, base):
     remapped *= base
     remapped += keys % base
     return remapped
-
-
-def sorted_union(a, b):
-    """The sorted union of two sorted arrays of distinct keys, and where each went.
-
-    Returns ``(table, where_a, where_b)`` with ``table[where_a] == a`` and
-    ``table[where_b] == b``: a merge in linear passes and binary searches,
-    no sort.
-    """
-    index_type = np.int32 if len(a) + len(b) < 2**31 else np.int64
-    position = np.searchsorted(a, b)
-    found = position < len(a)
-    found[found] = a[position[found]] == b[found]
-    new = ~found
-    only_b = b[new]
-    where_a = np.searchsorted(only_b, a).astype(index_type)
-    where_a += np.arange(len(a), dtype=index_type)
-    where_b = np.empty(len(b), dtype=index_type)
-    where_b[new] = position[new] + np.arange(len(only_b))
-    where_b[found] = where_a[position[found]]
-    del position, found
-    table = np.empty(len(a) + len(only_b), dtype=a.dtype)
-    table[where_a] = a
-    table[where_b[new]] = only_b
-    return table, where_a, where_b

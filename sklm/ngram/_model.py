@@ -4,12 +4,14 @@ import tempfile
 from collections import defaultdict
 from itertools import chain
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .._allocator import release_free_memory
+from .._mapped import MappedFolder, ResidentCap
 from .._parallel import resolve_threads
 from .._sklearn import Interval, StrOptions
 from .._validation import iter_corpus
@@ -162,21 +164,28 @@ class NGramLM(LanguageModel):
         process, so that its temporary arrays are reused (see the user
         guide; ``SKLM_MALLOC_TUNING=0`` opts out).
     memory_limit : int, str or None, default=None
-        A memory budget for counting the corpus in :meth:`fit`: bytes, or a
-        string such as ``"512MB"`` or ``"1GiB"`` (``KB``, ``MB``, ``GB``,
-        ``TB`` are powers of 1000, ``KiB``, ``MiB``, ``GiB``, ``TiB`` of
-        1024). ``X`` is then read lazily (a generator that reads lines from
-        files, say, is never held whole), encoded and
-        counted a chunk at a time, each chunk sized to about half the budget;
-        each chunk's sorted counts are written to a temporary folder and the
-        runs are merged two at a time from disk. The model is exactly the
-        one fitted in memory. Bounded: the corpus (never held whole) and the
-        counting of each chunk. Not bounded: the distinct words (held as
-        Python strings, as in any fit), the merge of the last two runs and
-        the estimate, which hold the counts and tables of the whole model,
-        so the model itself must fit in memory. ``None`` counts the whole
-        corpus at once (the fastest). Ignored by ``partial_fit`` (each call
-        is counted whole) and under a Dask backend.
+        A memory budget for :meth:`fit`: bytes, or a string such as
+        ``"512MB"`` or ``"1GiB"`` (``KB``, ``MB``, ``GB``, ``TB`` are powers
+        of 1000, ``KiB``, ``MiB``, ``GiB``, ``TiB`` of 1024). ``X`` is then
+        read lazily (a generator that reads lines from files, say, is never
+        held whole), encoded and counted a chunk at a time, each chunk sized
+        to about half the budget; each chunk's sorted counts are written to
+        a temporary folder (``tempfile.gettempdir()``), and the runs are
+        merged in one pass, a slab at a time, into files there. The model's
+        tables are made in files there too, mapped into memory; while the
+        fit runs, the pages of those files are released from the process
+        whenever its resident memory passes the budget (Linux). The model is
+        exactly the one fitted in memory. The files are deleted when ``fit``
+        returns; on POSIX systems the mapped tables stay readable, and keep
+        their disk space (about 24 bytes per stored n-gram), until the model
+        is freed. Bounded: the corpus, the counting, the merge and, for
+        ``"kneser_ney"`` without ``prune`` or ``prune_entropy``, the
+        estimate. Not bounded: the distinct words (held as Python strings,
+        about 150 bytes each, as in any fit) and the estimate of the other
+        smoothings and of pruning, which make arrays of the size of an order
+        in memory. ``None`` counts the whole corpus at once (the fastest
+        below the memory of the machine). Ignored by ``partial_fit`` (each
+        call is counted whole) and under a Dask backend.
 
     Attributes
     ----------
@@ -321,15 +330,19 @@ class NGramLM(LanguageModel):
         )
         return vocabulary, self._fit_counts(counts)
 
-    def _fit_counts(self, counts):
-        """The fitted attributes of the model of ``counts`` (an ``NGramCounts``)."""
+    def _fit_counts(self, counts, allocate=None):
+        """The fitted attributes of the model of ``counts`` (an ``NGramCounts``).
+
+        ``allocate(n, dtype)``, if given, makes the arrays of the size of an
+        order (the tables among them); see :func:`estimate`.
+        """
         prune = self._prune_thresholds()
         if self.prune_entropy is not None and self.smoothing == "stupid_backoff":
             raise ValueError(
                 "prune_entropy needs a normalised model; smoothing='stupid_backoff' gives "
                 "scores, not probabilities. Use prune= (count thresholds) instead."
             )
-        tables, fitted = estimate(counts, make_smoothing(self), prune)
+        tables, fitted = estimate(counts, make_smoothing(self), prune, allocate=allocate)
         if self.prune_entropy is not None:
             tables = entropy_prune(tables, self.prune_entropy)
         return {
@@ -537,7 +550,15 @@ class NGramLM(LanguageModel):
         order = self.order
         lookup = _provisional_lookup([UNK, None])
         seen = np.zeros(0, dtype=np.int64)
-        with tempfile.TemporaryDirectory(prefix="sklm-counts-") as folder:
+        # The merged counts and the tables live in files of this folder,
+        # mapped; the files go with the folder, the mappings stay (POSIX)
+        # as long as the model holds them.
+        with (
+            tempfile.TemporaryDirectory(
+                prefix="sklm-counts-", ignore_cleanup_errors=True
+            ) as folder,
+            ResidentCap(budget) as cap,
+        ):
             spilled = SpilledIds(folder)
             for chunk in iter_corpus(X):
                 if fixed is not None:
@@ -569,8 +590,12 @@ class NGramLM(LanguageModel):
                 runs.add(count_ngrams(ids, offsets, n_classes, order))
                 del ids, offsets
                 release_free_memory()
-            counts = runs.merge()
-        return vocabulary, self._fit_counts(counts)
+            merged = Path(folder) / "merged"
+            merged.mkdir()
+            out = MappedFolder(merged, cap)
+            counts = runs.merge(out)
+            fitted = self._fit_counts(counts, allocate=out.zeros)
+        return vocabulary, fitted
 
     def _partial_counts(self):
         """The counts of every partial_fit call, under the current vocabulary."""

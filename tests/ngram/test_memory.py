@@ -9,13 +9,13 @@ from test_kneser_ney import random_corpus
 from test_partial_fit import assert_same_model
 
 from sklm import NGramLM
+from sklm._mapped import MappedFolder
 from sklm.ngram._counting import count_ngrams
 from sklm.ngram._external import (
     MIN_CHUNK_POSITIONS,
     SpilledRuns,
     chunk_positions,
     parse_memory_size,
-    sorted_union,
 )
 
 
@@ -105,10 +105,11 @@ def test_failed_fit_changes_nothing_and_removes_the_runs(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("slab", [None, 40])
 @pytest.mark.parametrize("n_runs", [1, 2, 3, 6])
 @pytest.mark.parametrize("n_classes, n_words, n_samples", [(7, 7, 60), (2**20, 300, 6000)])
 def test_spilled_runs_merge_to_the_counts_of_the_concatenation(
-    n_runs, n_classes, n_words, n_samples, tmp_path
+    n_runs, n_classes, n_words, n_samples, slab, tmp_path
 ):
     # The second corpus has keys far beyond 2**31 (prefixes times 2**20 + 1).
     rng = np.random.default_rng(n_runs)
@@ -119,11 +120,13 @@ def test_spilled_runs_merge_to_the_counts_of_the_concatenation(
     cuts = [0, *sorted(rng.choice(np.arange(1, n_samples), n_runs - 1, replace=False))]
     cuts.append(n_samples)
     runs = SpilledRuns(tmp_path, n_classes, 4)
+    (tmp_path / "merged").mkdir()
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         part = np.concatenate(ids[lo:hi]).astype(np.int32)
         runs.add(count_ngrams(part, offsets[lo : hi + 1] - offsets[lo], n_classes, 4))
     assert len(runs) == n_runs
-    merged = runs.merge()
+    merged = runs.merge(MappedFolder(tmp_path / "merged"), slab=slab)
+    assert [p.name for p in tmp_path.iterdir()] == ["merged"]  # the runs are removed
     assert merged.keys[-1][-1] > 2**31 or n_classes < 2**20
     for field in ("keys", "counts", "suffix", "bos_initial"):
         for a, b in zip(getattr(merged, field), getattr(whole, field), strict=True):
@@ -132,17 +135,6 @@ def test_spilled_runs_merge_to_the_counts_of_the_concatenation(
             else:
                 assert a.dtype == b.dtype
                 np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_sorted_union(seed):
-    rng = np.random.default_rng(seed)
-    a = np.unique(rng.integers(0, 50, size=rng.integers(0, 30)))
-    b = np.unique(rng.integers(0, 50, size=rng.integers(0, 30)))
-    table, where_a, where_b = sorted_union(a, b)
-    np.testing.assert_array_equal(table, np.union1d(a, b))
-    np.testing.assert_array_equal(table[where_a], a)
-    np.testing.assert_array_equal(table[where_b], b)
 
 
 @pytest.mark.parametrize(
