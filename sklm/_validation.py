@@ -67,12 +67,15 @@ def _check_tokens(samples, name, first_index):
                 )
 
 
-def _split_chunk(raw, name, first_index):
-    """Validate one chunk of raw samples and return their token lists."""
+def _split_chunk(raw, name, first_index, split=True):
+    """Validate one chunk of raw samples and return their token lists.
+
+    With ``split=False``, a chunk of plain texts is returned as it is.
+    """
     if set(map(type, raw)) == {str}:
         # The common case, plain texts: split in one C-level pass, and the
         # tokens of str.split() need no type check.
-        return list(map(str.split, raw))
+        return list(map(str.split, raw)) if split else raw
     chunk = []
     for i, sample in enumerate(raw, start=first_index):
         if isinstance(sample, str):
@@ -87,14 +90,15 @@ def _split_chunk(raw, name, first_index):
     return chunk
 
 
-def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384, first_index=0):
+def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384, first_index=0, split=True):
     """Validate a corpus lazily, yielding chunks of token lists.
 
     The streaming form of :func:`check_corpus`: memory holds one chunk of
     token lists at a time, so a corpus of millions of tokens can be encoded
     without ever existing as Python strings all at once. The errors are those
     of :func:`check_corpus`; they number the samples from ``first_index``
-    (where ``X`` is a part of a larger corpus).
+    (where ``X`` is a part of a larger corpus). With ``split=False``, a chunk
+    made only of texts is yielded as that list of texts, unsplit.
     """
     _check_container(X, name)
     samples = iter(X)
@@ -103,7 +107,7 @@ def iter_corpus(X, *, name="X", allow_empty=False, chunk_size=16384, first_index
         raw = list(islice(samples, chunk_size))
         if not raw:
             break
-        yield _split_chunk(raw, name, first_index + n_seen)
+        yield _split_chunk(raw, name, first_index + n_seen, split)
         n_seen += len(raw)
     if n_seen == 0 and not allow_empty:
         raise ValueError(f"{name} is empty; expected at least one sample.")

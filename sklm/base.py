@@ -342,9 +342,16 @@ class StoredVocabulary(Vocabulary):
     @classmethod
     def arrays(cls, tokens):
         """The ``(utf8, ends)`` arrays of ``tokens``."""
-        encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
-        ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)))
-        return np.frombuffer(b"".join(encoded), np.uint8), ends
+        tokens = tokens if isinstance(tokens, list) else list(tokens)
+        data = "".join(tokens).encode("utf-8", "surrogatepass")
+        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+        if len(data) != int(lengths.sum()):
+            # Not ASCII: the byte length of each token (a bytes object per
+            # token, which the common case does without).
+            encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            del encoded
+        return np.frombuffer(data, np.uint8), np.cumsum(lengths)
 
     @property
     def tokens(self):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sklm._validation import check_corpus, iter_corpus
-from sklm.base import Vocabulary
+from sklm.base import StoredVocabulary, Vocabulary
 
 
 def test_learn_and_learn_encode_agree():
@@ -145,3 +145,21 @@ def test_texts_with_long_unknown_words_score_when_every_known_word_is_short():
     lm = NGramLM(order=2).fit(["a b c", "tokens order a"])
     texts = ["a vocabulary b", "extraordinarily long words only", "tokens"]
     assert np.array_equal(lm.score_samples(texts), lm.score_samples([t.split() for t in texts]))
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        [],
+        ["a", "bb", "ccc"],
+        ["é", "a", "日本", "x\ud800y", "😀", "z"],  # non-ASCII, a lone surrogate
+    ],
+)
+def test_stored_vocabulary_round_trip(words):
+    tokens = ["<unk>", "</s>", *words]
+    utf8, ends = StoredVocabulary.arrays(tokens)
+    assert bytes(utf8) == "".join(tokens).encode("utf-8", "surrogatepass")
+    stored = StoredVocabulary(utf8, ends)
+    assert len(stored) == len(tokens)
+    assert stored.tokens == tokens
+    assert stored.index == {t: i for i, t in enumerate(tokens)}

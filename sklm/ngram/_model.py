@@ -11,11 +11,21 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .._allocator import release_free_memory
-from .._mapped import MappedFolder, ResidentCap
+from .._mapped import MappedFolder, ResidentCap, resident_bytes
 from .._parallel import resolve_threads
 from .._sklearn import Interval, StrOptions
 from .._validation import iter_corpus
-from ..base import BOS, EOS, EOS_ID, UNK, UNK_ID, Encoded, LanguageModel, Vocabulary
+from ..base import (
+    BOS,
+    EOS,
+    EOS_ID,
+    UNK,
+    UNK_ID,
+    Encoded,
+    LanguageModel,
+    StoredVocabulary,
+    Vocabulary,
+)
 from . import _persistence
 from ._arpa import read_arpa
 from ._arpa_write import write_arpa
@@ -531,10 +541,14 @@ class NGramLM(LanguageModel):
         at most ``max_vocab``. ``alphabetical`` lists the ids of the words in
         alphabetical order; ``seen`` the count of each token.
         """
+        kept = self._kept_words(alphabetical, seen)
+        return Vocabulary([UNK, EOS, *np.array(tokens, dtype=object)[kept].tolist()])
+
+    def _kept_words(self, alphabetical, seen):
+        """The ids of the words of :meth:`_learnt_vocabulary`, in class order."""
         eligible = alphabetical[seen[alphabetical] >= self.min_count]
         # Decreasing count, ties alphabetical: a stable sort of the alphabetical order.
-        kept = eligible[np.argsort(-seen[eligible], kind="stable")][: self.max_vocab]
-        return Vocabulary([UNK, EOS, *np.array(tokens, dtype=object)[kept].tolist()])
+        return eligible[np.argsort(-seen[eligible], kind="stable")][: self.max_vocab]
 
     def _fit_bounded(self, X, budget):
         """Fit counting ``X`` a chunk at a time within ``budget`` bytes.
@@ -547,8 +561,11 @@ class NGramLM(LanguageModel):
         """
         fixed = self._fixed_vocabulary()
         self._prune_thresholds()  # refused before the corpus is read
+        before = resident_bytes()
         order = self.order
-        lookup = _provisional_lookup([UNK, None])
+        # Id 2 is the mark of a sample's end in joined texts (see
+        # _encode_texts), counted only where a text holds it as a word.
+        lookup = _provisional_lookup([UNK, None, _SAMPLE_END])
         seen = np.zeros(0, dtype=np.int64)
         # The merged counts and the tables live in files of this folder,
         # mapped; the files go with the folder, the mappings stay (POSIX)
@@ -560,11 +577,15 @@ class NGramLM(LanguageModel):
             ResidentCap(budget) as cap,
         ):
             spilled = SpilledIds(folder)
-            for chunk in iter_corpus(X):
+            for chunk in iter_corpus(X, split=fixed is not None):
                 if fixed is not None:
                     spilled.write(fixed.encode(chunk, eos=True).ids)
                     continue
-                ids = _encode_chunk(chunk, lookup).ids
+                ids = _encode_texts(chunk, lookup) if isinstance(chunk[0], str) else None
+                if ids is None:
+                    if isinstance(chunk[0], str):
+                        chunk = list(map(str.split, chunk))
+                    ids = _encode_chunk(chunk, lookup).ids
                 spilled.write(ids)
                 chunk_seen = np.bincount(ids)
                 if len(chunk_seen) > len(seen):
@@ -581,12 +602,32 @@ class NGramLM(LanguageModel):
                 del lookup
                 alphabetical = _insert_alphabetically(np.zeros(0, dtype=np.int64), tokens, 2)
                 seen.resize(len(tokens), refcheck=False)
-                vocabulary = self._learnt_vocabulary(tokens, alphabetical, seen)
-                words = _final_ids(tokens, vocabulary).astype(np.int32)
-                del tokens, alphabetical
+                kept = self._kept_words(alphabetical, seen)
+                del alphabetical, seen
+                # The vocabulary of _learnt_vocabulary, held as UTF-8 bytes:
+                # once the provisional words are freed, no Python string per
+                # word is left (a third of a GB for 4M words), and the
+                # strings and dicts are made again only if asked for.
+                vocabulary = StoredVocabulary(
+                    *StoredVocabulary.arrays([UNK, EOS, *map(tokens.__getitem__, kept.tolist())])
+                )
+                n_provisional = len(tokens)
+                del tokens
+                # Each provisional id's class: <unk> for the words left out
+                # and for literal "<s>" and "</s>" (never kept), as in fit;
+                # id 1 is the end of a sample.
+                words = np.full(n_provisional, UNK_ID, dtype=np.int32)
+                words[EOS_ID] = EOS_ID
+                words[kept] = np.arange(2, len(kept) + 2, dtype=np.int32)
+                del kept
             n_classes = len(vocabulary)
             runs = SpilledRuns(folder, n_classes, order)
-            for ids, offsets in spilled.chunks(chunk_positions(budget, order), words):
+            # The words are held from here on: the chunks get what they leave
+            # of the budget (at least an eighth of it).
+            release_free_memory()
+            held = max(resident_bytes() - before, 0)
+            chunk = chunk_positions(max(budget - held, budget // 8), order)
+            for ids, offsets in spilled.chunks(chunk, words):
                 runs.add(count_ngrams(ids, offsets, n_classes, order))
                 del ids, offsets
                 release_free_memory()
@@ -806,6 +847,30 @@ def _provisional_lookup(tokens):
     lookup = defaultdict(None, zip(tokens, range(len(tokens))))
     lookup.default_factory = lookup.__len__
     return lookup
+
+
+#: Joins the texts of a chunk so that they are split in one call: it holds no
+#: whitespace, so ``str.split`` keeps it whole between two texts.
+_SAMPLE_END = "\x00sklm:end\x00"
+
+
+def _encode_texts(texts, lookup):
+    """The provisional ids of ``texts`` (each sample closed by id 1), or None.
+
+    One ``str.split`` of the texts joined by :data:`_SAMPLE_END`, instead of
+    a list per text: the mark's id (2 in ``lookup``) becomes the end of a
+    sample. None where a text holds the mark, so that it may be a word there
+    (:func:`_encode_chunk` then reads the chunk).
+    """
+    joined = f" {_SAMPLE_END} ".join(texts)
+    if joined.count(_SAMPLE_END) != len(texts) - 1:
+        return None
+    tokens = joined.split()
+    del joined
+    tokens.append(_SAMPLE_END)
+    ids = np.fromiter(map(lookup.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    ids[ids == 2] = EOS_ID
+    return ids
 
 
 def _encode_chunk(chunk, lookup):

@@ -17,6 +17,7 @@ from sklm.ngram._external import (
     chunk_positions,
     parse_memory_size,
 )
+from sklm.ngram._model import _SAMPLE_END, _encode_texts, _provisional_lookup
 
 
 def corpus():
@@ -103,6 +104,26 @@ def test_failed_fit_changes_nothing_and_removes_the_runs(tmp_path, monkeypatch):
         lm.fit(broken())
     np.testing.assert_array_equal(lm.score_samples(samples[:5]), before)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("memory_limit", [1, "1GB"])
+def test_bounded_fit_of_texts_equals_the_in_memory_fit(memory_limit, tmp_path, monkeypatch):
+    # Texts are joined by a mark and split at once; a text that holds the
+    # mark (a word here, or inside one) is read on its own, as fit reads it.
+    mark = _SAMPLE_END
+    texts = [" ".join(sample) for sample in corpus()]
+    texts[5] = f"w1 {mark} w2"
+    texts[40] = f"w3 x{mark}y\t w0\n"
+    texts += ["", "  ", f"{mark} {mark}", "w0 \u2003 w1 \x1c w2"] * 3
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    whole = NGramLM(order=3).fit(texts)
+    bounded = NGramLM(order=3, memory_limit=memory_limit).fit(iter(texts))
+    assert_same_model(bounded, whole)
+    assert mark in bounded.vocabulary_
+    clean = [t for t in texts if mark not in t]
+    assert mark not in NGramLM(order=3, memory_limit=memory_limit).fit(clean).vocabulary_
+    assert _encode_texts(texts[:3], _provisional_lookup(["<unk>", None, mark])) is not None
+    assert _encode_texts(texts[5:6], _provisional_lookup(["<unk>", None, mark])) is None
 
 
 @pytest.mark.parametrize("slab", [None, 40])
