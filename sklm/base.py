@@ -220,6 +220,10 @@ class Vocabulary:
         tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
         lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
         types = list(provisional)
+        # The factory is a method of the dict: a cycle, which only the
+        # garbage collector would free, the dict and its words held meanwhile.
+        provisional.default_factory = None
+        del provisional
         counts = np.bincount(tokens, minlength=len(types))
         kept = _ranked(types, counts, min_count, max_vocab)
         vocabulary = cls([UNK, EOS, *(types[i] for i in kept)])

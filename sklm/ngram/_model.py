@@ -599,6 +599,8 @@ class NGramLM(LanguageModel):
                 vocabulary, words = fixed, None
             else:
                 tokens = list(lookup)
+                # Freed now, not by the garbage collector (see _provisional_lookup).
+                lookup.default_factory = None
                 del lookup
                 alphabetical = _insert_alphabetically(np.zeros(0, dtype=np.int64), tokens, 2)
                 seen.resize(len(tokens), refcheck=False)
@@ -845,6 +847,9 @@ def _provisional_lookup(tokens):
     """A dict of ``tokens`` to their ids that numbers every new token as it is seen."""
     # A dict whose factory is its own length does it all inside C-level map().
     lookup = defaultdict(None, zip(tokens, range(len(tokens))))
+    # A cycle (the dict holds its own method): set the factory to None when
+    # done, or the dict and every word in it stay until the garbage collector
+    # runs, which a fit that makes few Python objects may never trigger.
     lookup.default_factory = lookup.__len__
     return lookup
 
@@ -910,7 +915,9 @@ def _encode_provisional(X, tokens):
     ids = np.insert(np.concatenate(pieces), ends, EOS_ID)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths + 1, out=offsets[1:])
-    return list(lookup), Encoded(ids, offsets)
+    tokens = list(lookup)
+    lookup.default_factory = None
+    return tokens, Encoded(ids, offsets)
 
 
 def load_arpa(path):

@@ -1,7 +1,9 @@
 """NGramLM(memory_limit=...): counts spilled to disk in runs, merged, equal to the in-memory fit."""
 
+import gc
 import tempfile
 import warnings
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -185,3 +187,26 @@ def test_bad_memory_limit(value):
 def test_chunks_grow_with_the_budget_and_shrink_with_the_order():
     assert chunk_positions(1, 3) == MIN_CHUNK_POSITIONS
     assert chunk_positions(10**9, 3) > chunk_positions(10**9, 5) > chunk_positions(10**8, 5)
+
+
+@pytest.mark.parametrize("how", ["fit", "bounded", "partial_fit"])
+def test_the_provisional_words_are_freed_without_the_garbage_collector(how, tmp_path, monkeypatch):
+    # The dict that numbers new words holds its own method as its factory: a
+    # cycle, which would keep every word until the collector runs.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    samples = [f"w{i} w{i + 1} w{i % 7}" for i in range(500)]
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        if how == "partial_fit":
+            NGramLM(order=3).partial_fit(samples)
+        else:
+            NGramLM(order=3, memory_limit="1GB" if how == "bounded" else None).fit(samples)
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, defaultdict) and len(o) > 100]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
