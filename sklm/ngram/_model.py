@@ -1,7 +1,8 @@
 """The n-gram language model estimator."""
 
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from numbers import Integral, Real
 from pathlib import Path
@@ -166,7 +167,8 @@ class NGramLM(LanguageModel):
         Threads that ``score`` and ``score_samples`` use on a large input
         (200,000 characters or tokens per thread at least), each scoring a
         contiguous part of it, and that ``to_arpa`` formats blocks of lines
-        on; the results do not depend on it. ``None``:
+        on, and on which a fit with ``memory_limit`` counts its chunks (two
+        at most); the results do not depend on it. ``None``:
         the CPU cores this process may use, capped by ``OMP_NUM_THREADS``
         where it is set (as joblib sets it in the workers of a parallel
         grid search). ``1`` scores in the calling thread only. A large
@@ -628,11 +630,21 @@ class NGramLM(LanguageModel):
             # of the budget (at least an eighth of it).
             release_free_memory()
             held = max(resident_bytes() - before, 0)
-            chunk = chunk_positions(max(budget - held, budget // 8), order)
-            for ids, offsets in spilled.chunks(chunk, words):
-                runs.add(count_ngrams(ids, offsets, n_classes, order))
-                del ids, offsets
-                release_free_memory()
+            # Chunks are counted on up to two threads (NumPy's sorts and
+            # passes release the GIL), each with its share of the budget.
+            threads = min(2, resolve_threads(self.n_threads))
+            chunk = chunk_positions(max(budget - held, budget // 8) // threads, order)
+            pending = deque()
+            with ThreadPoolExecutor(threads) as pool:
+                for ids, offsets in spilled.chunks(chunk, words):
+                    if len(pending) == threads:
+                        runs.add(pending.popleft().result())
+                        release_free_memory()
+                    pending.append(pool.submit(count_ngrams, ids, offsets, n_classes, order))
+                    del ids, offsets
+                while pending:
+                    runs.add(pending.popleft().result())
+                    release_free_memory()
             merged = Path(folder) / "merged"
             merged.mkdir()
             out = MappedFolder(merged, cap)

@@ -108,8 +108,11 @@ def test_failed_fit_changes_nothing_and_removes_the_runs(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("memory_limit", [1, "1GB"])
-def test_bounded_fit_of_texts_equals_the_in_memory_fit(memory_limit, tmp_path, monkeypatch):
+def test_bounded_fit_of_texts_equals_the_in_memory_fit(
+    memory_limit, n_threads, tmp_path, monkeypatch
+):
     # Texts are joined by a mark and split at once; a text that holds the
     # mark (a word here, or inside one) is read on its own, as fit reads it.
     mark = _SAMPLE_END
@@ -119,7 +122,7 @@ def test_bounded_fit_of_texts_equals_the_in_memory_fit(memory_limit, tmp_path, m
     texts += ["", "  ", f"{mark} {mark}", "w0 \u2003 w1 \x1c w2"] * 3
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     whole = NGramLM(order=3).fit(texts)
-    bounded = NGramLM(order=3, memory_limit=memory_limit).fit(iter(texts))
+    bounded = NGramLM(order=3, memory_limit=memory_limit, n_threads=n_threads).fit(iter(texts))
     assert_same_model(bounded, whole)
     assert mark in bounded.vocabulary_
     clean = [t for t in texts if mark not in t]
