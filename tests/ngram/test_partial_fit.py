@@ -9,6 +9,7 @@ from sklearn.base import clone
 from test_kneser_ney import random_corpus
 
 from sklm import NGramLM
+from sklm.ngram._model import _insert_alphabetically
 
 
 def assert_same_model(a, b):
@@ -137,3 +138,20 @@ def test_a_model_without_counts_is_refused_and_fit_starts_afresh():
     with pytest.raises(ValueError, match="holds no counts"):
         lm.partial_fit(samples)
     assert not hasattr(clone(NGramLM(order=2).partial_fit(samples)), "classes_")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_insert_alphabetically_matches_a_sort(seed):
+    rng = np.random.default_rng(seed)
+    pool = ["b", "a", "é", "<s>", "</s>", "Z", "aa", "x~1", "\x00m", "日"]
+    words = list(dict.fromkeys(rng.permutation(pool).tolist()))
+    tokens = ["<unk>", None, *words]
+    cut = int(rng.integers(2, len(tokens) + 1))
+    alphabetical = _insert_alphabetically(np.zeros(0, dtype=np.int64), tokens[:cut], 2)
+    merged = _insert_alphabetically(alphabetical, tokens, cut)
+    expected = sorted(
+        (i for i in range(2, len(tokens)) if tokens[i] not in ("<s>", "</s>")),
+        key=tokens.__getitem__,
+    )
+    assert merged.tolist() == expected
+    assert merged.dtype == np.int64
