@@ -158,24 +158,35 @@ class MappedFolder:
         size = Path(path).stat().st_size
         return self._map(path, dtype, size // np.dtype(dtype).itemsize, writable)
 
-    def writer(self, name, dtype):
+    def writer(self, name, dtype, executor=None):
         """An :class:`Appender` of arrays of ``dtype`` to the file ``name``."""
-        return Appender(self.path(name), dtype)
+        return Appender(self.path(name), dtype, executor)
 
 
 class Appender:
-    """Arrays written one after the other to a file, read back once closed."""
+    """Arrays written one after the other to a file, read back once closed.
 
-    def __init__(self, path, dtype):
+    With an ``executor`` (of one thread, so that the writes keep their
+    order), :meth:`write` hands the write to it and returns its future; the
+    array must then not change until the write is done. Without one it
+    writes at once and returns None.
+    """
+
+    def __init__(self, path, dtype, executor=None):
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         self.n_items = 0
+        self._executor = executor
         self._file = open(self.path, "wb")
 
     def write(self, values):
         values = np.ascontiguousarray(values, dtype=self.dtype)
-        self._file.write(memoryview(values).cast("B"))
         self.n_items += len(values)
+        data = memoryview(values).cast("B")
+        if self._executor is None:
+            self._file.write(data)
+            return None
+        return self._executor.submit(self._file.write, data)
 
     def close(self):
         self._file.close()

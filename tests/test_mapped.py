@@ -1,6 +1,7 @@
 """Arrays in mapped files, and the cap that releases their pages."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -76,3 +77,14 @@ def test_a_cap_without_mappings_is_harmless():
     with ResidentCap(limit=1, interval=0.001) as cap:
         time.sleep(0.02)
     cap.release()
+
+
+def test_appender_writes_in_order_through_an_executor(tmp_path):
+    folder = MappedFolder(tmp_path)
+    with ThreadPoolExecutor(1) as pool:
+        writer = folder.writer("c.bin", np.int64, pool)
+        futures = [writer.write(np.arange(i * 100, (i + 1) * 100)) for i in range(50)]
+        for future in futures:
+            future.result()
+    writer.close()
+    np.testing.assert_array_equal(folder.read("c.bin", np.int64), np.arange(5000))

@@ -12,6 +12,7 @@ for bit.
 
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 from pathlib import Path
 
@@ -239,74 +240,106 @@ def _merge_order(out, k, runs, maps, base, count_type, index_type, slab):
 
     ``maps[r]`` maps run ``r``'s table of order ``k - 1`` to the merged one
     (None: the identity). Returns the merged arrays and the new maps.
+
+    The files are written by a second thread while the next slab is merged
+    (a write copies into the kernel's page cache, without the GIL); the
+    writes of at most two slabs are pending at a time.
     """
     names = ("keys", "counts", "suffix", "bos_initial")
     dtypes = (np.int64, count_type, index_type, bool)
-    writers = {name: out.writer(f"{name}{k}.bin", dtype) for name, dtype in zip(names, dtypes)}
     sizes = [len(run["keys"]) for run in runs]
     map_type = np.int32 if sum(sizes) < 2**31 else np.int64
-    map_writers = [out.writer(f"map{k}_{r}.bin", map_type) for r in range(len(runs))]
     cursors = [0] * len(runs)
     n_merged = 0
-    while True:
-        active = [r for r in range(len(runs)) if cursors[r] < sizes[r]]
-        if not active:
-            break
-        step = max(1, slab // len(active))
-        windows = {}
-        for r in active:
-            window = np.array(runs[r]["keys"][cursors[r] : cursors[r] + step])
-            if maps[r] is not None:
-                window = _remap_prefixes(window, maps[r], base)
-            windows[r] = window
-        bound = min(int(window[-1]) for window in windows.values())
-        pieces = []
-        for r in active:
-            window = windows[r]
-            taken = int(np.searchsorted(window, bound, side="right"))
-            lo, hi = cursors[r], cursors[r] + taken
-            suffix = runs[r]["suffix"][lo:hi]
-            if maps[r] is not None:
-                suffix = maps[r][suffix]
-            pieces.append(
-                (r, window[:taken], runs[r]["counts"][lo:hi], suffix, runs[r]["bos_initial"][lo:hi])
+    with ThreadPoolExecutor(1) as pool:
+        writers = {
+            name: out.writer(f"{name}{k}.bin", dtype, pool) for name, dtype in zip(names, dtypes)
+        }
+        map_writers = [out.writer(f"map{k}_{r}.bin", map_type, pool) for r in range(len(runs))]
+        written = []
+        while True:
+            active = [r for r in range(len(runs)) if cursors[r] < sizes[r]]
+            if not active:
+                break
+            pieces = _take_slab(runs, maps, cursors, active, base, max(1, slab // len(active)))
+            keys = np.concatenate([p[1] for p in pieces])
+            # Each piece is sorted: a stable sort merges such runs in few passes.
+            perm = np.argsort(keys, kind="stable")
+            ordered = keys[perm]
+            new = np.empty(len(ordered), dtype=bool)
+            new[:1] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+            pending = [writers["keys"].write(ordered[starts])]
+            del ordered
+            counts = np.concatenate([p[2] for p in pieces])[perm]
+            if len(starts) < len(keys):
+                # Sums of the runs' counts of each key: differences of a
+                # running sum, exact in int64.
+                total = np.cumsum(counts, dtype=np.int64)
+                counts = total[np.append(starts[1:], len(keys)) - 1]
+                counts[1:] -= total[starts[1:] - 1]
+                del total
+            pending.append(writers["counts"].write(counts))
+            del counts
+            first = perm[starts]
+            # An n-gram found in several runs has the same suffix and first word.
+            pending.append(writers["suffix"].write(np.concatenate([p[3] for p in pieces])[first]))
+            pending.append(
+                writers["bos_initial"].write(np.concatenate([p[4] for p in pieces])[first])
             )
-            cursors[r] = hi
-        del windows
-        keys = np.concatenate([p[1] for p in pieces])
-        # Each piece is sorted: a stable sort merges such runs in few passes.
-        perm = np.argsort(keys, kind="stable")
-        ordered = keys[perm]
-        new = np.empty(len(ordered), dtype=bool)
-        new[:1] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
-        writers["keys"].write(ordered[starts])
-        del ordered
-        counts = np.concatenate([p[2] for p in pieces])[perm]
-        writers["counts"].write(np.add.reduceat(counts, starts, dtype=np.int64))
-        del counts
-        first = perm[starts]
-        # An n-gram found in several runs has the same suffix and first word.
-        writers["suffix"].write(np.concatenate([p[3] for p in pieces])[first])
-        writers["bos_initial"].write(np.concatenate([p[4] for p in pieces])[first])
-        del first
-        group = np.cumsum(new, dtype=np.int64)
-        group += n_merged - 1
-        where = np.empty(len(keys), dtype=np.int64)
-        where[perm] = group
-        del group, perm, new, keys
-        at = 0
-        for r, piece_keys, *_ in pieces:
-            map_writers[r].write(where[at : at + len(piece_keys)])
-            at += len(piece_keys)
-        n_merged += len(starts)
-        del where, pieces, starts
+            del first
+            group = np.cumsum(new, dtype=map_type)
+            group += n_merged - 1
+            where = np.empty(len(keys), dtype=map_type)
+            where[perm] = group
+            del group, perm, new, keys
+            at = 0
+            for r, piece_keys, *_ in pieces:
+                pending.append(map_writers[r].write(where[at : at + len(piece_keys)]))
+                at += len(piece_keys)
+            n_merged += len(starts)
+            del where, pieces, starts
+            for done in written:
+                done.result()
+            written = pending
+        for done in written:
+            done.result()
     for writer in (*writers.values(), *map_writers):
         writer.close()
     merged = {name: out.read(f"{name}{k}.bin", dtype) for name, dtype in zip(names, dtypes)}
     merged["maps"] = [out.read(f"map{k}_{r}.bin", map_type) for r in range(len(runs))]
     return merged
+
+
+def _take_slab(runs, maps, cursors, active, base, step):
+    """The next entries of the ``active`` runs up to a common bound, remapped.
+
+    Reads up to ``step`` entries of each active run; the bound is the
+    smallest of their last keys, so every key up to it is taken now and every
+    key left is larger. Returns ``(r, keys, counts, suffix, bos_initial)``
+    per run, and advances ``cursors``.
+    """
+    windows = {}
+    for r in active:
+        window = np.array(runs[r]["keys"][cursors[r] : cursors[r] + step])
+        if maps[r] is not None:
+            window = _remap_prefixes(window, maps[r], base)
+        windows[r] = window
+    bound = min(int(window[-1]) for window in windows.values())
+    pieces = []
+    for r in active:
+        window = windows[r]
+        taken = int(np.searchsorted(window, bound, side="right"))
+        lo, hi = cursors[r], cursors[r] + taken
+        suffix = runs[r]["suffix"][lo:hi]
+        if maps[r] is not None:
+            suffix = maps[r][suffix]
+        pieces.append(
+            (r, window[:taken], runs[r]["counts"][lo:hi], suffix, runs[r]["bos_initial"][lo:hi])
+        )
+        cursors[r] = hi
+    return pieces
 
 
 def _remap_prefixes(keys, prefix_map, base):
