@@ -45,7 +45,7 @@ class ResidentCap:
     holds otherwise (its heap, the interpreter) is not touched: when that
     alone passes the limit, a release would win back only the pages mapped
     since the last one, so the next waits until the resident memory has
-    grown by ``slack`` bytes past what it was after the last.
+    grown by ``slack`` bytes past the least it has been since the last.
     """
 
     def __init__(self, limit, interval=0.005, slack=64 * 2**20):
@@ -78,9 +78,13 @@ class ResidentCap:
         self.n_releases += 1
 
     def _watch_resident(self):
+        # The least resident memory seen since the last release: what the
+        # process holds besides the mapped pages, at most.
         floor = 0
         while not self._stop.wait(self.interval):
-            if resident_bytes() > max(self.limit, floor + self.slack):
+            resident = resident_bytes()
+            floor = min(floor, resident)
+            if resident > max(self.limit, floor + self.slack):
                 self.release()
                 floor = resident_bytes()
 

@@ -167,7 +167,9 @@ class SpilledRuns:
         """The counts of all the runs, in files of ``out`` (a ``MappedFolder``).
 
         One pass per order over every run at once, in slabs of about
-        ``slab`` entries (default :data:`MERGE_SLAB`; it changes no value).
+        ``slab`` entries (default: a quarter of the limit of ``out``'s cap at
+        :data:`MERGE_BYTES` each, at most :data:`MERGE_SLAB`; it changes no
+        value).
         The merged keys of order ``k`` are those of the runs with each
         prefix (an index in the run's own table of order ``k - 1``)
         replaced by its index in the merged table, which keeps every run
@@ -206,7 +208,7 @@ class SpilledRuns:
                 base,
                 count_type,
                 index_type,
-                MERGE_SLAB if slab is None else slab,
+                _slab_for(out) if slab is None else slab,
             )
             for name in self._FIELDS:
                 fields[name].append(merged[name])
@@ -231,8 +233,18 @@ class SpilledRuns:
         return out.map_file(run / f"{field}{k}.bin", self._dtypes[field, k])
 
 
-#: Entries merged together (about 60 bytes each while merged).
+#: The most entries merged together, and the bytes each takes while merged
+#: (its key, the sort's permutation and sorted copy, the gathered fields, its
+#: map entry, and the pending writes of the slab before).
 MERGE_SLAB = 1 << 22
+MERGE_BYTES = 64
+
+
+def _slab_for(out):
+    """Entries merged together within a quarter of the budget of ``out``'s cap."""
+    if out.cap is None:
+        return MERGE_SLAB
+    return int(np.clip(out.cap.limit // 4 // MERGE_BYTES, 1 << 16, MERGE_SLAB))
 
 
 def _merge_order(out, k, runs, maps, base, count_type, index_type, slab):
