@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._allocator import release_free_memory
 from .._mapped import MappedFolder, ResidentCap, resident_bytes
+from .._numbering import WordNumbering, alphabetical_order, find_word, gathered
 from .._parallel import resolve_threads
 from .._sklearn import Interval, StrOptions
 from .._validation import iter_corpus
@@ -565,9 +566,10 @@ class NGramLM(LanguageModel):
         self._prune_thresholds()  # refused before the corpus is read
         before = resident_bytes()
         order = self.order
-        # Id 2 is the mark of a sample's end in joined texts (see
-        # _encode_texts), counted only where a text holds it as a word.
-        lookup = _provisional_lookup([UNK, None, _SAMPLE_END])
+        # Id 2 is reserved for the mark of _encode_texts, so that the
+        # provisional ids are those of that encoding; it is counted only
+        # where a text holds it as a word.
+        numbering = WordNumbering([UNK, None, _SAMPLE_END])
         seen = np.zeros(0, dtype=np.int64)
         # The merged counts and the tables live in files of this folder,
         # mapped; the files go with the folder, the mappings stay (POSIX)
@@ -583,15 +585,14 @@ class NGramLM(LanguageModel):
                 if fixed is not None:
                     spilled.write(fixed.encode(chunk, eos=True).ids)
                     continue
-                ids = _encode_texts(chunk, lookup) if isinstance(chunk[0], str) else None
-                if ids is None:
-                    if isinstance(chunk[0], str):
-                        chunk = list(map(str.split, chunk))
-                    ids = _encode_chunk(chunk, lookup).ids
+                if isinstance(chunk[0], str):
+                    ids = numbering.encode_texts(chunk, EOS_ID)
+                else:
+                    ids = numbering.encode_token_lists(chunk, EOS_ID)
                 spilled.write(ids)
-                if len(lookup) > len(seen):
+                if len(numbering) > len(seen):
                     # Grown by doubling: each count is copied O(1) times.
-                    grown = np.zeros(max(len(lookup), 2 * len(seen)), dtype=np.int64)
+                    grown = np.zeros(max(len(numbering), 2 * len(seen)), dtype=np.int64)
                     grown[: len(seen)] = seen
                     seen = grown
                 # Added in place: a bincount per chunk would make and add an
@@ -602,23 +603,26 @@ class NGramLM(LanguageModel):
             if fixed is not None:
                 vocabulary, words = fixed, None
             else:
-                tokens = list(lookup)
-                # Freed now, not by the garbage collector (see _provisional_lookup).
-                lookup.default_factory = None
-                del lookup
-                alphabetical = _insert_alphabetically(np.zeros(0, dtype=np.int64), tokens, 2)
-                seen.resize(len(tokens), refcheck=False)
+                # The words as UTF-8 bytes, with no Python string per word.
+                n_provisional = len(numbering)
+                utf8, ends = numbering.words_utf8()
+                numbering.close()
+                del numbering
+                # _insert_alphabetically's order: ids from 2 on (the mark
+                # included), without a literal "<s>" or "</s>".
+                alphabetical = alphabetical_order(utf8, ends, np.arange(2, n_provisional))
+                specials = [find_word(utf8, ends, alphabetical, word) for word in (BOS, EOS)]
+                specials = [i for i in specials if i is not None]
+                if specials:
+                    alphabetical = alphabetical[~np.isin(alphabetical, specials)]
+                seen.resize(n_provisional, refcheck=False)
                 kept = self._kept_words(alphabetical, seen)
                 del alphabetical, seen
-                # The vocabulary of _learnt_vocabulary, held as UTF-8 bytes:
-                # once the provisional words are freed, no Python string per
-                # word is left (a third of a GB for 4M words), and the
-                # strings and dicts are made again only if asked for.
-                vocabulary = StoredVocabulary(
-                    *StoredVocabulary.arrays([UNK, EOS, *map(tokens.__getitem__, kept.tolist())])
-                )
-                n_provisional = len(tokens)
-                del tokens
+                # The vocabulary of _learnt_vocabulary, held as UTF-8 bytes
+                # copied from the words': the strings and dicts are made
+                # only if asked for.
+                vocabulary = StoredVocabulary(*gathered(utf8, ends, kept, head=(UNK, EOS)))
+                del utf8, ends
                 # Each provisional id's class: <unk> for the words left out
                 # and for literal "<s>" and "</s>" (never kept), as in fit;
                 # id 1 is the end of a sample.

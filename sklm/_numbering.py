@@ -1,0 +1,380 @@
+"""Distinct words numbered in order of first appearance, by their UTF-8 bytes.
+
+A first pass over a large corpus gives every distinct word an id. A dict of
+str does it with a new string object per token and a cache miss per lookup
+on millions of entries, and it keeps a Python string per word. Here, once a
+call is large, the words live as UTF-8 bytes in one growing array and a
+hash table maps each word's 64-bit hash to its id, every match confirmed on
+the bytes (two words sharing a hash still get two ids). The tokens of
+texts are found in whole-array passes over their UTF-8 bytes, as in
+:mod:`sklm._text_encoding`, and looked up in a loop compiled by Numba
+(:mod:`sklm._numbering_loops`). Small calls, until a large one comes, use a
+dict of str, which gives the same ids without loading Numba.
+"""
+
+from bisect import bisect_left
+from collections import defaultdict
+from itertools import chain
+
+import numpy as np
+
+from ._parallel import use_compiled
+from ._text_encoding import WORD, _bounds, _padded
+
+# The table is grown by doubling once it is half full.
+_MIN_ROWS = 1024
+# A hash mask that keeps the whole hash (tests narrow it to force collisions).
+_WHOLE_HASH = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+class WordNumbering:
+    """Ids of distinct words in order of first appearance.
+
+    Parameters
+    ----------
+    first_words : list of str or None
+        The words of the first ids, in order; None reserves an id that no
+        word gets (the end of a sample, say).
+
+    Examples
+    --------
+    >>> numbering = WordNumbering(["<unk>", None])
+    >>> numbering.encode_texts(["a b a", "<unk> c"], end=1).tolist()
+    [2, 3, 2, 1, 0, 4, 1]
+    >>> len(numbering)
+    5
+    """
+
+    def __init__(self, first_words, *, _hash_mask=_WHOLE_HASH):
+        # A dict whose factory is its own length numbers a new word inside
+        # C-level map(); None keys are the reserved ids.
+        self._lookup = defaultdict(None, zip(first_words, range(len(first_words))))
+        self._lookup.default_factory = self._lookup.__len__
+        self._hash_mask = np.uint64(_hash_mask)
+        self._table = None
+
+    def __len__(self):
+        if self._table is None:
+            return len(self._lookup)
+        return int(self._state[0])
+
+    def encode_texts(self, texts, end, *, compiled=None):
+        """The ids of the whitespace-separated tokens of ``texts``, each text closed by ``end``.
+
+        ``compiled`` forces the compiled table (True); None uses it once a
+        call is large (:func:`~sklm._parallel.use_compiled`) and from then
+        on. Both give the same ids.
+
+        Returns
+        -------
+        ids : ndarray of int64
+        """
+        if self._use_table(sum(map(len, texts)), compiled):
+            encoded = _split_bytes(texts)
+            if encoded is not None:
+                return self._encode_bytes(*encoded, end)
+        return self.encode_token_lists(list(map(str.split, texts)), end, compiled=compiled)
+
+    def encode_token_lists(self, samples, end, *, compiled=None):
+        """The ids of the tokens of ``samples`` (lists of str), each sample closed by ``end``.
+
+        Returns
+        -------
+        ids : ndarray of int64
+        """
+        counts = np.fromiter(map(len, samples), dtype=np.int64, count=len(samples))
+        tokens = chain.from_iterable(samples)
+        if self._use_table(int(counts.sum()), compiled):
+            ids = self._find_or_insert(*_utf8_tokens(list(tokens)))
+        else:
+            ids = np.fromiter(
+                map(self._lookup.__getitem__, tokens), dtype=np.int64, count=int(counts.sum())
+            )
+        return _closed(ids, counts, end)
+
+    def words_utf8(self):
+        """The words by id as ``(utf8, ends)``: word ``i`` is ``utf8[ends[i - 1]:ends[i]]``.
+
+        A reserved id has an empty entry. The arrays are copies.
+        """
+        if self._table is None:
+            utf8, starts, lengths = _utf8_tokens([w or "" for w in self._lookup])
+            return np.frombuffer(utf8, dtype=np.uint8).copy(), starts + lengths
+        n_words, n_bytes = (int(n) for n in self._state)
+        return self._bytes[:n_bytes].copy(), self._ends[:n_words].copy()
+
+    def close(self):
+        """Free the words (the dict holds its own method: a cycle the collector
+        may not reach soon)."""
+        if self._lookup is not None:
+            self._lookup.default_factory = None
+        self._lookup = self._table = self._store = self._bytes = self._ends = None
+
+    # the compiled table -----------------------------------------------------
+
+    def _use_table(self, size, compiled):
+        """Whether a call of ``size`` runs on the table, moving the dict's words
+        there (same ids) the first time."""
+        if self._table is not None:
+            return True
+        if not (compiled or (compiled is None and use_compiled(size))):
+            return False
+        words = list(self._lookup)
+        self._lookup.default_factory = None
+        self._lookup = None
+        self._table = np.full((_MIN_ROWS, 2), -1, dtype=np.int64)
+        self._state = np.zeros(2, dtype=np.int64)
+        self._store = np.zeros(2, dtype=np.uint64)
+        self._bytes = self._store.view(np.uint8)
+        self._ends = np.zeros(0, dtype=np.int64)
+        # Runs of words between the reserved ids, each numbered in order.
+        at = 0
+        while at < len(words):
+            if words[at] is None:
+                self._reserve(1)
+                self._ends[self._state[0]] = self._state[1]
+                self._state[0] += 1
+                at += 1
+                continue
+            stop = words.index(None, at) if None in words[at:] else len(words)
+            ids = self._find_or_insert(*_utf8_tokens(words[at:stop]))
+            if not np.array_equal(ids, np.arange(at, stop)):
+                raise ValueError("the first words of a WordNumbering must be distinct.")
+            at = stop
+        return True
+
+    def _reserve(self, n_words, n_bytes=0):
+        """Room for ``n_words`` more words of ``n_bytes`` bytes, grown by doubling."""
+        from ._numbering_loops import rehash
+
+        need = int(self._state[0]) + n_words
+        if 2 * need > len(self._table):
+            rows = len(self._table)
+            while 2 * need > rows:
+                rows *= 2
+            table = np.full((rows, 2), -1, dtype=np.int64)
+            rehash(self._table, table, _shift(rows))
+            self._table = table
+        if need > len(self._ends):
+            self._ends = _grown(self._ends, need)
+        need_words = (int(self._state[1]) + n_bytes + WORD - 1) // WORD + 2
+        if need_words > len(self._store):
+            self._store = _grown(self._store, need_words)
+            self._bytes = self._store.view(np.uint8)
+
+    def _find_or_insert(self, data, starts, lengths):
+        """The ids of the tokens ``data[starts[i]:starts[i] + lengths[i]]`` (bytes)."""
+        from ._numbering_loops import find_or_insert
+
+        buffer = _padded(data)
+        text = buffer.view(np.uint8)
+        out = np.empty(len(starts), dtype=np.int64)
+        at = 0
+        while at < len(starts):
+            # Room for a block of new words, or for the one that stopped the loop.
+            block = min(len(starts) - at, max(len(self._table) // 4, 1))
+            self._reserve(block, max(int(lengths[at]), block * 16))
+            at = find_or_insert(
+                buffer,
+                text,
+                starts,
+                lengths,
+                at,
+                out,
+                self._table,
+                _shift(len(self._table)),
+                self._store,
+                self._bytes,
+                self._ends,
+                self._state,
+                min(len(self._table) // 2, len(self._ends)),
+                self._hash_mask,
+            )
+        return out
+
+    def _encode_bytes(self, data, text_lengths, end):
+        """:meth:`encode_texts` of texts of ``text_lengths`` bytes joined by
+        newlines as ``data``: the tokens found in whole-array passes over the bytes."""
+        bounds = _bounds(_padded(data), len(data))
+        starts = np.ascontiguousarray(bounds[0::2])
+        lengths = bounds[1::2] - starts
+        edges = np.zeros(len(text_lengths) + 1, dtype=np.int64)
+        np.cumsum(text_lengths + 1, out=edges[1:])
+        counts = np.diff(np.searchsorted(starts, edges))
+        return _closed(self._find_or_insert(data, starts, lengths), counts, end)
+
+
+def _split_bytes(texts):
+    """``(data, lengths)``: the UTF-8 bytes of ``texts`` joined by newlines and the
+    byte length of each, or None where a whitespace split of the bytes would
+    not be ``str.split``'s.
+
+    Bytes up to 32 are then exactly the whitespace (9-13 and 28-32; the
+    control characters 0-8 and 14-27, which are not, send the texts to
+    ``str.split``, as in :mod:`sklm._text_encoding`). Every byte of a
+    non-ASCII character is over 127, so only the Unicode whitespace
+    characters (``\x85``, ``\xa0``, ``\u2003``...) need a check.
+    """
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    data = b"\n".join(encoded)
+    del encoded
+    text = np.frombuffer(data, dtype=np.uint8)
+    if (text - np.uint8(14) < 14).any() or (text < 9).any():
+        return None
+    lead = np.flatnonzero((text >= 0xC2) & (text <= 0xE3))
+    if len(lead):
+        padded = np.zeros(len(text) + 2, dtype=np.uint8)
+        padded[: len(text)] = text
+        a, b, c = padded[lead], padded[lead + 1], padded[lead + 2]
+        space = (a == 0xC2) & ((b == 0x85) | (b == 0xA0))
+        space |= (a == 0xE1) & (b == 0x9A) & (c == 0x80)
+        space |= (a == 0xE2) & (b == 0x80) & ((c <= 0x8A) | (c == 0xA8) | (c == 0xA9) | (c == 0xAF))
+        space |= (a == 0xE2) & (b == 0x81) & (c == 0x9F)
+        space |= (a == 0xE3) & (b == 0x80) & (c == 0x80)
+        if space.any():
+            return None
+    return data, lengths
+
+
+def _shift(rows):
+    """The shift that maps a 64-bit hash to one of ``rows`` (a power of 2) rows."""
+    return 64 - (rows.bit_length() - 1)
+
+
+def _grown(array, need):
+    """``array`` in a new array of at least ``need`` entries, doubled, zeros after."""
+    grown = np.zeros(max(need, 2 * len(array)), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def _closed(ids, counts, end):
+    """``ids`` of samples of ``counts`` tokens each, each sample followed by ``end``."""
+    out = np.empty(len(ids) + len(counts), dtype=np.int64)
+    ends = np.cumsum(counts + 1) - 1
+    words = np.ones(len(out), dtype=bool)
+    words[ends] = False
+    out[words] = ids
+    out[ends] = end
+    return out
+
+
+def _utf8_tokens(tokens):
+    """``(data, starts, lengths)``: the UTF-8 bytes of the str ``tokens`` (lone
+    surrogates passed through), token ``i`` at ``data[starts[i]:+lengths[i]]``."""
+    joined = "".join(tokens)
+    data = joined.encode("utf-8", "surrogatepass")
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    if len(data) != len(joined):
+        # Character offsets to byte offsets, from the code points' UTF-8
+        # lengths: no bytes object per token.
+        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        size = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+        byte_at = np.zeros(len(points) + 1, dtype=np.int64)
+        np.cumsum(size, out=byte_at[1:])
+        ends = byte_at[np.cumsum(lengths)]
+        lengths = np.diff(ends, prepend=0)
+    starts = np.cumsum(lengths) - lengths
+    return data, starts, lengths
+
+
+# the words in alphabetical order ----------------------------------------------
+
+
+def alphabetical_order(utf8, ends, ids):
+    """``ids`` sorted by their words' UTF-8 bytes, which is Python's order of str.
+
+    UTF-8 orders code points as their values (lone surrogates passed through
+    included), so the order is that of ``sorted`` over the words as str,
+    without a Python object per word. The words must be distinct. Sorted by
+    their first 8 bytes, then the ties by the next 8, and so on; the few
+    ties left after many rounds are sorted by Python.
+    """
+    ends = np.asarray(ends, dtype=np.int64)
+    starts = np.concatenate([[0], ends[:-1]])
+    data = np.zeros(len(utf8) + WORD, dtype=np.uint8)
+    data[: len(utf8)] = utf8
+    # The 8 bytes at every byte offset, big-endian: compared as integers,
+    # they compare as the bytes do.
+    chunks = np.ndarray((len(utf8) + 1,), dtype=">u8", buffer=data, strides=(1,))
+    masks = np.array(
+        [0] + [(2**64 - 1) ^ ((1 << (64 - 8 * n)) - 1) for n in range(1, 9)], dtype=np.uint64
+    )
+    order = np.asarray(ids, dtype=np.int64)
+    # Positions of order where a group of words equal so far starts.
+    first = np.zeros(len(order), dtype=bool)
+    todo = np.arange(len(order))  # positions in groups not settled
+    at = 0
+    while len(todo):
+        if len(todo) < 64 and at > 4 * WORD:
+            _python_sort(utf8, starts, ends, order, first, todo)
+            break
+        words = order[todo]
+        length = ends[words] - starts[words]
+        left = length - at
+        key = chunks[starts[words] + np.minimum(length, at)] & masks[np.clip(left, 0, WORD)]
+        group = np.cumsum(first[todo])
+        # Shorter first among equal bytes: a word before its extensions by zero bytes.
+        within = np.lexsort((left, key, group))
+        order[todo] = words[within]
+        key, left, group = key[within], left[within], group[within]
+        new = np.ones(len(todo), dtype=bool)
+        new[1:] = (key[1:] != key[:-1]) | (group[1:] != group[:-1])
+        first[todo] = new
+        # A group goes on while it has two words and one of them is longer.
+        starts_at = np.flatnonzero(new)
+        size = np.diff(np.append(starts_at, len(todo)))
+        longer = np.maximum.reduceat(left, starts_at) > WORD
+        keep = np.repeat((size > 1) & longer, size)
+        todo = todo[keep]
+        at += WORD
+    return order
+
+
+def _python_sort(utf8, starts, ends, order, first, todo):
+    """Finish the groups of positions ``todo`` of ``order`` with Python's sort of bytes."""
+    group = np.cumsum(first[todo])
+    for g in np.unique(group):
+        where = todo[group == g]
+        words = order[where].tolist()
+        words.sort(key=lambda i: bytes(utf8[starts[i] : ends[i]]))
+        order[where] = words
+
+
+def find_word(utf8, ends, alphabetical, word):
+    """The id of ``word`` (str) among the ids ``alphabetical`` (sorted by
+    :func:`alphabetical_order`), None if absent."""
+    target = word.encode("utf-8", "surrogatepass")
+
+    def word_of(i):
+        return bytes(utf8[(ends[i - 1] if i else 0) : ends[i]])
+
+    at = bisect_left(alphabetical, target, key=word_of)
+    if at < len(alphabetical) and word_of(alphabetical[at]) == target:
+        return int(alphabetical[at])
+    return None
+
+
+def gathered(utf8, ends, ids, *, head=()):
+    """``(utf8, ends)`` of the words ``head`` (str) then of the ``ids``, in that order.
+
+    Copied a block of words at a time, so that the index arrays stay small.
+    """
+    ends = np.asarray(ends, dtype=np.int64)
+    starts = np.concatenate([[0], ends[:-1]])
+    first = "".join(head).encode("utf-8", "surrogatepass")
+    head_lengths = [len(w.encode("utf-8", "surrogatepass")) for w in head]
+    lengths = ends[ids] - starts[ids]
+    out_ends = np.cumsum(np.concatenate([np.array(head_lengths, dtype=np.int64), lengths]))
+    out = np.empty(int(out_ends[-1]) if len(out_ends) else 0, dtype=np.uint8)
+    out[: len(first)] = np.frombuffer(first, dtype=np.uint8)
+    block = 1 << 16
+    for b in range(0, len(ids), block):
+        some = ids[b : b + block]
+        n = lengths[b : b + block]
+        to = out_ends[len(head) + b : len(head) + b + len(some)] - n
+        shift = np.repeat(starts[some] - to, n)
+        index = np.arange(int(to[0]) if len(to) else 0, int(to[-1] + n[-1]) if len(to) else 0)
+        out[index] = utf8[index + shift]
+    return out, out_ends

@@ -1,0 +1,163 @@
+"""WordNumbering: the ids of a dict numbering words as they come, on either path."""
+
+import subprocess
+import sys
+from collections import defaultdict
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklm._numbering import WordNumbering, alphabetical_order, find_word, gathered
+
+FIRST = ["<unk>", None, "\x00sklm:end\x00"]
+
+
+class DictNumbering:
+    """The obviously-correct numbering: a dict of str, each sample closed by ``end``."""
+
+    def __init__(self, first_words):
+        self.ids = defaultdict(None, zip(first_words, range(len(first_words))))
+        self.ids.default_factory = self.ids.__len__
+
+    def encode(self, samples, end):
+        out = []
+        for sample in samples:
+            tokens = sample.split() if isinstance(sample, str) else sample
+            out.extend(self.ids[t] for t in tokens)
+            out.append(end)
+        return out
+
+    def words(self):
+        return [w or "" for w in self.ids]
+
+
+def words_of(numbering):
+    utf8, ends = numbering.words_utf8()
+    starts = np.concatenate([[0], ends[:-1]])
+    return [bytes(utf8[s:e]).decode("utf-8", "surrogatepass") for s, e in zip(starts, ends)]
+
+
+PIECES = [" ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "\x85", "\xa0", "\u2003"]
+PIECES += ["\u3000", "\x00", "\x07", "\x1b", "a", "b", "é", "\ud800", "\udfff", "\U0001f600"]
+PIECES += ["the", "<unk>", "</s>", "<s>", FIRST[2], "x" * 17, "y" * 40, "\u20ac", "\x7f"]
+texts = st.lists(st.lists(st.sampled_from(PIECES), max_size=40).map("".join), max_size=12)
+ascii_texts = st.lists(
+    st.lists(
+        st.sampled_from(["a", "b", "ab", "x" * 17, "y" * 9, " ", "\n", "\x1c"]), max_size=30
+    ).map("".join),
+    max_size=12,
+)
+
+
+def check(chunks, compiled):
+    """Encode ``chunks`` (lists of texts or of token lists) with both numberings."""
+    oracle, numbering = DictNumbering(FIRST), WordNumbering(FIRST)
+    for chunk, use in zip(chunks, compiled):
+        expected = oracle.encode(chunk, 1)
+        if chunk and isinstance(chunk[0], list):
+            got = numbering.encode_token_lists(chunk, 1, compiled=use)
+        else:
+            got = numbering.encode_texts(chunk, 1, compiled=use)
+        assert got.dtype == np.int64
+        assert got.tolist() == expected
+    assert len(numbering) == len(oracle.ids)
+    assert words_of(numbering) == oracle.words()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(texts, max_size=4), st.lists(st.sampled_from([None, True]), min_size=4))
+def test_texts_are_numbered_as_by_a_dict(chunks, compiled):
+    check(chunks, compiled)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ascii_texts, max_size=4), st.lists(st.sampled_from([None, True]), min_size=4))
+def test_ascii_texts_are_numbered_as_by_a_dict(chunks, compiled):
+    check(chunks, compiled)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.one_of(texts, st.lists(st.lists(st.text(max_size=6), max_size=5), max_size=5))),
+    st.lists(st.sampled_from([None, True]), min_size=6),
+)
+def test_mixed_chunks_share_one_numbering(chunks, compiled):
+    # Token lists hold any str: empty, with whitespace, "<unk>"...
+    check(chunks, compiled)
+
+
+def test_small_calls_then_a_large_one_keep_the_ids():
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(5000)] + ["é", "x" * 30, "</s>", "<unk>"]
+    chunks = [[" ".join(rng.choice(vocabulary, 8)) for _ in range(20)] for _ in range(3)]
+    chunks.append([" ".join(rng.choice(vocabulary, 10)) for _ in range(30_000)])  # large
+    chunks.append(chunks[0])
+    oracle, numbering = DictNumbering(FIRST), WordNumbering(FIRST)
+    for chunk in chunks:
+        assert numbering.encode_texts(chunk, 1).tolist() == oracle.encode(chunk, 1)
+    assert numbering._table is not None  # the large call moved the words to the table
+    assert words_of(numbering) == oracle.words()
+
+
+def test_hash_collisions_still_give_distinct_ids():
+    # Every word hashes to 0: only the byte comparisons tell them apart.
+    words = ["a", "b", "ab", "x" * 20, "x" * 21, "y" * 20, "é", ""]
+    chunk = [words[: i + 1] for i in range(len(words))]
+    oracle = DictNumbering(FIRST)
+    numbering = WordNumbering(FIRST, _hash_mask=0)
+    assert numbering.encode_token_lists(chunk, 1, compiled=True).tolist() == oracle.encode(chunk, 1)
+    # Grown past the first table, still all colliding.
+    many = [[f"w{i}" for i in range(2000)]]
+    assert numbering.encode_token_lists(many, 1).tolist() == oracle.encode(many, 1)
+    assert words_of(numbering) == oracle.words()
+
+
+def test_small_calls_do_not_load_numba():
+    # In a fresh interpreter: a small call keeps to the dict.
+    script = (
+        "import sys\n"
+        "from sklm._numbering import WordNumbering\n"
+        "n = WordNumbering(['<unk>', None])\n"
+        "assert n.encode_texts(['a b', 'c'], 1).tolist() == [2, 3, 1, 4, 1]\n"
+        "assert n._table is None and 'numba' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(PIECES + ["\x00\x00", "a\x00"])).map("".join), unique=True)
+)
+def test_alphabetical_order_is_pythons_order_of_str(words):
+    # Lone surrogates too: UTF-8 with surrogatepass keeps the code point order.
+    data = "".join(words).encode("utf-8", "surrogatepass")
+    lengths = [len(w.encode("utf-8", "surrogatepass")) for w in words]
+    utf8, ends = np.frombuffer(data, dtype=np.uint8), np.cumsum(lengths, dtype=np.int64)
+    order = alphabetical_order(utf8, ends, np.arange(len(words)))
+    assert [words[i] for i in order] == sorted(words)
+    for word in [*words, "zz", ""]:
+        expected = words.index(word) if word in words else None
+        assert find_word(utf8, ends, order, word) == expected
+    kept = order[::2]
+    out, out_ends = gathered(utf8, ends, kept, head=("<unk>", "</s>"))
+    starts = np.concatenate([[0], out_ends[:-1]])
+    back = [bytes(out[s:e]).decode("utf-8", "surrogatepass") for s, e in zip(starts, out_ends)]
+    assert back == ["<unk>", "</s>", *[words[i] for i in kept]]
+
+
+def test_alphabetical_order_of_long_shared_prefixes():
+    stem = "p" * 100
+    words = [stem + s for s in ["b", "a", "", "\x00", "ab", "a\x00"]] + ["p" * 50, "q"]
+    data = "".join(words).encode()
+    utf8 = np.frombuffer(data, dtype=np.uint8)
+    ends = np.cumsum([len(w.encode()) for w in words])
+    order = alphabetical_order(utf8, ends, np.arange(len(words)))
+    assert [words[i] for i in order] == sorted(words)
+
+
+def test_the_words_by_id_have_empty_reserved_entries():
+    numbering = WordNumbering(FIRST)
+    numbering.encode_token_lists([["b", "a"]], 1)
+    assert words_of(numbering) == ["<unk>", "", FIRST[2], "b", "a"]
+    assert numbering.words_utf8()[1].tolist() == [5, 5, 15, 16, 17]
