@@ -566,10 +566,9 @@ class NGramLM(LanguageModel):
         self._prune_thresholds()  # refused before the corpus is read
         before = resident_bytes()
         order = self.order
-        # Id 2 is reserved for the mark of _encode_texts, so that the
-        # provisional ids are those of that encoding; it is counted only
-        # where a text holds it as a word.
-        numbering = WordNumbering([UNK, None, _SAMPLE_END])
+        # Provisional ids: 0 "<unk>", 1 the end of a sample, then the words
+        # in order of first appearance.
+        numbering = WordNumbering([UNK, None])
         seen = np.zeros(0, dtype=np.int64)
         # The merged counts and the tables live in files of this folder,
         # mapped; the files go with the folder, the mappings stay (POSIX)
@@ -608,8 +607,8 @@ class NGramLM(LanguageModel):
                 utf8, ends = numbering.words_utf8()
                 numbering.close()
                 del numbering
-                # _insert_alphabetically's order: ids from 2 on (the mark
-                # included), without a literal "<s>" or "</s>".
+                # _insert_alphabetically's order: the words (ids from 2 on),
+                # without a literal "<s>" or "</s>".
                 alphabetical = alphabetical_order(utf8, ends, np.arange(2, n_provisional))
                 specials = [find_word(utf8, ends, alphabetical, word) for word in (BOS, EOS)]
                 specials = [i for i in specials if i is not None]
@@ -887,44 +886,6 @@ def _provisional_lookup(tokens):
     # runs, which a fit that makes few Python objects may never trigger.
     lookup.default_factory = lookup.__len__
     return lookup
-
-
-#: Joins the texts of a chunk so that they are split in one call: it holds no
-#: whitespace, so ``str.split`` keeps it whole between two texts.
-_SAMPLE_END = "\x00sklm:end\x00"
-
-
-def _encode_texts(texts, lookup):
-    """The provisional ids of ``texts`` (each sample closed by id 1), or None.
-
-    One ``str.split`` of the texts joined by :data:`_SAMPLE_END`, instead of
-    a list per text: the mark's id (2 in ``lookup``) becomes the end of a
-    sample. None where a text holds the mark, so that it may be a word there
-    (:func:`_encode_chunk` then reads the chunk).
-    """
-    joined = f" {_SAMPLE_END} ".join(texts)
-    if joined.count(_SAMPLE_END) != len(texts) - 1:
-        return None
-    tokens = joined.split()
-    del joined
-    tokens.append(_SAMPLE_END)
-    ids = np.fromiter(map(lookup.__getitem__, tokens), dtype=np.int64, count=len(tokens))
-    ids[ids == 2] = EOS_ID
-    return ids
-
-
-def _encode_chunk(chunk, lookup):
-    """Encode one chunk of token lists with a :func:`_provisional_lookup`."""
-    lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
-    ids = np.fromiter(
-        map(lookup.__getitem__, chain.from_iterable(chunk)),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    )
-    ids = np.insert(ids, np.cumsum(lengths), EOS_ID)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths + 1, out=offsets[1:])
-    return Encoded(ids, offsets)
 
 
 def _encode_provisional(X, tokens):
