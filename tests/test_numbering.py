@@ -8,7 +8,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklm._numbering import WordNumbering, alphabetical_order, find_word, gathered
+from sklm._numbering import (
+    WordNumbering,
+    _split_bytes,
+    alphabetical_order,
+    find_word,
+    gathered,
+)
 
 FIRST = ["<unk>", None, "\x00sklm:end\x00"]
 
@@ -161,3 +167,16 @@ def test_the_words_by_id_have_empty_reserved_entries():
     numbering.encode_token_lists([["b", "a"]], 1)
     assert words_of(numbering) == ["<unk>", "", FIRST[2], "b", "a"]
     assert numbering.words_utf8()[1].tolist() == [5, 5, 15, 16, 17]
+
+
+def test_every_separator_of_str_split_is_caught():
+    # The byte split is used only where it splits as str.split does: every
+    # code point that str.split separates on is a byte up to 32 (whitespace
+    # for the byte split too) or sends the text to str.split.
+    separators = [cp for cp in range(0x110000) if len(f"a{chr(cp)}b".split()) != 1]
+    assert separators  # the property is checked against Python's own rule
+    for cp in separators:
+        if cp > 32:
+            assert _split_bytes([f"a{chr(cp)}b"]) is None, hex(cp)
+        else:
+            assert _split_bytes([f"a{chr(cp)}b"]) is not None, hex(cp)
