@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 
 from ._parallel import use_compiled
-from ._text_encoding import WORD, _bounds, _padded
+from ._text_encoding import WORD, bound_pairs, padded
 
 # The table is grown by doubling once it is half full.
 _MIN_ROWS = 1024
@@ -35,6 +35,10 @@ class WordNumbering:
     first_words : list of str or None
         The words of the first ids, in order; None reserves an id that no
         word gets (the end of a sample, say).
+    hash_mask : int, default=2**64 - 1
+        The bits of the 64-bit hash the table keeps. Lowering it makes
+        distinct words share hashes: a seam that checks that every match is
+        confirmed on the bytes; the ids do not depend on it.
 
     Examples
     --------
@@ -45,12 +49,12 @@ class WordNumbering:
     5
     """
 
-    def __init__(self, first_words, *, _hash_mask=_WHOLE_HASH):
+    def __init__(self, first_words, *, hash_mask=_WHOLE_HASH):
         # A dict whose factory is its own length numbers a new word inside
         # C-level map(); None keys are the reserved ids.
         self._lookup = defaultdict(None, zip(first_words, range(len(first_words))))
         self._lookup.default_factory = self._lookup.__len__
-        self._hash_mask = np.uint64(_hash_mask)
+        self._hash_mask = np.uint64(hash_mask)
         self._table = None
 
     def __len__(self):
@@ -85,7 +89,7 @@ class WordNumbering:
         counts = np.fromiter(map(len, samples), dtype=np.int64, count=len(samples))
         tokens = chain.from_iterable(samples)
         if self._use_table(int(counts.sum()), compiled):
-            ids = self._find_or_insert(*_utf8_tokens(list(tokens)))
+            ids = self._find_or_insert(*utf8_tokens(list(tokens)))
         else:
             ids = np.fromiter(
                 map(self._lookup.__getitem__, tokens), dtype=np.int64, count=int(counts.sum())
@@ -98,7 +102,7 @@ class WordNumbering:
         A reserved id has an empty entry. The arrays are copies.
         """
         if self._table is None:
-            utf8, starts, lengths = _utf8_tokens([w or "" for w in self._lookup])
+            utf8, starts, lengths = utf8_tokens([w or "" for w in self._lookup])
             return np.frombuffer(utf8, dtype=np.uint8).copy(), starts + lengths
         n_words, n_bytes = (int(n) for n in self._state)
         return self._bytes[:n_bytes].copy(), self._ends[:n_words].copy()
@@ -137,7 +141,7 @@ class WordNumbering:
                 at += 1
                 continue
             stop = words.index(None, at) if None in words[at:] else len(words)
-            ids = self._find_or_insert(*_utf8_tokens(words[at:stop]))
+            ids = self._find_or_insert(*utf8_tokens(words[at:stop]))
             if not np.array_equal(ids, np.arange(at, stop)):
                 raise ValueError("the first words of a WordNumbering must be distinct.")
             at = stop
@@ -166,7 +170,7 @@ class WordNumbering:
         """The ids of the tokens ``data[starts[i]:starts[i] + lengths[i]]`` (bytes)."""
         from ._numbering_loops import find_or_insert
 
-        buffer = _padded(data)
+        buffer = padded(data)
         text = buffer.view(np.uint8)
         out = np.empty(len(starts), dtype=np.int64)
         at = 0
@@ -195,7 +199,7 @@ class WordNumbering:
     def _encode_bytes(self, data, text_lengths, end):
         """:meth:`encode_texts` of texts of ``text_lengths`` bytes joined by
         newlines as ``data``: the tokens found in whole-array passes over the bytes."""
-        bounds = _bounds(_padded(data), len(data))
+        bounds = bound_pairs(padded(data), len(data))
         starts = np.ascontiguousarray(bounds[0::2])
         lengths = bounds[1::2] - starts
         edges = np.zeros(len(text_lengths) + 1, dtype=np.int64)
@@ -215,10 +219,7 @@ def _split_bytes(texts):
     non-ASCII character is over 127, so only the Unicode whitespace
     characters (``\x85``, ``\xa0``, ``\u2003``...) need a check.
     """
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    data = b"\n".join(encoded)
-    del encoded
+    data, _, lengths = utf8_tokens(texts, "\n")
     text = np.frombuffer(data, dtype=np.uint8)
     if (text - np.uint8(14) < 14).any() or (text < 9).any():
         return None
@@ -260,22 +261,26 @@ def _closed(ids, counts, end):
     return out
 
 
-def _utf8_tokens(tokens):
-    """``(data, starts, lengths)``: the UTF-8 bytes of the str ``tokens`` (lone
-    surrogates passed through), token ``i`` at ``data[starts[i]:+lengths[i]]``."""
-    joined = "".join(tokens)
+def utf8_tokens(tokens, sep=""):
+    """``(data, starts, lengths)``: the UTF-8 bytes of the str ``tokens`` joined
+    by ``sep`` (lone surrogates passed through), token ``i`` at
+    ``data[starts[i]:starts[i] + lengths[i]]``.
+
+    One encode of the joined text, not a bytes object per token: where the
+    text is not ASCII, the byte offsets come from the code points' UTF-8
+    lengths.
+    """
+    joined = sep.join(tokens)
     data = joined.encode("utf-8", "surrogatepass")
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    starts = np.cumsum(lengths + len(sep)) - (lengths + len(sep))
     if len(data) != len(joined):
-        # Character offsets to byte offsets, from the code points' UTF-8
-        # lengths: no bytes object per token.
         points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
         size = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
         byte_at = np.zeros(len(points) + 1, dtype=np.int64)
         np.cumsum(size, out=byte_at[1:])
-        ends = byte_at[np.cumsum(lengths)]
-        lengths = np.diff(ends, prepend=0)
-    starts = np.cumsum(lengths) - lengths
+        lengths = byte_at[starts + lengths] - byte_at[starts]
+        starts = byte_at[starts]
     return data, starts, lengths
 
 

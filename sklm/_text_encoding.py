@@ -39,7 +39,7 @@ COLLISION = -2
 # Bytes up to 32 are whitespace for str.split(), except 0-8 and 14-27.
 
 
-def _padded(data):
+def padded(data):
     """ASCII bytes as uint64 words, zero-padded so that every 8-byte read past
     a token stays inside the buffer."""
     n = len(data)
@@ -48,7 +48,7 @@ def _padded(data):
     return buffer
 
 
-def _bounds(buffer, n):
+def bound_pairs(buffer, n):
     """Where each token of the ``n`` bytes starts and just past where it ends, alternately.
 
     In whole-array passes: a byte loop would mispredict at both ends of
@@ -68,9 +68,9 @@ class _Tokens:
     """
 
     def __init__(self, data, *, all_words=False):
-        self.buffer = _padded(data)
+        self.buffer = padded(data)
         # Alternately where a token starts and just past where it ends.
-        bounds = _bounds(self.buffer, len(data)).reshape(-1, 2)
+        bounds = bound_pairs(self.buffer, len(data)).reshape(-1, 2)
         # Contiguous: searched per text and gathered from below.
         self.starts = np.ascontiguousarray(bounds[:, 0])
         self.lengths = bounds[:, 1] - self.starts
@@ -357,8 +357,8 @@ class TextEncoder:
         data = _ascii_bytes(texts)
         if data is None:
             return None
-        buffer = _padded(data)
-        bounds = _bounds(buffer, len(data))
+        buffer = padded(data)
+        bounds = bound_pairs(buffer, len(data))
         long_words = self.packed.long_words
         if long_words is None:
             long_words = (np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.intp), None)

@@ -47,6 +47,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._allocator import keep_large_buffers
+from ._numbering import utf8_tokens
 from ._parallel import MIN_PART, map_threads, split
 from ._sklearn import Interval, _fit_context, validate_params
 from ._text_encoding import TextEncoder
@@ -346,16 +347,8 @@ class StoredVocabulary(Vocabulary):
     @classmethod
     def arrays(cls, tokens):
         """The ``(utf8, ends)`` arrays of ``tokens``."""
-        tokens = tokens if isinstance(tokens, list) else list(tokens)
-        data = "".join(tokens).encode("utf-8", "surrogatepass")
-        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
-        if len(data) != int(lengths.sum()):
-            # Not ASCII: the byte length of each token (a bytes object per
-            # token, which the common case does without).
-            encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
-            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-            del encoded
-        return np.frombuffer(data, np.uint8), np.cumsum(lengths)
+        data, starts, lengths = utf8_tokens(list(tokens))
+        return np.frombuffer(data, np.uint8), starts + lengths
 
     @property
     def tokens(self):

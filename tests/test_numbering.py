@@ -5,6 +5,7 @@ import sys
 from collections import defaultdict
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from sklm._numbering import (
     alphabetical_order,
     find_word,
     gathered,
+    utf8_tokens,
 )
 
 FIRST = ["<unk>", None, "\x00sklm:end\x00"]
@@ -111,7 +113,7 @@ def test_hash_collisions_still_give_distinct_ids():
     words = ["a", "b", "ab", "x" * 20, "x" * 21, "y" * 20, "é", ""]
     chunk = [words[: i + 1] for i in range(len(words))]
     oracle = DictNumbering(FIRST)
-    numbering = WordNumbering(FIRST, _hash_mask=0)
+    numbering = WordNumbering(FIRST, hash_mask=0)
     assert numbering.encode_token_lists(chunk, 1, compiled=True).tolist() == oracle.encode(chunk, 1)
     # Grown past the first table, still all colliding.
     many = [[f"w{i}" for i in range(2000)]]
@@ -180,3 +182,12 @@ def test_every_separator_of_str_split_is_caught():
             assert _split_bytes([f"a{chr(cp)}b"]) is None, hex(cp)
         else:
             assert _split_bytes([f"a{chr(cp)}b"]) is not None, hex(cp)
+
+
+@pytest.mark.parametrize("sep", ["", "\n", "é"])
+def test_utf8_tokens_slices_are_each_tokens_bytes(sep):
+    tokens = ["a", "", "é日", "x\ud800", "😀b", "plain"]
+    data, starts, lengths = utf8_tokens(tokens, sep)
+    assert data == sep.join(tokens).encode("utf-8", "surrogatepass")
+    for token, start, length in zip(tokens, starts, lengths):
+        assert data[start : start + length] == token.encode("utf-8", "surrogatepass")
