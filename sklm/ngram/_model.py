@@ -853,28 +853,13 @@ def _insert_alphabetically(alphabetical, tokens, n_old):
     # Python's sort of a list of str compares them at C speed, several times
     # faster than NumPy's argsort of an object array (6.5 s against 16 s for
     # 4.17M words); the words are distinct, so no tie needs breaking.
-    new = sorted(range(n_old, len(tokens)), key=tokens.__getitem__)
-    specials = [i for i in map(_index_from(tokens, n_old), (BOS, EOS)) if i is not None]
-    new = np.array(new, dtype=np.int64)
-    if specials:
-        new = new[~np.isin(new, specials)]
+    words = (i for i in range(n_old, len(tokens)) if tokens[i] != BOS and tokens[i] != EOS)
+    new = np.array(sorted(words, key=tokens.__getitem__), dtype=np.int64)
     if not len(alphabetical):
         return new
     words = np.array([tokens[i] for i in new.tolist()], dtype=object)
     known = np.array(tokens, dtype=object)[alphabetical]
     return np.insert(alphabetical, np.searchsorted(known, words), new)
-
-
-def _index_from(tokens, start):
-    """A function giving the index of a token in ``tokens[start:]``, None if absent."""
-
-    def index(token):
-        try:
-            return tokens.index(token, start)
-        except ValueError:
-            return None
-
-    return index
 
 
 def _provisional_lookup(tokens):
