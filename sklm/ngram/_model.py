@@ -182,7 +182,9 @@ class NGramLM(LanguageModel):
         of 1000, ``KiB``, ``MiB``, ``GiB``, ``TiB`` of 1024). ``X`` is then
         read lazily (a generator that reads lines from files, say, is never
         held whole), encoded and counted a chunk at a time, each chunk sized
-        to about half the budget; each chunk's sorted counts are written to
+        to about half of what the words leave of the budget, two chunks at a
+        time on two threads (``n_threads``); each chunk's sorted counts are
+        written to
         a temporary folder (``tempfile.gettempdir()``), and the runs are
         merged in one pass, a slab at a time, into files there. The model's
         tables are made in files there too, mapped into memory; while the
@@ -193,11 +195,12 @@ class NGramLM(LanguageModel):
         their disk space (about 24 bytes per stored n-gram), until the model
         is freed. Bounded: the corpus, the counting, the merge and, for
         ``"kneser_ney"`` without ``prune`` or ``prune_entropy``, the
-        estimate. Not bounded: the distinct words (held as Python strings,
-        about 150 bytes each, as in any fit) and the estimate of the other
-        smoothings and of pruning, which make arrays of the size of an order
-        in memory. ``None`` counts the whole corpus at once (the fastest
-        below the memory of the machine). Ignored by ``partial_fit`` (each
+        estimate. Not bounded: the distinct words (their UTF-8 bytes, and
+        while the corpus is read a hash table of them), the estimate of the
+        other smoothings and of pruning, which make arrays of the size of an
+        order in memory, and the hash indexes that the first ``score`` (or
+        :func:`sklm.save`) builds. ``None`` counts the whole corpus at once,
+        in memory, in one thread. Ignored by ``partial_fit`` (each
         call is counted whole) and under a Dask backend.
 
     Attributes
