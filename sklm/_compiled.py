@@ -4,7 +4,9 @@ Scoring and text encoding look up a key per token: in whole-array NumPy
 passes that costs a pass per step and a branch the CPU mispredicts on every
 other key. These loops run them in place, without the GIL, so threads scoring
 parts of a corpus run side by side. The module is imported on first use:
-``import sklm`` and the n-gram fits do not load Numba and LLVM (about 60 MB).
+``import sklm`` and the n-gram fits do not load Numba and LLVM (about 0.1 GB
+of resident memory), except a fit with a ``memory_limit`` of 500 MB or more,
+which numbers the words in a compiled hash table.
 Compiled code is cached next to the module (``cache=True``).
 """
 

@@ -1,15 +1,25 @@
 """Distinct words numbered in order of first appearance, by their UTF-8 bytes.
 
 A first pass over a large corpus gives every distinct word an id. A dict of
-str does it with a new string object per token and a cache miss per lookup
-on millions of entries, and it keeps a Python string per word. Here, once a
-call is large, the words live as UTF-8 bytes in one growing array and a
-hash table maps each word's 64-bit hash to its id, every match confirmed on
-the bytes (two words sharing a hash still get two ids). The tokens of
-texts are found in whole-array passes over their UTF-8 bytes, as in
-:mod:`sklm._text_encoding`, and looked up in a loop compiled by Numba
-(:mod:`sklm._numbering_loops`). Small calls, until a large one comes, use a
-dict of str, which gives the same ids without loading Numba.
+str does it with a new string object per token and a dict probe per token,
+and it keeps a Python string per word. Here, once a call is large, the
+words live as UTF-8 bytes in one growing array, the tokens of texts are
+found in whole-array passes over their UTF-8 bytes (as in
+:mod:`sklm._text_encoding`), and each token is looked up by a 64-bit key,
+every match confirmed on the bytes (two words sharing a key still get two
+ids). The lookup runs in one of two structures:
+
+``"table"``
+    An open-addressing hash table of the keys, probed in a loop compiled by
+    Numba (:mod:`sklm._numbering_loops`): the fastest, but Numba's code and
+    LLVM take about 0.1 GB of resident memory.
+``"arrays"``
+    The keys sorted, in whole-array NumPy passes: the distinct keys of a
+    call are found by a sort and searched among the known ones. No Numba;
+    about 16 bytes per word besides the bytes.
+
+Small calls, until a large one comes, use a dict of str, which gives the
+same ids without either.
 """
 
 from bisect import bisect_left
@@ -18,13 +28,21 @@ from itertools import chain
 
 import numpy as np
 
+from ._hashing import GOLDEN
 from ._parallel import use_compiled
-from ._text_encoding import WORD, bound_pairs, padded
+from ._text_encoding import END, MASK, WORD, bound_pairs, hash_words, padded, token_words, words_at
 
 # The table is grown by doubling once it is half full.
 _MIN_ROWS = 1024
 # A hash mask that keeps the whole hash (tests narrow it to force collisions).
 _WHOLE_HASH = np.uint64(0xFFFFFFFFFFFFFFFF)
+# The arrays' key of a token of 8 bytes or more: a hash of its bytes with
+# the top byte set. A shorter token's key is its bytes and a 0x80 mark just
+# past them (its top byte is 0 or that mark), so the two kinds never meet and
+# a short key is exact.
+_HASHED = np.uint64(0xFF << 56)
+_SHORT = WORD - 1
+STRUCTURES = ("table", "arrays")
 
 
 class WordNumbering:
@@ -35,10 +53,13 @@ class WordNumbering:
     first_words : list of str or None
         The words of the first ids, in order; None reserves an id that no
         word gets (the end of a sample, say).
+    large : {"table", "arrays"}, default="table"
+        Where the words go once a call is large (see the module): the
+        compiled hash table (Numba) or sorted arrays (NumPy only).
     hash_mask : int, default=2**64 - 1
-        The bits of the 64-bit hash the table keeps. Lowering it makes
-        distinct words share hashes: a seam that checks that every match is
-        confirmed on the bytes; the ids do not depend on it.
+        The bits of the 64-bit hash kept. Lowering it makes distinct words
+        share hashes: a seam that checks that every match is confirmed on
+        the bytes; the ids do not depend on it.
 
     Examples
     --------
@@ -49,37 +70,41 @@ class WordNumbering:
     5
     """
 
-    def __init__(self, first_words, *, hash_mask=_WHOLE_HASH):
+    def __init__(self, first_words, *, large="table", hash_mask=_WHOLE_HASH):
+        if large not in STRUCTURES:
+            raise ValueError(f"large must be one of {STRUCTURES}, got {large!r}.")
         # A dict whose factory is its own length numbers a new word inside
         # C-level map(); None keys are the reserved ids.
         self._lookup = defaultdict(None, zip(first_words, range(len(first_words))))
         self._lookup.default_factory = self._lookup.__len__
+        self.large = large
         self._hash_mask = np.uint64(hash_mask)
         self._table = None
+        self._sorted_keys = None
 
     def __len__(self):
-        if self._table is None:
+        if self._lookup is not None:
             return len(self._lookup)
         return int(self._state[0])
 
-    def encode_texts(self, texts, end, *, compiled=None):
+    def encode_texts(self, texts, end, *, force=None):
         """The ids of the whitespace-separated tokens of ``texts``, each text closed by ``end``.
 
-        ``compiled`` forces the compiled table (True); None uses it once a
-        call is large (:func:`~sklm._parallel.use_compiled`) and from then
-        on. Both give the same ids.
+        ``force=True`` moves the words to the ``large`` structure now; None
+        does so once a call is large (:func:`~sklm._parallel.use_compiled`).
+        Every way gives the same ids.
 
         Returns
         -------
         ids : ndarray of int64
         """
-        if self._use_table(sum(map(len, texts)), compiled):
+        if self._use_large(sum(map(len, texts)), force):
             encoded = _split_bytes(texts)
             if encoded is not None:
                 return self._encode_bytes(*encoded, end)
-        return self.encode_token_lists(list(map(str.split, texts)), end, compiled=compiled)
+        return self.encode_token_lists(list(map(str.split, texts)), end, force=force)
 
-    def encode_token_lists(self, samples, end, *, compiled=None):
+    def encode_token_lists(self, samples, end, *, force=None):
         """The ids of the tokens of ``samples`` (lists of str), each sample closed by ``end``.
 
         Returns
@@ -88,7 +113,7 @@ class WordNumbering:
         """
         counts = np.fromiter(map(len, samples), dtype=np.int64, count=len(samples))
         tokens = chain.from_iterable(samples)
-        if self._use_table(int(counts.sum()), compiled):
+        if self._use_large(int(counts.sum()), force):
             ids = self._find_or_insert(*utf8_tokens(list(tokens)))
         else:
             ids = np.fromiter(
@@ -101,7 +126,7 @@ class WordNumbering:
 
         A reserved id has an empty entry. The arrays are copies.
         """
-        if self._table is None:
+        if self._lookup is not None:
             utf8, starts, lengths = utf8_tokens([w or "" for w in self._lookup])
             return np.frombuffer(utf8, dtype=np.uint8).copy(), starts + lengths
         n_words, n_bytes = (int(n) for n in self._state)
@@ -113,24 +138,33 @@ class WordNumbering:
         if self._lookup is not None:
             self._lookup.default_factory = None
         self._lookup = self._table = self._store = self._bytes = self._ends = None
+        self._sorted_keys = self._sorted_ids = self._collided = None
 
-    # the compiled table -----------------------------------------------------
+    # the move from the dict ---------------------------------------------------
 
-    def _use_table(self, size, compiled):
-        """Whether a call of ``size`` runs on the table, moving the dict's words
-        there (same ids) the first time."""
-        if self._table is not None:
+    def _use_large(self, size, force):
+        """Whether a call of ``size`` runs on the large structure, moving the
+        dict's words there (same ids) the first time."""
+        if self._lookup is None:
             return True
-        if not (compiled or (compiled is None and use_compiled(size))):
+        if not (force or (force is None and use_compiled(size))):
             return False
         words = list(self._lookup)
         self._lookup.default_factory = None
         self._lookup = None
-        self._table = np.full((_MIN_ROWS, 2), -1, dtype=np.int64)
         self._state = np.zeros(2, dtype=np.int64)
         self._store = np.zeros(2, dtype=np.uint64)
         self._bytes = self._store.view(np.uint8)
         self._ends = np.zeros(0, dtype=np.int64)
+        if self.large == "table":
+            self._table = np.full((_MIN_ROWS, 2), -1, dtype=np.int64)
+        else:
+            self._sorted_keys = np.zeros(0, dtype=np.uint64)
+            self._sorted_ids = np.zeros(0, dtype=np.int64)
+            # Words whose key an earlier word has: their bytes to their ids,
+            # and those keys (sorted), which send a call to the exact loop.
+            self._collided = {}
+            self._collided_keys = np.zeros(0, dtype=np.uint64)
         # Runs of words between the reserved ids, each numbered in order.
         at = 0
         while at < len(words):
@@ -149,10 +183,10 @@ class WordNumbering:
 
     def _reserve(self, n_words, n_bytes=0):
         """Room for ``n_words`` more words of ``n_bytes`` bytes, grown by doubling."""
-        from ._numbering_loops import rehash
-
         need = int(self._state[0]) + n_words
-        if 2 * need > len(self._table):
+        if self._table is not None and 2 * need > len(self._table):
+            from ._numbering_loops import rehash
+
             rows = len(self._table)
             while 2 * need > rows:
                 rows *= 2
@@ -168,6 +202,8 @@ class WordNumbering:
 
     def _find_or_insert(self, data, starts, lengths):
         """The ids of the tokens ``data[starts[i]:starts[i] + lengths[i]]`` (bytes)."""
+        if self._table is None:
+            return self._find_or_insert_arrays(data, starts, lengths)
         from ._numbering_loops import find_or_insert
 
         buffer = padded(data)
@@ -196,6 +232,131 @@ class WordNumbering:
             )
         return out
 
+    # the sorted arrays --------------------------------------------------------
+
+    def _keys(self, buffer, starts, lengths):
+        """The arrays' key of each token (see ``_HASHED``)."""
+        keys = words_at(buffer, starts)
+        keys &= np.take(MASK, lengths, mode="clip")
+        keys |= np.take(END, lengths, mode="clip")
+        hashed = np.flatnonzero(lengths > _SHORT)
+        if len(hashed):
+            h = hash_words(*token_words(buffer, starts[hashed], lengths[hashed]), lengths[hashed])
+            h &= self._hash_mask
+            h |= _HASHED
+            keys[hashed] = h
+        return keys
+
+    def _find_or_insert_arrays(self, data, starts, lengths):
+        """:meth:`_find_or_insert` on the sorted keys, in whole-array passes.
+
+        The call's distinct keys (one sort) are searched among the known
+        ones; the new ones get ids in order of first appearance. Every
+        hashed token is then compared with its word's bytes: where two words
+        share a key (in this call, or one of them before), the call is undone
+        and run by the exact loop (:meth:`_find_or_insert_exact`).
+        """
+        buffer = padded(data)
+        keys = self._keys(buffer, starts, lengths)
+        if len(self._collided_keys) and np.isin(keys, self._collided_keys).any():
+            return self._find_or_insert_exact(data, starts, lengths, keys)
+        distinct, first, inverse = _first_seen(keys)
+        known = self._sorted_keys
+        at = np.searchsorted(known, distinct)
+        found = at < len(known)
+        found[found] = known[at[found]] == distinct[found]
+        ids = np.full(len(distinct), -1, dtype=np.int64)
+        ids[found] = self._sorted_ids[at[found]]
+        new = np.flatnonzero(~found)
+        by_appearance = new[np.argsort(first[new], kind="stable")]
+        n_words, n_bytes = (int(n) for n in self._state)
+        ids[by_appearance] = np.arange(n_words, n_words + len(new))
+        self._append_words(buffer, starts[first[by_appearance]], lengths[first[by_appearance]])
+        out = ids[inverse]
+        hashed = np.flatnonzero(lengths > _SHORT)
+        same = self._same_bytes(buffer, starts[hashed], lengths[hashed], out[hashed])
+        if not same:
+            self._state[:] = n_words, n_bytes  # the new words forgotten
+            return self._find_or_insert_exact(data, starts, lengths, keys)
+        new = new[np.argsort(distinct[new])]
+        self._add_keys(distinct[new], ids[new])
+        return out
+
+    def _append_words(self, buffer, starts, lengths):
+        """Store the bytes of new words (``lengths`` bytes at ``starts`` of ``buffer``)."""
+        n_words, n_bytes = (int(n) for n in self._state)
+        total = int(lengths.sum())
+        self._reserve(len(starts), total)
+        ends = n_bytes + np.cumsum(lengths)
+        self._ends[n_words : n_words + len(starts)] = ends
+        if total:
+            # Byte j of the new words: from the token it falls in.
+            token = np.repeat(np.arange(len(starts)), lengths)
+            offset = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths - n_bytes, lengths)
+            self._bytes[n_bytes : n_bytes + total] = buffer.view(np.uint8)[starts[token] + offset]
+        self._state[:] = n_words + len(starts), n_bytes + total
+
+    def _same_bytes(self, buffer, starts, lengths, ids):
+        """Whether each token has the bytes of the stored word ``ids[i]``."""
+        stored_end = self._ends[ids]
+        stored_start = np.where(ids > 0, self._ends[ids - 1], 0)
+        if not np.array_equal(stored_end - stored_start, lengths):
+            return False
+        words, _, _ = token_words(buffer, starts, lengths)
+        return np.array_equal(words, token_words(self._store, stored_start, lengths)[0])
+
+    def _add_keys(self, keys, ids):
+        """Merge ``keys`` (sorted, new) and their ids into the sorted arrays."""
+        if not len(keys):
+            return
+        at = np.searchsorted(self._sorted_keys, keys)
+        self._sorted_keys = np.insert(self._sorted_keys, at, keys)
+        self._sorted_ids = np.insert(self._sorted_ids, at, ids)
+
+    def _find_or_insert_exact(self, data, starts, lengths, keys):
+        """:meth:`_find_or_insert_arrays` a token at a time, for calls where
+        two words share a key (rare: 56 bits of hash)."""
+        out = np.empty(len(starts), dtype=np.int64)
+        added = {}  # keys first met in this call
+        known = self._sorted_keys
+        for i, (start, length, key) in enumerate(zip(starts.tolist(), lengths.tolist(), keys)):
+            word = data[start : start + length]
+            found = added.get(key)
+            if found is None:
+                at = int(np.searchsorted(known, key))
+                if at < len(known) and known[at] == key:
+                    found = int(self._sorted_ids[at])
+            if found is not None and self._word(found) == word:
+                out[i] = found
+                continue
+            found = self._collided.get(word)
+            if found is None:
+                found = len(self)
+                self._append_words(
+                    np.frombuffer(word + bytes(2 * WORD), dtype=np.uint8),
+                    np.zeros(1, dtype=np.int64),
+                    np.array([length]),
+                )
+                if key in added or self._has_key(key):
+                    self._collided[word] = found
+                    self._collided_keys = np.union1d(self._collided_keys, [key])
+                else:
+                    added[key] = found
+            out[i] = found
+        new = np.array(sorted(added), dtype=np.uint64)
+        self._add_keys(new, np.array([added[k] for k in new.tolist()], dtype=np.int64))
+        return out
+
+    def _has_key(self, key):
+        at = int(np.searchsorted(self._sorted_keys, key))
+        return at < len(self._sorted_keys) and self._sorted_keys[at] == key
+
+    def _word(self, i):
+        """The stored bytes of word ``i``."""
+        return bytes(self._bytes[(self._ends[i - 1] if i else 0) : self._ends[i]])
+
+    # texts ---------------------------------------------------------------------
+
     def _encode_bytes(self, data, text_lengths, end):
         """:meth:`encode_texts` of texts of ``text_lengths`` bytes joined by
         newlines as ``data``: the tokens found in whole-array passes over the bytes."""
@@ -218,11 +379,20 @@ def _split_bytes(texts):
     ``str.split``, as in :mod:`sklm._text_encoding`). Every byte of a
     non-ASCII character is over 127, so only the Unicode whitespace
     characters (``\x85``, ``\xa0``, ``\u2003``...) need a check.
+
+    The texts' byte lengths come from the newline bytes where no text holds
+    a newline of its own (no pass over the code points).
     """
-    data, _, lengths = utf8_tokens(texts, "\n")
+    data = "\n".join(texts).encode("utf-8", "surrogatepass")
     text = np.frombuffer(data, dtype=np.uint8)
     if (text - np.uint8(14) < 14).any() or (text < 9).any():
         return None
+    newlines = np.flatnonzero(text == 10)
+    if len(texts) and len(newlines) == len(texts) - 1:
+        starts = np.concatenate([[0], newlines + 1])
+        lengths = np.append(newlines, len(data)) - starts
+    else:
+        lengths = utf8_tokens(texts, "\n")[2]
     lead = np.flatnonzero((text >= 0xC2) & (text <= 0xE3))
     if len(lead):
         padded = np.zeros(len(text) + 2, dtype=np.uint8)
@@ -236,6 +406,41 @@ def _split_bytes(texts):
         if space.any():
             return None
     return data, lengths
+
+
+def _first_seen(keys):
+    """``(distinct, first, inverse)`` of the uint64 ``keys``: as ``np.unique``
+    with ``return_index`` and ``return_inverse``, the distinct keys in no
+    particular order.
+
+    One sort of values, not a stable argsort (about 3x faster): each key is
+    mixed (a multiplication by an odd number, which keeps distinct keys
+    distinct) and its top bits packed with its position below them. Keys
+    whose top bits meet are told apart by a check, and the rare call where
+    two distinct keys meet falls back to ``np.unique``.
+    """
+    n = len(keys)
+    bits = max(n.bit_length(), 1)
+    if n == 0 or bits > 32:
+        return np.unique(keys, return_index=True, return_inverse=True)
+    shift = np.uint64(bits)
+    packed = keys * GOLDEN
+    packed >>= shift
+    packed <<= shift
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    position = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    packed >>= shift
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=starts[1:])
+    ordered = keys[position]
+    if (ordered[1:] != ordered[:-1])[~starts[1:]].any():
+        return np.unique(keys, return_index=True, return_inverse=True)
+    first = position[starts]
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[position] = np.cumsum(starts) - 1
+    return keys[first], first, inverse
 
 
 def _shift(rows):

@@ -59,6 +59,54 @@ def bound_pairs(buffer, n):
     return np.flatnonzero(inside[1:] != inside[:-1])
 
 
+def words_at(buffer, offsets):
+    """The 8 bytes from each byte offset of ``buffer`` (:func:`padded`), as
+    little-endian uint64."""
+    # The buffer read as one (unaligned) uint64 at every byte offset: one
+    # gather reads them all.
+    data = buffer.view(np.uint8)
+    words = np.ndarray((len(data) - WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
+    return words[offsets]
+
+
+def token_words(buffer, starts, lengths):
+    """The 8-byte words of the tokens at byte ``starts`` of ``lengths`` bytes,
+    one token after the other.
+
+    Returns ``(words, first, n_words)``: token ``i``'s words are
+    ``words[first[i]:first[i] + n_words[i]]``, the last one masked to the
+    token's end.
+    """
+    n_words = (lengths + WORD - 1) // WORD
+    first = np.cumsum(n_words) - n_words
+    token = np.repeat(np.arange(len(starts)), n_words)
+    offset = (np.arange(int(n_words.sum()), dtype=np.int64) - first[token]) * WORD
+    word = words_at(buffer, starts[token] + offset)
+    word &= np.take(MASK, lengths[token] - offset, mode="clip")
+    return word, first, n_words
+
+
+def hash_words(word, first, n_words, length):
+    """A 64-bit hash of each token's words (:func:`token_words`) and length,
+    in whole-array passes.
+
+    Each word is mixed with its position and the mixes are summed per
+    token, so the work is one pass over the tokens' bytes however long a
+    token is (a token of megabytes costs what its bytes cost).
+    """
+    position = np.arange(len(word), dtype=np.int64) - np.repeat(first, n_words)
+    h = word ^ (position.astype(np.uint64) * MIX2)
+    h *= MIX
+    h ^= h >> np.uint64(29)
+    h *= MIX2
+    h = np.add.reduceat(h, first)
+    h ^= length.astype(np.uint64)
+    h ^= h >> np.uint64(29)
+    h *= MIX2
+    h ^= h >> np.uint64(32)
+    return h
+
+
 class _Tokens:
     """Boundaries and keys of the whitespace-separated tokens of ASCII bytes.
 
@@ -86,11 +134,7 @@ class _Tokens:
 
     def _word_at(self, offset):
         """The 8 bytes from each byte offset, as little-endian uint64."""
-        # The buffer read as one (unaligned) uint64 at every byte offset: one
-        # gather reads them all.
-        data = self.buffer.view(np.uint8)
-        words = np.ndarray((len(data) - WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
-        return words[offset]
+        return words_at(self.buffer, offset)
 
     def _key_long(self, all_words):
         """Key the tokens over 8 bytes by a hash of their words.
@@ -116,49 +160,15 @@ class _Tokens:
         self.longer = np.flatnonzero(length > 2 * WORD)
         if len(self.longer):
             longer_words = self._words(long[self.longer])
-            h[self.longer] = self._hash_words(*longer_words, length[self.longer])
+            h[self.longer] = hash_words(*longer_words, length[self.longer]) | LONG
             self.long_words = longer_words
         if all_words:
             self.long_words = self._words(long)
         self.keys[long] = h
 
     def _words(self, tokens):
-        """The 8-byte words of ``tokens``, one token after the other.
-
-        Returns ``(words, first, n_words)``: token ``i``'s words are
-        ``words[first[i]:first[i] + n_words[i]]``, the last one masked to the
-        token's end.
-        """
-        start = self.starts[tokens]
-        length = self.lengths[tokens]
-        n_words = (length + WORD - 1) // WORD
-        first = np.cumsum(n_words) - n_words
-        token = np.repeat(np.arange(len(start)), n_words)
-        offset = (np.arange(int(n_words.sum()), dtype=np.int64) - first[token]) * WORD
-        word = self._word_at(start[token] + offset)
-        word &= np.take(MASK, length[token] - offset, mode="clip")
-        return word, first, n_words
-
-    @staticmethod
-    def _hash_words(word, first, n_words, length):
-        """A hash of each token's words, in whole-array passes.
-
-        Each word is mixed with its position and the mixes are summed per
-        token, so the work is one pass over the tokens' bytes however long a
-        token is (a token of megabytes costs what its bytes cost).
-        """
-        position = np.arange(len(word), dtype=np.int64) - np.repeat(first, n_words)
-        h = word ^ (position.astype(np.uint64) * MIX2)
-        h *= MIX
-        h ^= h >> np.uint64(29)
-        h *= MIX2
-        h = np.add.reduceat(h, first)
-        h ^= length.astype(np.uint64)
-        h ^= h >> np.uint64(29)
-        h *= MIX2
-        h ^= h >> np.uint64(32)
-        h |= LONG
-        return h
+        """:func:`token_words` of ``tokens`` (indexes of this text's tokens)."""
+        return token_words(self.buffer, self.starts[tokens], self.lengths[tokens])
 
 
 def _distinct(values):

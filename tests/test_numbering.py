@@ -58,67 +58,120 @@ ascii_texts = st.lists(
 )
 
 
-def check(chunks, compiled):
+def check(chunks, force, large="table", hash_mask=2**64 - 1):
     """Encode ``chunks`` (lists of texts or of token lists) with both numberings."""
-    oracle, numbering = DictNumbering(FIRST), WordNumbering(FIRST)
-    for chunk, use in zip(chunks, compiled):
+    oracle = DictNumbering(FIRST)
+    numbering = WordNumbering(FIRST, large=large, hash_mask=hash_mask)
+    for chunk, use in zip(chunks, force):
         expected = oracle.encode(chunk, 1)
         if chunk and isinstance(chunk[0], list):
-            got = numbering.encode_token_lists(chunk, 1, compiled=use)
+            got = numbering.encode_token_lists(chunk, 1, force=use)
         else:
-            got = numbering.encode_texts(chunk, 1, compiled=use)
+            got = numbering.encode_texts(chunk, 1, force=use)
         assert got.dtype == np.int64
         assert got.tolist() == expected
     assert len(numbering) == len(oracle.ids)
     assert words_of(numbering) == oracle.words()
 
 
-@settings(max_examples=150, deadline=None)
+# Each numbering: where large calls put the words, and the hash mask (3:
+# nearly every long word shares its key with another).
+NUMBERINGS = [("table", 2**64 - 1), ("arrays", 2**64 - 1), ("arrays", 3)]
+
+
+@pytest.mark.parametrize(("large", "hash_mask"), NUMBERINGS)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(texts, max_size=4), st.lists(st.sampled_from([None, True]), min_size=4))
-def test_texts_are_numbered_as_by_a_dict(chunks, compiled):
-    check(chunks, compiled)
+def test_texts_are_numbered_as_by_a_dict(large, hash_mask, chunks, force):
+    check(chunks, force, large, hash_mask)
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.mark.parametrize(("large", "hash_mask"), NUMBERINGS)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(ascii_texts, max_size=4), st.lists(st.sampled_from([None, True]), min_size=4))
-def test_ascii_texts_are_numbered_as_by_a_dict(chunks, compiled):
-    check(chunks, compiled)
+def test_ascii_texts_are_numbered_as_by_a_dict(large, hash_mask, chunks, force):
+    check(chunks, force, large, hash_mask)
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.mark.parametrize(("large", "hash_mask"), NUMBERINGS)
+@settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.one_of(texts, st.lists(st.lists(st.text(max_size=6), max_size=5), max_size=5))),
+    st.lists(st.one_of(texts, st.lists(st.lists(st.text(max_size=10), max_size=5), max_size=5))),
     st.lists(st.sampled_from([None, True]), min_size=6),
 )
-def test_mixed_chunks_share_one_numbering(chunks, compiled):
+def test_mixed_chunks_share_one_numbering(large, hash_mask, chunks, force):
     # Token lists hold any str: empty, with whitespace, "<unk>"...
-    check(chunks, compiled)
+    check(chunks, force, large, hash_mask)
 
 
-def test_small_calls_then_a_large_one_keep_the_ids():
+@pytest.mark.parametrize("large", ["table", "arrays"])
+def test_small_calls_then_a_large_one_keep_the_ids(large):
     rng = np.random.default_rng(0)
     vocabulary = [f"w{i}" for i in range(5000)] + ["é", "x" * 30, "</s>", "<unk>"]
     chunks = [[" ".join(rng.choice(vocabulary, 8)) for _ in range(20)] for _ in range(3)]
     chunks.append([" ".join(rng.choice(vocabulary, 10)) for _ in range(30_000)])  # large
     chunks.append(chunks[0])
-    oracle, numbering = DictNumbering(FIRST), WordNumbering(FIRST)
+    oracle, numbering = DictNumbering(FIRST), WordNumbering(FIRST, large=large)
     for chunk in chunks:
         assert numbering.encode_texts(chunk, 1).tolist() == oracle.encode(chunk, 1)
-    assert numbering._table is not None  # the large call moved the words to the table
+    assert numbering._lookup is None  # the large call moved the words
+    assert (numbering._table is not None) == (large == "table")
     assert words_of(numbering) == oracle.words()
 
 
-def test_hash_collisions_still_give_distinct_ids():
-    # Every word hashes to 0: only the byte comparisons tell them apart.
-    words = ["a", "b", "ab", "x" * 20, "x" * 21, "y" * 20, "é", ""]
+@pytest.mark.parametrize("large", ["table", "arrays"])
+def test_hash_collisions_still_give_distinct_ids(large):
+    # Every long word hashes to 0: only the byte comparisons tell them apart.
+    words = ["a", "b", "ab", "x" * 20, "x" * 21, "y" * 20, "é", "", "z" * 7, "z" * 8, "é" * 4]
     chunk = [words[: i + 1] for i in range(len(words))]
     oracle = DictNumbering(FIRST)
-    numbering = WordNumbering(FIRST, hash_mask=0)
-    assert numbering.encode_token_lists(chunk, 1, compiled=True).tolist() == oracle.encode(chunk, 1)
-    # Grown past the first table, still all colliding.
-    many = [[f"w{i}" for i in range(2000)]]
+    numbering = WordNumbering(FIRST, large=large, hash_mask=0)
+    got = numbering.encode_token_lists(chunk, 1, force=True)
+    assert got.tolist() == oracle.encode(chunk, 1)
+    # Grown past the first table, still all colliding; then the same words again.
+    many = [[f"word{i:05d}" for i in range(2000)], words]
     assert numbering.encode_token_lists(many, 1).tolist() == oracle.encode(many, 1)
+    assert numbering.encode_token_lists(many[::-1], 1).tolist() == oracle.encode(many[::-1], 1)
     assert words_of(numbering) == oracle.words()
+    if large == "arrays":
+        assert len(numbering._collided) > 1000  # every long word but the first
+
+
+def test_a_key_met_again_after_a_collision_keeps_both_words():
+    # Keys of 1 bit: the first two long words settle the two keys, every
+    # later long word collides; calls after that take the exact loop.
+    oracle = DictNumbering(FIRST)
+    numbering = WordNumbering(FIRST, large="arrays", hash_mask=1)
+    calls = [[["abcdefgh", "short"]], [["abcdefghi", "abcdefgh"]], [["ijklmnopq"] * 3, ["ab"]]]
+    calls += [[["abcdefgh"]], [["ijklmnopq", "abcdefghi"]], [["s", "short"]]]
+    for chunk in calls:
+        assert numbering.encode_token_lists(chunk, 1, force=True).tolist() == oracle.encode(
+            chunk, 1
+        )
+    assert words_of(numbering) == oracle.words()
+    # Three long words, two keys: at least one shares its key.
+    assert numbering._collided and set(numbering._collided) <= {
+        b"abcdefgh",
+        b"abcdefghi",
+        b"ijklmnopq",
+    }
+
+
+def test_the_arrays_do_not_load_numba():
+    script = (
+        "import sys\n"
+        "from sklm._numbering import WordNumbering\n"
+        "n = WordNumbering(['<unk>', None], large='arrays')\n"
+        "ids = n.encode_texts(['a b c'] * 100_000, 1)\n"
+        "assert n._lookup is None and n._table is None and len(n) == 5\n"
+        "assert ids[:5].tolist() == [2, 3, 4, 1, 2] and 'numba' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_the_large_structure_is_checked():
+    with pytest.raises(ValueError, match="large must be one of"):
+        WordNumbering(FIRST, large="tree")
 
 
 def test_small_calls_do_not_load_numba():

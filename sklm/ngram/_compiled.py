@@ -1,4 +1,4 @@
-"""The compiled loops of n-gram scoring and estimation (see :mod:`sklm._compiled`).
+"""The compiled loops of n-gram scoring (see :mod:`sklm._compiled`).
 
 Imported on first use.
 """
@@ -85,15 +85,3 @@ def score_order(
         for s in starts:
             for j in range(s, min(s + k - 2, n)):
                 current[j] = -2
-
-
-@compiled()
-def add_counts(index, out):
-    """``out[i] += 1`` for each ``i`` of ``index``: a ``bincount`` added into ``out``.
-
-    Reads ``index`` where it lies and writes only ``out``, so that a bounded
-    fit counts a whole order of mapped suffixes into a mapped array with no
-    copy of either.
-    """
-    for j in range(len(index)):
-        out[index[j]] += 1

@@ -42,6 +42,10 @@ from ._smoothing import estimate, make_smoothing
 #: in each, so time and memory grow with the order: the bound keeps an
 #: absurd order from running for ever.
 MAX_ORDER = 64
+# A fit with memory_limit numbers the words in the compiled hash table of
+# WordNumbering only with a budget of at least this many bytes (Numba's code
+# and LLVM take about 0.1 GB of resident memory); below, in its sorted arrays.
+COMPILED_WORDS_BUDGET = 500 * 10**6
 
 SMOOTHINGS = (
     "mle",
@@ -196,7 +200,10 @@ class NGramLM(LanguageModel):
         is freed. Bounded: the corpus, the counting, the merge and, for
         ``"kneser_ney"`` without ``prune`` or ``prune_entropy``, the
         estimate. Not bounded: the distinct words (their UTF-8 bytes, and
-        while the corpus is read a hash table of them), the estimate of the
+        while the corpus is read an index of them: sorted keys, about 16
+        bytes per word, below a budget of 500 MB; from 500 MB a hash table
+        in a loop compiled by Numba, twice as fast, whose code takes about
+        0.1 GB), the estimate of the
         other smoothings and of pruning, which make arrays of the size of an
         order in memory, and the hash indexes that the first ``score`` (or
         :func:`sklm.save`) builds. ``None`` counts the whole corpus at once,
@@ -571,7 +578,9 @@ class NGramLM(LanguageModel):
         order = self.order
         # Provisional ids: 0 "<unk>", 1 the end of a sample, then the words
         # in order of first appearance.
-        numbering = WordNumbering([UNK, None])
+        numbering = WordNumbering(
+            [UNK, None], large="table" if budget >= COMPILED_WORDS_BUDGET else "arrays"
+        )
         seen = np.zeros(0, dtype=np.int64)
         # The merged counts and the tables live in files of this folder,
         # mapped; the files go with the folder, the mappings stay (POSIX)

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 from test_counting import random_encoded
 
-from sklm.ngram._counting import continuation_counts, count_ngrams, counts_of_counts
+from sklm.ngram._counting import (
+    _add_counts,
+    continuation_counts,
+    count_ngrams,
+    counts_of_counts,
+)
 from sklm.ngram._smoothing import (
     AbsoluteDiscounting,
     AddK,
@@ -212,23 +217,19 @@ def test_continuation_counts_into_an_array_are_the_counts():
             assert same_bits(counts_of_counts(got, block=block), counts_of_counts(expected))
 
 
-def test_compiled_counting_is_bincount():
-    from sklm.ngram._compiled import add_counts
-
+@pytest.mark.parametrize("block", [1, 7, 50_000, 1 << 20])
+def test_added_counts_are_a_bincount(block):
     rng = np.random.default_rng(0)
     index = rng.integers(0, 1000, 50_000).astype(np.int32)
     index.setflags(write=False)
     out = np.full(1000, 3, dtype=np.int32)
-    add_counts(index, out)
+    _add_counts(index, out, block)
     np.testing.assert_array_equal(out, np.bincount(index, minlength=1000) + 3)
 
 
 def test_no_temporary_the_size_of_an_order(tmp_path):
     # Numpy reports its allocations to tracemalloc; mapped files are not
     # traced, nor the counts, made before tracing starts.
-    from sklm.ngram._compiled import add_counts
-
-    add_counts(np.zeros(1, np.int32), np.zeros(1, np.int32))  # loaded before tracing
     rng = np.random.default_rng(0)
     n_classes, n_positions = 2000, 400_000
     ids = rng.integers(2, n_classes, n_positions)

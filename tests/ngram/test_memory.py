@@ -1,6 +1,8 @@
 """NGramLM(memory_limit=...): counts spilled to disk in runs, merged, equal to the in-memory fit."""
 
 import gc
+import subprocess
+import sys
 import tempfile
 import warnings
 from collections import defaultdict
@@ -126,6 +128,35 @@ def test_bounded_fit_of_texts_equals_the_in_memory_fit(
     assert odd in bounded.vocabulary_
 
 
+@pytest.mark.parametrize(
+    ("memory_limit", "large"), [(1, "arrays"), ("499MB", "arrays"), ("500MB", "table")]
+)
+def test_the_words_of_large_chunks_are_numbered_within_the_budget(
+    memory_limit, large, tmp_path, monkeypatch
+):
+    # Every call counts as large here: the words go to the structure of the
+    # budget (Numba's table only from 500 MB), long words and non-ASCII too.
+    import sklm._numbering
+    import sklm.ngram._model
+
+    made = []
+
+    class Recorded(sklm._numbering.WordNumbering):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(sklm._numbering, "use_compiled", lambda size: True)
+    monkeypatch.setattr(sklm.ngram._model, "WordNumbering", Recorded)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    texts = [" ".join(sample) for sample in corpus()]
+    texts += ["é w0 ü " + "long" * 5, "w1 " + "long" * 5 + " " + "longer" * 9]
+    whole = NGramLM(order=3).fit(texts)
+    bounded = NGramLM(order=3, memory_limit=memory_limit).fit(iter(texts))
+    assert_same_model(bounded, whole)
+    assert [numbering.large for numbering in made] == [large]
+
+
 @pytest.mark.parametrize("slab", [None, 40])
 @pytest.mark.parametrize("n_runs", [1, 2, 3, 6])
 @pytest.mark.parametrize("n_classes, n_words, n_samples", [(7, 7, 60), (2**20, 300, 6000)])
@@ -209,3 +240,18 @@ def test_the_provisional_words_are_freed_without_the_garbage_collector(how, tmp_
         gc.garbage.clear()
         gc.enable()
     assert left == []
+
+
+def test_a_fit_on_a_small_budget_does_not_load_numba(tmp_path):
+    # Numba's code and LLVM take about 0.1 GB: a fit on a small budget (and
+    # its large calls) keeps to NumPy, in a fresh interpreter.
+    script = (
+        "import sys, tempfile\n"
+        f"tempfile.tempdir = {str(tmp_path)!r}\n"
+        "from sklm import NGramLM\n"
+        "texts = [f'w{i % 997} w{i % 13} long{i % 101}word' for i in range(40_000)]\n"
+        "lm = NGramLM(order=3, memory_limit='100MB').fit(iter(texts))\n"
+        "assert len(lm.classes_) == 997 + 101 + 2, len(lm.classes_)\n"
+        "assert 'numba' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
