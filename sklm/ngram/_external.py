@@ -20,7 +20,7 @@ import numpy as np
 
 from .._allocator import release_free_memory
 from ..base import EOS_ID
-from ._counting import NGramCounts
+from ._counting import NGramCounts, sort_keys
 
 _UNITS = {
     "": 1,
@@ -275,9 +275,10 @@ def _merge_order(out, k, runs, maps, base, count_type, index_type, slab):
                 break
             pieces = _take_slab(runs, maps, cursors, active, base, max(1, slab // len(active)))
             keys = np.concatenate([p[1] for p in pieces])
-            # Each piece is sorted: a stable sort merges such runs in few passes.
-            perm = np.argsort(keys, kind="stable")
-            ordered = keys[perm]
+            # Sorted in place (ordered is keys); each piece is sorted, so the
+            # largest key is the last of one of them.
+            bound = max(int(p[1][-1]) for p in pieces if len(p[1])) + 1
+            ordered, perm = sort_keys(keys, bound)
             new = np.empty(len(ordered), dtype=bool)
             new[:1] = True
             np.not_equal(ordered[1:], ordered[:-1], out=new[1:])

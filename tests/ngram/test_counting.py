@@ -5,7 +5,12 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from sklm.ngram._counting import continuation_counts, count_ngrams, counts_of_counts
+from sklm.ngram._counting import (
+    continuation_counts,
+    count_ngrams,
+    counts_of_counts,
+    sort_keys,
+)
 from sklm.ngram._tables import HashIndex
 
 
@@ -114,3 +119,16 @@ def test_hash_index_agrees_with_binary_search(n_keys):
     position = {int(key): i for i, key in enumerate(keys)}
     expected = np.array([position.get(int(q), -1) for q in queries])
     np.testing.assert_array_equal(index.lookup(queries), expected)
+
+
+@pytest.mark.parametrize("bound", [50, 2**40, 2**62])
+@pytest.mark.parametrize("n", [0, 1, 1000, 70_000])
+def test_sorted_keys_and_their_permutation_are_a_stable_argsorts(bound, n):
+    # Packed with their positions where they leave room (2**62 leaves none).
+    rng = np.random.default_rng(n)
+    keys = rng.integers(0, bound, n, dtype=np.int64)
+    keys[: n // 2] = np.sort(keys[: n // 2])  # runs, and many ties at 50
+    expected = np.argsort(keys, kind="stable")
+    ordered, perm = sort_keys(keys.copy(), bound)
+    np.testing.assert_array_equal(perm, expected)
+    np.testing.assert_array_equal(ordered, keys[expected])
