@@ -6,6 +6,8 @@ Usage::
                                [--orders 3 5] [--memory-limit 1GB] [--profile]
     python benchmarks/ngram.py --data PATH/TO/CORPORA --only fit_large [--copies 100]
                                [--large-order 3] [--lmplz PATH/TO/lmplz] [--workdir DIR]
+    python benchmarks/ngram.py --data PATH/TO/CORPORA --only fit_lean --lmplz PATH/TO/lmplz
+                               [--orders 3 5] [--lean-limit 300MB] [--rounds 3] [--workdir DIR]
 
 ``PATH/TO/CORPORA`` holds ``ptb.valid.txt``, ``ptb.test.txt``,
 ``wikitext-2.valid.txt``, ``wikitext-2.test.txt`` and ``tinyshakespeare.txt``
@@ -29,6 +31,13 @@ fit_large
     same lines, written to a file in ``--workdir`` first (not timed; 663 MB
     for 100 copies), side by side. Targets: peak at most 1.5 GB, time at
     most lmplz's.
+fit_lean
+    The bounded fit on "big" at each of ``--orders`` with a small budget
+    (``--lean-limit``, default 300MB) against ``lmplz -o N -S 1G`` on the
+    same lines (``--lmplz`` required; the file is written to ``--workdir``
+    first, not timed), in ``--rounds`` alternating rounds, each sklm fit in
+    a child process (its ``VmHWM``). Targets: the largest sklm peak at most
+    lmplz's, and the median sklm time at most 0.7x lmplz's median.
 score
     ``score`` of P1's test set repeated 10 times (order-3 model fitted on P1's
     training set), against the ``kenlm`` Python module scoring the same
@@ -87,6 +96,8 @@ LMPLZ_BIG100_ORDER3 = (161.7, 1.92)
 FIT_MEMORY_TARGET_GB = 1.0
 # Issue-level target of a bounded fit with a 1 GB budget (the 80.7M-token corpus).
 LARGE_MEMORY_TARGET_GB = 1.5
+# memory_limit of the fit that stays within lmplz's memory on "big" (fit_lean).
+LEAN_MEMORY_LIMIT = "300MB"
 PROBA_TARGET_S = 0.2
 N_PROBA_CONTEXTS = 1000
 SCORE_REPEATS = 10
@@ -318,31 +329,93 @@ def bench_fit_large(data, n_copies, memory_limit, results, order=3, lmplz=None, 
 def _run_lmplz(lmplz, data, n_copies, order, workdir):
     """Time ``lmplz -o ORDER -S 1G`` on the same corpus, written to a file first.
 
-    The peak is the ``ru_maxrss`` of the lmplz process (``wait4``); the file
-    is written before the clock starts, so lmplz reads a file where sklm
-    reads the generator.
+    The file is written before the clock starts, so lmplz reads a file where
+    sklm reads the generator.
     """
-    folder = Path(workdir or tempfile.gettempdir())
-    text = folder / f"big{n_copies}.txt"
+    text = _write_big(data, n_copies, workdir)
+    try:
+        seconds, peak_gb = _time_lmplz(lmplz, text, order, workdir)
+    finally:
+        text.unlink()
+    print(
+        f"  lmplz -o {order} -S 1G --text (same corpus, side by side): {seconds:.2f} s, "
+        f"peak {peak_gb:.3f} GB"
+    )
+    return seconds, peak_gb
+
+
+def _write_big(data, n_copies, workdir):
+    """The lines of "big" with ``n_copies`` copies, in a file of ``workdir``."""
+    text = Path(workdir or tempfile.gettempdir()) / f"big{n_copies}.txt"
     with open(text, "w", encoding="utf-8") as out:
         for line in _corpora.iter_big(data, n_copies=n_copies):
             out.write(line + "\n")
-    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+    return text
+
+
+def _time_lmplz(lmplz, text, order, workdir):
+    """``(seconds, peak GB)`` of ``lmplz -o ORDER -S 1G`` on the file ``text``.
+
+    The peak is the ``ru_maxrss`` of the lmplz process (``wait4``).
+    """
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         command = [str(lmplz), "-o", str(order), "-S", "1G", "-T", scratch, "--skip_symbols"]
         command += ["--text", str(text), "--arpa", os.devnull]
         start = time.perf_counter()
         proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
-    text.unlink()
     if status != 0:
         raise RuntimeError(f"{command} failed with status {status}")
-    peak_gb = usage.ru_maxrss * 1024 / GB
+    return seconds, usage.ru_maxrss * 1024 / GB
+
+
+def bench_fit_lean(data, orders, memory_limit, rounds, results, lmplz, workdir):
+    """The bounded fit on "big" against lmplz, side by side, in alternating rounds."""
     print(
-        f"  lmplz -o {order} -S 1G --text (same corpus, side by side): {seconds:.2f} s, "
-        f"peak {peak_gb:.3f} GB"
+        f'\n== fit on "big" within lmplz\'s memory: memory_limit={memory_limit!r} against '
+        f"lmplz -S 1G, {rounds} alternating rounds =="
     )
-    return seconds, peak_gb
+    text = _write_big(data, _corpora.N_BIG_COPIES, workdir)
+    try:
+        for order in orders:
+            ours, theirs = [], []
+            for r in range(rounds):
+                report = _fit_in_child(data, order, False, memory_limit)
+                ours.append((report["seconds"], report["peak_rss"] / GB))
+                theirs.append(_time_lmplz(lmplz, text, order, workdir))
+                print(
+                    f"  order {order}, round {r + 1}: sklm {ours[-1][0]:.2f} s, "
+                    f"peak {ours[-1][1]:.3f} GB; lmplz {theirs[-1][0]:.2f} s, "
+                    f"peak {theirs[-1][1]:.3f} GB; time ratio {ours[-1][0] / theirs[-1][0]:.2f}",
+                    flush=True,
+                )
+            our_time = float(np.median([t for t, _ in ours]))
+            their_time = float(np.median([t for t, _ in theirs]))
+            our_peak = max(p for _, p in ours)
+            their_peak = min(p for _, p in theirs)
+            time_ok = our_time <= 0.7 * their_time
+            memory_ok = our_peak <= their_peak
+            print(
+                f"  {_verdict(time_ok)}  order {order}: median time {our_time:.2f} s at most "
+                f"0.7x lmplz's {their_time:.2f} s (ratio {our_time / their_time:.2f})"
+            )
+            print(
+                f"  {_verdict(memory_ok)}  order {order}: largest peak {our_peak:.3f} GB at most "
+                f"lmplz's {their_peak:.3f} GB"
+            )
+            results[f"fit_lean_order{order}"] = {
+                "memory_limit": memory_limit,
+                "sklm_seconds": [t for t, _ in ours],
+                "sklm_peak_gb": [p for _, p in ours],
+                "lmplz_seconds": [t for t, _ in theirs],
+                "lmplz_peak_gb": [p for _, p in theirs],
+                "ngram_counts_": report.get("ngram_counts_"),
+                "time": _verdict(time_ok),
+                "memory": _verdict(memory_ok),
+            }
+    finally:
+        text.unlink()
 
 
 # score on P1 ------------------------------------------------------------------
@@ -664,7 +737,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["fit", "fit_large", "score", "proba", "nltk", "partial"],
+        choices=["fit", "fit_large", "fit_lean", "score", "proba", "nltk", "partial"],
         help="run only these measurements (default: all)",
     )
     parser.add_argument(
@@ -688,7 +761,17 @@ def main(argv=None):
         "--copies", type=int, help="copies of the corpus for fit_large (default: 100, 80.7M tokens)"
     )
     parser.add_argument(
-        "--lmplz", type=Path, help="lmplz binary: fit_large runs it side by side (-S 1G)"
+        "--lmplz",
+        type=Path,
+        help="lmplz binary: fit_large and fit_lean run it side by side (-S 1G)",
+    )
+    parser.add_argument(
+        "--lean-limit",
+        default=LEAN_MEMORY_LIMIT,
+        help=f"memory_limit of fit_lean (default: {LEAN_MEMORY_LIMIT})",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds of fit_lean (default: 3)"
     )
     parser.add_argument(
         "--workdir", type=Path, help="folder for lmplz's copy of the corpus and its temporary files"
@@ -732,6 +815,18 @@ def main(argv=None):
             args.memory_limit or "1GB",
             results,
             args.large_order,
+            args.lmplz,
+            args.workdir,
+        )
+    if "fit_lean" in only:
+        if args.lmplz is None:
+            parser.error("fit_lean runs lmplz side by side: give --lmplz")
+        bench_fit_lean(
+            args.data,
+            args.orders,
+            args.lean_limit,
+            args.rounds,
+            results,
             args.lmplz,
             args.workdir,
         )
