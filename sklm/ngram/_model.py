@@ -332,6 +332,16 @@ class NGramLM(LanguageModel):
         thresholds = np.array([min(int(t), 2**62) for t in given], dtype=np.int64)
         return thresholds if thresholds.any() else None
 
+    def _learn_vocabulary(self, X):
+        vocabulary, corpus = super()._learn_vocabulary(X)
+        if self.vocabulary is not None:  # the given one, kept as it is
+            return vocabulary, corpus
+        # A learnt vocabulary is held as UTF-8 bytes, as a bounded fit holds
+        # it: its Python strings and their dict (0.1 GB for the 417k words
+        # of 8.07M tokens) would stay through the estimate. They are made
+        # again from the bytes if asked for (classes_, vocabulary_, scoring).
+        return StoredVocabulary(*StoredVocabulary.arrays(vocabulary.tokens)), corpus
+
     def _fit_encoded(self, corpus, vocabulary):
         counts = count_ngrams(corpus.ids, corpus.offsets, len(vocabulary), self.order)
         return self._fit_counts(counts)

@@ -255,3 +255,20 @@ def test_a_fit_on_a_small_budget_does_not_load_numba(tmp_path):
         "assert 'numba' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_learnt_vocabulary_is_held_as_bytes_until_asked_for():
+    # Its Python strings would stay through the estimate (0.1 GB for 417k words).
+    from sklm.base import StoredVocabulary
+
+    texts = [" ".join(sample) for sample in corpus()] + ["é ü w0"]
+    lm = NGramLM(order=3).fit(texts)
+    assert type(lm._vocabulary) is StoredVocabulary
+    assert "_tokens" not in lm._vocabulary.__dict__
+    expected = NGramLM(order=3, memory_limit=1).fit(iter(texts))
+    assert_same_model(lm, expected)
+    assert lm.classes_.tolist() == expected.classes_.tolist()
+    assert lm.vocabulary_["é"] == expected.vocabulary_["é"]
+    # A given vocabulary is kept as it is.
+    given = NGramLM(order=3, vocabulary=["w0", "w1", "é"]).fit(texts)
+    assert type(given._vocabulary) is not StoredVocabulary
