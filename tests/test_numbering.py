@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sklm._numbering import (
     WordNumbering,
+    _first_seen,
     _split_bytes,
     alphabetical_order,
     find_word,
@@ -244,3 +245,20 @@ def test_utf8_tokens_slices_are_each_tokens_bytes(sep):
     assert data == sep.join(tokens).encode("utf-8", "surrogatepass")
     for token, start, length in zip(tokens, starts, lengths):
         assert data[start : start + length] == token.encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("spread", [True, False])
+@pytest.mark.parametrize("n", [0, 1, 2, 3000])
+def test_first_seen_is_numpys_unique(n, spread):
+    # Keys without spread top bits all meet there: the check sends the call
+    # to np.unique, with the same results.
+    rng = np.random.default_rng(n)
+    distinct = rng.integers(0, 2**63, 300, dtype=np.uint64)
+    if not spread:
+        distinct &= np.uint64(0xFFFFFFFF)
+    keys = distinct[rng.integers(0, 300, n)]
+    got, first, inverse = _first_seen(keys)
+    expected, expected_first, _ = np.unique(keys, return_index=True, return_inverse=True)
+    np.testing.assert_array_equal(got, expected)  # sorted, as np.unique's
+    np.testing.assert_array_equal(first, expected_first)
+    np.testing.assert_array_equal(got[inverse], keys)
