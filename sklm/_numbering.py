@@ -30,7 +30,7 @@ import numpy as np
 
 from ._hashing import GOLDEN
 from ._parallel import use_compiled
-from ._text_encoding import END, MASK, WORD, bound_pairs, hash_words, padded, token_words, words_at
+from ._text_encoding import WORD, bound_pairs, hash_words, marked_words, padded, token_words
 
 # The table is grown by doubling once it is half full.
 _MIN_ROWS = 1024
@@ -119,7 +119,7 @@ class WordNumbering:
             ids = np.fromiter(
                 map(self._lookup.__getitem__, tokens), dtype=np.int64, count=int(counts.sum())
             )
-        return _closed(ids, counts, end)
+        return closed_samples(ids, counts, end)
 
     def words_utf8(self):
         """The words by id as ``(utf8, ends)``: word ``i`` is ``utf8[ends[i - 1]:ends[i]]``.
@@ -239,9 +239,7 @@ class WordNumbering:
         number: still one key per word, with the top bits spread for
         :func:`_first_seen`), and the hashed tokens with their words
         (:func:`~sklm._text_encoding.token_words`), for the confirmation."""
-        keys = words_at(buffer, starts)
-        keys &= np.take(MASK, lengths, mode="clip")
-        keys |= np.take(END, lengths, mode="clip")
+        keys = marked_words(buffer, starts, lengths)
         hashed = np.flatnonzero(lengths > _SHORT)
         words = token_words(buffer, starts[hashed], lengths[hashed])
         if len(hashed):
@@ -322,16 +320,13 @@ class WordNumbering:
         two words share a key (rare: 56 bits of hash)."""
         out = np.empty(len(starts), dtype=np.int64)
         added = {}  # keys first met in this call
-        known = self._sorted_keys
         for i, (start, length, key) in enumerate(
             zip(starts.tolist(), lengths.tolist(), keys.tolist())
         ):
             word = data[start : start + length]
             found = added.get(key)
             if found is None:
-                at = int(np.searchsorted(known, key))
-                if at < len(known) and known[at] == key:
-                    found = int(self._sorted_ids[at])
+                found = self._known_id(key)
             if found is not None and self._word(found) == word:
                 out[i] = found
                 continue
@@ -343,7 +338,7 @@ class WordNumbering:
                     np.zeros(1, dtype=np.int64),
                     np.array([length]),
                 )
-                if key in added or self._has_key(key):
+                if key in added or self._known_id(key) is not None:
                     self._collided[word] = found
                     self._collided_keys = np.union1d(
                         self._collided_keys, np.array([key], dtype=np.uint64)
@@ -355,9 +350,12 @@ class WordNumbering:
         self._add_keys(new, np.array([added[k] for k in new.tolist()], dtype=np.int64))
         return out
 
-    def _has_key(self, key):
+    def _known_id(self, key):
+        """The id of the first word of ``key`` in the sorted arrays, None if none."""
         at = int(np.searchsorted(self._sorted_keys, key))
-        return at < len(self._sorted_keys) and self._sorted_keys[at] == key
+        if at < len(self._sorted_keys) and self._sorted_keys[at] == key:
+            return int(self._sorted_ids[at])
+        return None
 
     def _word(self, i):
         """The stored bytes of word ``i``."""
@@ -374,7 +372,7 @@ class WordNumbering:
         edges = np.zeros(len(text_lengths) + 1, dtype=np.int64)
         np.cumsum(text_lengths + 1, out=edges[1:])
         counts = np.diff(np.searchsorted(starts, edges))
-        return _closed(self._find_or_insert(data, starts, lengths), counts, end)
+        return closed_samples(self._find_or_insert(data, starts, lengths), counts, end)
 
 
 def _split_bytes(texts):
@@ -403,9 +401,9 @@ def _split_bytes(texts):
         lengths = utf8_tokens(texts, "\n")[2]
     lead = np.flatnonzero((text >= 0xC2) & (text <= 0xE3))
     if len(lead):
-        padded = np.zeros(len(text) + 2, dtype=np.uint8)
-        padded[: len(text)] = text
-        a, b, c = padded[lead], padded[lead + 1], padded[lead + 2]
+        room = np.zeros(len(text) + 2, dtype=np.uint8)
+        room[: len(text)] = text
+        a, b, c = room[lead], room[lead + 1], room[lead + 2]
         space = (a == 0xC2) & ((b == 0x85) | (b == 0xA0))
         space |= (a == 0xE1) & (b == 0x9A) & (c == 0x80)
         space |= (a == 0xE2) & (b == 0x80) & ((c <= 0x8A) | (c == 0xA8) | (c == 0xA9) | (c == 0xAF))
@@ -417,15 +415,14 @@ def _split_bytes(texts):
 
 
 def _first_seen(keys):
-    """``(distinct, first, inverse)`` of the uint64 ``keys``: as ``np.unique``
-    with ``return_index`` and ``return_inverse``, the distinct keys in no
-    particular order.
+    """``(distinct, first, inverse)`` of the uint64 ``keys``, as ``np.unique``
+    gives them with ``return_index`` and ``return_inverse`` (sorted).
 
     One sort of values, not a stable argsort (about 3x faster): the top bits
     of each key are packed with its position below them, so the keys must
-    have their top bits spread (mixed). Keys whose top bits meet are told
-    apart by a check, and the rare call where two distinct keys meet falls
-    back to ``np.unique``. The distinct keys come sorted.
+    have their top bits spread (mixed) for the sort to tell them apart. Keys
+    whose top bits meet are caught by a check, and the rare call where two
+    distinct keys meet falls back to ``np.unique``.
     """
     n = len(keys)
     bits = max(n.bit_length(), 1)
@@ -462,7 +459,7 @@ def _grown(array, need):
     return grown
 
 
-def _closed(ids, counts, end):
+def closed_samples(ids, counts, end):
     """``ids`` of samples of ``counts`` tokens each, each sample followed by ``end``."""
     out = np.empty(len(ids) + len(counts), dtype=np.int64)
     ends = np.cumsum(counts + 1) - 1

@@ -40,8 +40,8 @@ COLLISION = -2
 
 
 def padded(data):
-    """ASCII bytes as uint64 words, zero-padded so that every 8-byte read past
-    a token stays inside the buffer."""
+    """Bytes as uint64 words, zero-padded so that every 8-byte read past a
+    token stays inside the buffer."""
     n = len(data)
     buffer = np.zeros(n // WORD + 3, dtype="<u8")
     buffer.view(np.uint8)[:n] = np.frombuffer(data, dtype=np.uint8)
@@ -67,6 +67,16 @@ def words_at(buffer, offsets):
     data = buffer.view(np.uint8)
     words = np.ndarray((len(data) - WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
     return words[offsets]
+
+
+def marked_words(buffer, starts, lengths):
+    """The first 8 bytes of each token, and a 0x80 mark just past a token of
+    fewer than 8 bytes (which tells ``b"a"`` from ``b"a\\x00"``), as uint64."""
+    word = words_at(buffer, starts)
+    # Clipped: a token of 8 bytes or more keeps its 8 bytes, no end mark.
+    word &= np.take(MASK, lengths, mode="clip")
+    word |= np.take(END, lengths, mode="clip")
+    return word
 
 
 def token_words(buffer, starts, lengths):
@@ -122,19 +132,11 @@ class _Tokens:
         # Contiguous: searched per text and gathered from below.
         self.starts = np.ascontiguousarray(bounds[:, 0])
         self.lengths = bounds[:, 1] - self.starts
-        word = self._word_at(self.starts)
-        # Clipped: a token of 8 bytes or more keeps its 8 bytes, no end mark.
-        word &= np.take(MASK, self.lengths, mode="clip")
-        word |= np.take(END, self.lengths, mode="clip")
-        self.keys = word
+        self.keys = marked_words(self.buffer, self.starts, self.lengths)
         self.long = np.flatnonzero(self.lengths > WORD)
         self.long_words = None
         if len(self.long):
             self._key_long(all_words)
-
-    def _word_at(self, offset):
-        """The 8 bytes from each byte offset, as little-endian uint64."""
-        return words_at(self.buffer, offset)
 
     def _key_long(self, all_words):
         """Key the tokens over 8 bytes by a hash of their words.
@@ -147,7 +149,7 @@ class _Tokens:
         # The first two words of each long token: a match is confirmed on
         # them (and, over 16 bytes, on the rest of the words).
         self.first = self.keys[long]
-        second = self._word_at(self.starts[long] + WORD)
+        second = words_at(self.buffer, self.starts[long] + WORD)
         second &= np.take(MASK, length - WORD, mode="clip")
         self.second = second
         h = second * MIX2

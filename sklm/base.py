@@ -47,7 +47,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._allocator import keep_large_buffers
-from ._numbering import utf8_tokens
+from ._numbering import closed_samples, utf8_tokens
 from ._parallel import MIN_PART, map_threads, split
 from ._sklearn import Interval, _fit_context, validate_params
 from ._text_encoding import TextEncoder
@@ -432,11 +432,7 @@ def _with_eos(tokens, lengths):
     """Lay out token ids as an :class:`Encoded` corpus with ``</s>`` after each sample."""
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths + 1, out=offsets[1:])
-    ids = np.full(offsets[-1], EOS_ID, dtype=np.int64)
-    is_token = np.ones(offsets[-1], dtype=bool)
-    is_token[offsets[1:] - 1] = False
-    ids[is_token] = tokens
-    return Encoded(ids, offsets)
+    return Encoded(closed_samples(tokens, lengths, EOS_ID), offsets)
 
 
 def segment_sum(values, offsets):

@@ -1,7 +1,4 @@
-"""The compiled loops of n-gram scoring (see :mod:`sklm._compiled`).
-
-Imported on first use.
-"""
+"""The compiled loop of n-gram scoring (see :mod:`sklm._compiled`), imported on first use."""
 
 import numpy as np
 

@@ -104,7 +104,8 @@ class SpilledIds:
     def chunks(self, limit, word_map=None):
         """Encoded corpora of whole samples, about ``limit`` positions each.
 
-        ``word_map``: an array giving the id counted for each id written.
+        ``word_map``: an array giving the id counted for each id written;
+        it maps ``</s>`` to itself and no other id to it.
         """
         self._file.close()
         with open(self._path, "rb") as handle:
@@ -125,9 +126,9 @@ class SpilledIds:
                 tail = ids[cut:]
                 ids = ids[:cut]
                 if word_map is not None:
-                    ids = word_map[ids]
-                offsets = np.zeros(1 + int(np.count_nonzero(ids == EOS_ID)), dtype=np.int64)
-                offsets[1:] = np.flatnonzero(ids == EOS_ID) + 1
+                    ids = word_map[ids]  # </s> to </s>, and no other id to it
+                offsets = np.zeros(1 + np.searchsorted(ends, cut, side="right"), dtype=np.int64)
+                offsets[1:] = ends[: len(offsets) - 1]
                 yield ids, offsets
 
 

@@ -121,6 +121,10 @@ class Smoothing:
     def _unigram_counts(self):
         return self.raw(1)[: self.counts.n_classes].astype(np.float64)
 
+    def _zeros(self, n, dtype):
+        """``n`` zeros of ``dtype``, from ``allocate`` if :meth:`prepare` was given one."""
+        return np.zeros(n, dtype=dtype) if self.allocate is None else self.allocate(n, dtype)
+
     def _context_totals(self, k, context, values=None, out=None):
         # ``context`` is sorted: it comes from the sorted keys of order k.
         return _sum_by(context, values, len(self.counts.keys[k - 2]), out=out, block=self.block)
@@ -355,29 +359,24 @@ class KneserNey(Smoothing):
     def ngram(self, k, context):
         adjusted = self._adjusted(k)
         n_contexts = len(self.counts.keys[k - 2])
-        new, block = self.allocate, self.block
+        block = self.block
         # Sums of counts: exact as integers, and smaller than float64.
         total = _sum_by(
             context,
             adjusted,
             n_contexts,
             adjusted.dtype,
-            out=None if new is None else new(n_contexts, adjusted.dtype),
+            out=self._zeros(n_contexts, adjusted.dtype),
             block=block,
         )
         by_count = np.concatenate([[0.0], self.discounts[k - 1]])
-        discount = np.empty(len(adjusted)) if new is None else new(len(adjusted), np.float64)
+        discount = self._zeros(len(adjusted), np.float64)
         for part in _blocks(len(adjusted), block):
             discount[part] = by_count[np.minimum(adjusted[part], 3)]
-        gamma = self._context_totals(
-            k, context, discount, out=None if new is None else new(n_contexts, np.float64)
-        )
-        if new is None:
-            np.divide(gamma, total, out=gamma, where=total != 0)
-        else:
-            # Without a mask of every context.
-            for part in _blocks(n_contexts, block):
-                np.divide(gamma[part], total[part], out=gamma[part], where=total[part] != 0)
+        gamma = self._context_totals(k, context, discount, out=self._zeros(n_contexts, np.float64))
+        # Block by block: no mask of every context.
+        for part in _blocks(n_contexts, block):
+            np.divide(gamma[part], total[part], out=gamma[part], where=total[part] != 0)
         # a - D(a), in the discount's own memory
         own = np.subtract(adjusted, discount, out=discount)
         del adjusted
@@ -458,21 +457,18 @@ def estimate(counts, smoothing, prune=None, *, allocate=None, block=_BLOCK):
         if smoothing.interpolated:
             _add_gathered_product(own, previous, counts.suffix[k - 1], gamma, context, block)
         has_children = np.zeros(len(gamma), dtype=bool)
-        if allocate is None or kept is not None:
+        if kept is not None:
             # A context whose children are all pruned is one no more.
-            has_children[context if kept is None else context[kept]] = True
+            has_children[context[kept]] = True
         else:
-            # Without an intp copy of every index.
+            # Block by block: no intp copy of every index.
             for part in _blocks(len(context), block):
                 has_children[context[part]] = True
         del context, kept
         with np.errstate(divide="ignore"):
             backoff = np.log(gamma, out=gamma)
-        if allocate is None:
-            backoff[~has_children] = smoothing.unseen_log_backoff
-        else:
-            for part in _blocks(len(backoff), block):
-                backoff[part][~has_children[part]] = smoothing.unseen_log_backoff
+        for part in _blocks(len(backoff), block):
+            backoff[part][~has_children[part]] = smoothing.unseen_log_backoff
         log_backoff.append(backoff)
         del gamma, backoff, has_children
         # The probabilities of order k - 1 have served: log them in place,

@@ -129,32 +129,40 @@ def test_bounded_fit_of_texts_equals_the_in_memory_fit(
 
 
 @pytest.mark.parametrize(
-    ("memory_limit", "large"), [(1, "arrays"), ("499MB", "arrays"), ("500MB", "table")]
+    ("memory_limit", "large"), [("4MB", "arrays"), ("499MB", "arrays"), ("500MB", "table")]
 )
 def test_the_words_of_large_chunks_are_numbered_within_the_budget(
     memory_limit, large, tmp_path, monkeypatch
 ):
-    # Every call counts as large here: the words go to the structure of the
-    # budget (Numba's table only from 500 MB), long words and non-ASCII too.
-    import sklm._numbering
+    # Chunks of more than MIN_PART characters: the words go to the structure
+    # of the budget (Numba's table only from 500 MB), long words and
+    # non-ASCII too.
     import sklm.ngram._model
+    from sklm._numbering import WordNumbering
+    from sklm._parallel import MIN_PART
 
     made = []
 
-    class Recorded(sklm._numbering.WordNumbering):
+    class Recorded(WordNumbering):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(sklm._numbering, "use_compiled", lambda size: True)
+        def words_utf8(self):
+            self.moved = self._lookup is None  # the words left the dict
+            return super().words_utf8()
+
     monkeypatch.setattr(sklm.ngram._model, "WordNumbering", Recorded)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     texts = [" ".join(sample) for sample in corpus()]
     texts += ["é w0 ü " + "long" * 5, "w1 " + "long" * 5 + " " + "longer" * 9]
+    texts *= -(-2 * MIN_PART // sum(map(len, texts)))
+    assert sum(map(len, texts[:16384])) > MIN_PART  # the first chunk is large
     whole = NGramLM(order=3).fit(texts)
     bounded = NGramLM(order=3, memory_limit=memory_limit).fit(iter(texts))
     assert_same_model(bounded, whole)
     assert [numbering.large for numbering in made] == [large]
+    assert made[0].moved
 
 
 @pytest.mark.parametrize("slab", [None, 40])
